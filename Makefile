@@ -1,0 +1,38 @@
+# One command each: `make demo` runs the seed's example on the local stack, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: demo up test lint typecheck unit clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall whenever the dependency pins change.
+$(VENV)/.installed-local: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e ".[local]"
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-local
+	$(PIP) -e ".[local,dev]"
+	@touch $@
+
+demo: $(VENV)/.installed-local
+	$(BIN)/orch demo
+
+up: $(VENV)/.installed-local
+	$(BIN)/orch up
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf .local $(VENV) .pytest_cache .mypy_cache .ruff_cache

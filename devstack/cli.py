@@ -1,0 +1,160 @@
+"""`orch`: the local stack's command line.
+
+orch up     serve the whole stack on loopback until Ctrl-C
+orch demo   run one workflow end to end on an in-process stack and print what happened
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from devstack.stack import LocalStack, StackConfig
+
+SEED_EXAMPLE = "I have a headache and runny nose and want a movie recommendation"
+
+
+def _stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog", type=Path, help="JSON list of agent records replacing the sample catalog"
+    )
+    parser.add_argument("--block-time", type=float, default=None, help="seconds between dev ledger rounds")
+    parser.add_argument("--indexer-lag", type=float, default=None, help="seconds the dev indexer lags algod")
+    parser.add_argument("--payment-timeout", type=int, default=None, help="seconds a step waits for payment")
+
+
+def _apply_stack_options(args: argparse.Namespace, values: dict[str, Any]) -> dict[str, Any]:
+    if args.catalog is not None:
+        values["catalog_file"] = args.catalog
+    if args.block_time is not None:
+        values["block_time"] = args.block_time
+    if args.indexer_lag is not None:
+        values["indexer_lag_seconds"] = args.indexer_lag
+    if args.payment_timeout is not None:
+        values["payment_timeout_seconds"] = args.payment_timeout
+    return values
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    values = _apply_stack_options(
+        args,
+        dict(
+            host=args.host,
+            api_port=args.api_port,
+            lambda_port=args.lambda_port,
+            algod_port=args.algod_port,
+            indexer_port=args.indexer_port,
+            agents_base_port=args.agents_port,
+            data_dir=args.data_dir,
+        ),
+    )
+    stack = LocalStack(StackConfig(**values))
+    try:
+        stack.start()
+    except OSError as exc:
+        print(f"orch up: could not start the local stack: {exc} (is another stack running?)", file=sys.stderr)
+        return 1
+    print("The local stack is up.\n")
+    print(stack.describe())
+    print(f"\nTry:  curl -s {stack.api_url}/api/health\nCtrl-C stops the stack.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping…", flush=True)
+        stack.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from devstack.demo import WorkflowDriver
+    from devstack.wallet import DevWallet
+
+    quiet = args.json
+    say = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="orch-demo-") as tmp:
+        data_dir = Path(tmp) if args.data_dir is None else args.data_dir
+        values = _apply_stack_options(args, dict(persist_ledger=False, payment_timeout_seconds=120))
+        config = StackConfig.ephemeral(data_dir, **values)
+        say("starting the local stack…")
+        with LocalStack(config) as stack:
+            say(f"local stack up in {time.monotonic() - started:.1f}s (API {stack.api_url})")
+            account = stack.dev_accounts[0]
+            wallet = DevWallet(account.address, account.private_key, stack.algod_url)
+            driver = WorkflowDriver(stack.api_url, wallet, say=say)
+            say(f'request: "{args.message}"')
+            try:
+                result = driver.run(args.message, timeout_seconds=args.timeout)
+            finally:
+                driver.close()
+    if args.json:
+        print(json.dumps(result.model_dump(mode="json"), indent=2))
+    else:
+        _print_result(result)
+    return 0 if result.status == "completed" else 1
+
+
+def _print_result(result: Any) -> None:
+    print()
+    print(f"workflow {result.workflow_id}: {result.status}  ({result.elapsed_seconds:.1f}s)")
+    if result.error:
+        print(f"error: {result.error.get('code')}: {result.error.get('message')}")
+    print(f"total cost: {result.total_cost_microalgo} µAlgo")
+    for step in result.steps:
+        print(f"\nstep {step.step_number}: {step.agent_name} — {step.status}")
+        if step.txn_ids:
+            print(f"  paid: {', '.join(step.txn_ids)} (confirmed in round {step.confirmed_round})")
+        if step.error:
+            print(f"  error: {step.error.get('code')}: {step.error.get('message')}")
+        if step.output is not None:
+            print("  output: " + json.dumps(step.output, indent=2).replace("\n", "\n  "))
+    if result.final_output is not None:
+        print("\nfinal output:\n" + json.dumps(result.final_output, indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orch", description="The orchestrator's local stack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="serve the local stack on loopback until Ctrl-C")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--api-port", type=int, default=3000)
+    up.add_argument("--lambda-port", type=int, default=3001)
+    up.add_argument("--algod-port", type=int, default=4001)
+    up.add_argument("--indexer-port", type=int, default=8980)
+    up.add_argument("--agents-port", type=int, default=5001, help="first port of the sample agents")
+    up.add_argument("--data-dir", type=Path, default=Path(".local"), help="where state survives restarts")
+    _stack_options(up)
+    up.set_defaults(func=cmd_up)
+
+    demo = commands.add_parser("demo", help="run one workflow end to end and print the outcome")
+    demo.add_argument("--message", default=SEED_EXAMPLE, help="the request to plan and run")
+    demo.add_argument("--json", action="store_true", help="print one JSON object, whatever the outcome")
+    demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the workflow")
+    demo.add_argument(
+        "--data-dir", type=Path, default=None, help="keep the demo's state here (default: temp)"
+    )
+    _stack_options(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

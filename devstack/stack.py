@@ -1,0 +1,269 @@
+"""The local stack: every part of the production system on loopback, in one process.
+
+HTTP API (routed from template.yaml) → the same handlers → SQLite, the dev ledger (algod/indexer),
+sample agents; the same state machine definition executed by moto, whose Lambda tasks reach the
+handlers through a local Lambda Invoke API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from devstack.apigw import FallbackApp, HttpApiApp
+from devstack.lambdas import FunctionRegistry, LambdaInvokeApp, ThreadedServer
+from devstack.sfn import LocalStepFunctions
+from devstack.template import LOCAL_REGION, PROJECT_ROOT, Template, load_template
+
+
+class StackConfig(BaseModel):
+    """Ports, paths and timings of the local stack. Port 0 means: any free port."""
+
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    lambda_port: int = 3001
+    algod_port: int = 4001
+    indexer_port: int = 8980
+    agents_base_port: int = 5001
+    data_dir: Path = PROJECT_ROOT / ".local"
+    catalog_file: Path | None = None
+    dev_account_count: int = 3
+    dev_account_funds_microalgo: int = 1_000_000_000_000
+    block_time: float = 1.0
+    indexer_lag_seconds: float = 1.0
+    payment_timeout_seconds: int | None = 600
+    poll_deadline_seconds: int = 300
+    poll_max_seconds: int = 5
+    submit_payment_retry_seconds: float = 20.0
+    agent_job_seconds: float | None = None
+    persist_ledger: bool = True
+    extra_env: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def ephemeral(cls, data_dir: Path, **overrides: Any) -> StackConfig:
+        """Every port chosen by the OS: for tests and for the demo."""
+        ports = dict(api_port=0, lambda_port=0, algod_port=0, indexer_port=0, agents_base_port=0)
+        return cls(data_dir=data_dir, **{**ports, **overrides})
+
+
+def load_catalog_file(path: Path) -> list[dict[str, Any]]:
+    """A JSON list of agent records: AgentMetadata fields plus base_url."""
+    from orchestrator.models import AgentMetadata
+
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"cannot read the catalog {path}: {exc}") from exc
+    if not isinstance(records, list):
+        raise SystemExit(f"the catalog {path} must be a JSON list of agent records")
+    for record in records:
+        agent = AgentMetadata.model_validate(record)
+        if not agent.base_url and not agent.subdomain:
+            raise SystemExit(f"agent {agent.id} in {path} has neither base_url nor subdomain")
+    return records
+
+
+class LocalStack:
+    def __init__(
+        self, config: StackConfig, *, template: Template | None = None, fallback: FallbackApp | None = None
+    ):
+        self.config = config
+        self.template = template or load_template()
+        self.fallback = fallback
+        self.ledger: Any = None
+        self.ledger_server: Any = None
+        self.agent_servers: list[Any] = []
+        self.catalog: list[dict[str, Any]] = []
+        self.dev_accounts: list[Any] = []
+        self.sfn: LocalStepFunctions | None = None
+        self.lambda_server: ThreadedServer | None = None
+        self.api_server: ThreadedServer | None = None
+        self.registry = FunctionRegistry(self.template)
+        self._saved_env: dict[str, str | None] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from devstack.agents import AgentBehaviour, start_sample_agents
+        from devstack.ledger import Ledger, LedgerServer, dev_accounts
+
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.dev_accounts = dev_accounts(cfg.dev_account_count)
+        self.ledger = Ledger(
+            block_time=cfg.block_time,
+            indexer_lag_seconds=cfg.indexer_lag_seconds,
+            funded={a.address: cfg.dev_account_funds_microalgo for a in self.dev_accounts},
+            state_path=str(cfg.data_dir / "ledger.json") if cfg.persist_ledger else None,
+        )
+        self.ledger_server = LedgerServer(
+            self.ledger, host=cfg.host, algod_port=cfg.algod_port, indexer_port=cfg.indexer_port
+        )
+        self.ledger_server.start()
+
+        if cfg.catalog_file is not None:
+            self.catalog = load_catalog_file(cfg.catalog_file)
+        else:
+            behaviours = None
+            if cfg.agent_job_seconds is not None:
+                from devstack.agents import SAMPLE_AGENTS
+
+                behaviours = {s.id: AgentBehaviour(job_seconds=cfg.agent_job_seconds) for s in SAMPLE_AGENTS}
+            self.agent_servers = start_sample_agents(
+                algod_url=self.ledger_server.algod_url,
+                indexer_url=self.ledger_server.indexer_url,
+                host=cfg.host,
+                base_port=cfg.agents_base_port,
+                behaviours=behaviours,
+            )
+            self.catalog = [server.catalog_entry() for server in self.agent_servers]
+
+        self.lambda_server = ThreadedServer(LambdaInvokeApp(self.registry), cfg.host, cfg.lambda_port)
+        self._configure_environment()
+        self.sfn = LocalStepFunctions(self.template, payment_timeout_seconds=cfg.payment_timeout_seconds)
+        self.lambda_server.start()
+        os.environ["STATE_MACHINE_ARN"] = self.sfn.start()
+        self._reset_dependencies()
+        self._seed_catalog()
+        self._reconcile_orphans()
+        self.api_server = ThreadedServer(
+            HttpApiApp(self.registry, self.fallback), cfg.host, cfg.api_port
+        ).start()
+
+    def stop(self) -> None:
+        for server in (self.api_server, self.lambda_server):
+            if server is not None:
+                server.stop()
+        self.api_server = self.lambda_server = None
+        for agent in self.agent_servers:
+            agent.stop()
+        self.agent_servers = []
+        if self.ledger_server is not None:
+            self.ledger_server.stop()
+            self.ledger_server = None
+        if self.sfn is not None:
+            self.sfn.stop()
+            self.sfn = None
+        self._restore_environment()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- wiring ---------------------------------------------------------------------------------
+    def _configure_environment(self) -> None:
+        cfg = self.config
+        assert self.lambda_server is not None and self.ledger_server is not None
+        env = {
+            # The handlers read the same variables as in AWS (template.yaml's Globals), local values.
+            "STORE_BACKEND": "sqlite",
+            "SQLITE_PATH": str(cfg.data_dir / "orchestrator.sqlite3"),
+            "ALGOD_URL": self.ledger_server.algod_url,
+            "ALGOD_TOKEN": "",
+            "INDEXER_URL": self.ledger_server.indexer_url,
+            "INDEXER_TOKEN": "",
+            "GENESIS_HASH": self.ledger.genesis_hash,
+            "POLL_DEADLINE_SECONDS": str(cfg.poll_deadline_seconds),
+            "POLL_MAX_SECONDS": str(cfg.poll_max_seconds),
+            "SUBMIT_PAYMENT_RETRY_SECONDS": str(cfg.submit_payment_retry_seconds),
+            "AWS_DEFAULT_REGION": LOCAL_REGION,
+            "AWS_REGION": LOCAL_REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url,
+            "POWERTOOLS_SERVICE_NAME": "orchestrator",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            **cfg.extra_env,
+        }
+        for key, value in env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        self._saved_env.setdefault("STATE_MACHINE_ARN", os.environ.get("STATE_MACHINE_ARN"))
+        self._reset_dependencies()
+
+    def _restore_environment(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        self._reset_dependencies()
+
+    @staticmethod
+    def _reset_dependencies() -> None:
+        from orchestrator.adapters import reset_dependencies
+
+        reset_dependencies()
+
+    def _seed_catalog(self) -> None:
+        """The store's `agents` table holds exactly this stack's catalog (others are deactivated)."""
+        from orchestrator.adapters import get_dependencies
+        from orchestrator.models import AgentMetadata
+
+        store = get_dependencies().store
+        wanted = [AgentMetadata.model_validate(record) for record in self.catalog]
+        wanted_ids = {a.id for a in wanted}
+        stale = [
+            a.model_copy(update={"is_active": False})
+            for a in store.list_agents(active_only=False)
+            if a.id not in wanted_ids
+        ]
+        store.upsert_agents(stale + wanted)
+
+    def _reconcile_orphans(self) -> None:
+        """Executions do not survive a restart of the local stack: fail their workflows (resumable)."""
+        from orchestrator.adapters import get_dependencies
+        from orchestrator.services.reconcile import fail_orphaned_workflows
+
+        fail_orphaned_workflows(
+            get_dependencies(),
+            "The local stack restarted while this workflow ran; resume it to continue where it stopped.",
+        )
+
+    # --- what the stack offers ------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        assert self.api_server is not None
+        return self.api_server.url
+
+    @property
+    def algod_url(self) -> str:
+        return str(self.ledger_server.algod_url)
+
+    @property
+    def indexer_url(self) -> str:
+        return str(self.ledger_server.indexer_url)
+
+    def describe(self) -> str:
+        lines = [
+            f"HTTP API        {self.api_url}",
+            f"Lambda Invoke   {self.lambda_server.url if self.lambda_server else '-'}",
+            f"algod           {self.algod_url}   (token: any)",
+            f"indexer         {self.indexer_url}",
+            f"state machine   {os.environ.get('STATE_MACHINE_ARN', '-')}",
+            f"database        {self.config.data_dir / 'orchestrator.sqlite3'}",
+            "agents:",
+        ]
+        lines += [
+            f"  {r['name']:<32} {r.get('base_url') or r.get('subdomain')}  {r['price_microalgo']} µAlgo"
+            for r in self.catalog
+        ]
+        lines.append("funded dev accounts (local only, never use elsewhere):")
+        for account in self.dev_accounts:
+            lines.append(f"  {account.address}")
+            lines.append(f"    mnemonic: {account.mnemonic}")
+        return "\n".join(lines)

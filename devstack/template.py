@@ -1,0 +1,138 @@
+"""Reads the SAM template: the local stack routes and invokes exactly what `template.yaml` declares."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+LOCAL_ACCOUNT = "123456789012"
+LOCAL_REGION = "us-east-1"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that keeps CloudFormation's short-form tags (!Ref, !GetAtt, …) as plain data."""
+
+
+def _tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway syntax, e.g. /api/workflows/{id}
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method.upper() != self.method and self.method != "ANY":
+            return None
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        found = re.fullmatch(pattern, path)
+        return found.groupdict() if found else None
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    routes: list[Route] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{self.logical_id}"
+
+
+@dataclass
+class StateMachineSpec:
+    logical_id: str
+    definition_path: Path
+    substitutions: dict[str, Any]
+
+
+@dataclass
+class Template:
+    functions: dict[str, FunctionSpec]
+    state_machine: StateMachineSpec
+    parameters: dict[str, Any]
+
+    def routes(self) -> list[tuple[Route, FunctionSpec]]:
+        return [(route, fn) for fn in self.functions.values() for route in fn.routes]
+
+    def parameter_default(self, name: str) -> Any:
+        return self.parameters.get(name, {}).get("Default")
+
+    def state_machine_definition(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The definition with its DefinitionSubstitutions filled as CloudFormation would, for local ARNs."""
+        values: dict[str, Any] = {}
+        for key, value in self.state_machine.substitutions.items():
+            if isinstance(value, dict) and "Fn::GetAtt" in value:
+                values[key] = self.functions[value["Fn::GetAtt"][0]].arn
+            elif isinstance(value, dict) and "Ref" in value:
+                values[key] = self.parameter_default(value["Ref"])
+            else:
+                values[key] = value
+        values.update(overrides or {})
+        text = self.state_machine.definition_path.read_text()
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in values:
+                raise KeyError(f"the state machine uses ${{{name}}} but template.yaml does not substitute it")
+            return str(values[name])
+
+        return json.loads(re.sub(r"\$\{(\w+)\}", substitute, text))
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> Template:
+    doc = yaml.load(path.read_text(), Loader=_CfnLoader)
+    root = path.parent
+    functions: dict[str, FunctionSpec] = {}
+    state_machine: StateMachineSpec | None = None
+    for logical_id, resource in (doc.get("Resources") or {}).items():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Serverless::Function":
+            routes = [
+                Route(method=str(ev["Properties"]["Method"]).upper(), path=str(ev["Properties"]["Path"]))
+                for ev in (props.get("Events") or {}).values()
+                if ev.get("Type") == "HttpApi"
+            ]
+            functions[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                code_uri=root / props["CodeUri"],
+                handler=props.get("Handler", "app.lambda_handler"),
+                routes=routes,
+                environment=(props.get("Environment") or {}).get("Variables") or {},
+            )
+        elif resource.get("Type") == "AWS::Serverless::StateMachine":
+            state_machine = StateMachineSpec(
+                logical_id=logical_id,
+                definition_path=root / props["DefinitionUri"],
+                substitutions=props.get("DefinitionSubstitutions") or {},
+            )
+    if state_machine is None:
+        raise ValueError(f"{path} declares no AWS::Serverless::StateMachine")
+    return Template(functions=functions, state_machine=state_machine, parameters=doc.get("Parameters") or {})

@@ -1,0 +1,21 @@
+"""POST /api/workflows/approve: the person accepts the plan and its cost."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestrator.adapters import get_dependencies
+from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.schemas import ApproveRequest, WorkflowView
+from orchestrator.services.workflows import approve_workflow
+
+app = make_resolver()
+
+
+@app.post("/api/workflows/approve")
+def approve(body: Annotated[ApproveRequest, Body()]) -> Response[WorkflowView]:
+    return json_response(approve_workflow(get_dependencies(), body, current_user(app)))
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,21 @@
+"""POST /api/workflows/create: plan a workflow from the person's request."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestrator.adapters import get_dependencies
+from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.schemas import CreateWorkflowRequest, WorkflowView
+from orchestrator.services.workflows import create_workflow
+
+app = make_resolver()
+
+
+@app.post("/api/workflows/create")
+def create(body: Annotated[CreateWorkflowRequest, Body()]) -> Response[WorkflowView]:
+    return json_response(create_workflow(get_dependencies(), body, current_user(app)), status=201)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

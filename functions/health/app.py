@@ -1,0 +1,17 @@
+"""GET /api/health: liveness, for load balancers and the local stack's readiness check."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from orchestrator.http import handle, make_resolver
+
+app = make_resolver()
+
+
+@app.get("/api/health")
+def health() -> Response[dict[str, str]]:
+    return Response(status_code=200, content_type="application/json", body={"status": "ok"})
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

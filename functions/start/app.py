@@ -1,0 +1,21 @@
+"""POST /api/workflows/start: start an approved workflow, or resume a failed or cancelled one."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestrator.adapters import get_dependencies
+from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.schemas import WorkflowRequest, WorkflowView
+from orchestrator.services.workflows import start_workflow
+
+app = make_resolver()
+
+
+@app.post("/api/workflows/start")
+def start(body: Annotated[WorkflowRequest, Body()]) -> Response[WorkflowView]:
+    return json_response(start_workflow(get_dependencies(), body.workflow_id, current_user(app)), status=202)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,11 @@
+"""Halt task (the state machine's Catch branches): record a failure, payment timeout or cancellation."""
+
+from typing import Any
+
+from orchestrator.adapters import get_dependencies
+from orchestrator.schemas import HaltTask
+from orchestrator.services import steps
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return steps.halt(get_dependencies(), HaltTask.model_validate(event)).model_dump(mode="json")

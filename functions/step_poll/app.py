@@ -1,0 +1,28 @@
+"""PollJob task and POST /api/workflows/step/poll (one look at a step's job)."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from orchestrator.adapters import get_dependencies
+from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.schemas import PollTask, StepRequest, StepView
+from orchestrator.services import steps
+from pydantic import BaseModel
+
+app = make_resolver()
+
+
+@app.post("/api/workflows/step/poll")
+def poll(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
+    return json_response(
+        steps.poll_step(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
+    )
+
+
+def poll_job_task(payload: dict[str, Any]) -> BaseModel:
+    return steps.poll_job(get_dependencies(), PollTask.model_validate(payload))
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(app, event, context, task=poll_job_task)

@@ -1,0 +1,79 @@
+"""Configuration from environment variables, validated once per process."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+class Settings(BaseModel):
+    """Every knob of the orchestrator. Field names are the environment variables, upper-cased."""
+
+    # --- storage -------------------------------------------------------------------------------
+    store_backend: Literal["sqlite", "supabase"] = "sqlite"
+    sqlite_path: str = ".local/orchestrator.sqlite3"
+    supabase_url: str | None = None
+    supabase_service_role_key: str | None = None
+
+    # --- workflow engine -----------------------------------------------------------------------
+    state_machine_arn: str | None = None
+    aws_region: str = "us-east-1"
+
+    # --- planner -------------------------------------------------------------------------------
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = 30.0
+    max_steps: int = Field(default=10, ge=1, le=50)
+
+    # --- agents --------------------------------------------------------------------------------
+    agent_url_template: str | None = None  # e.g. https://{subdomain}.0rca.live
+    agent_timeout_seconds: float = Field(default=10.0, gt=0)
+    agent_retries: int = Field(default=2, ge=0)
+    poll_initial_seconds: int = Field(default=1, ge=1)
+    poll_max_seconds: int = Field(default=30, ge=1)
+    poll_deadline_seconds: int = Field(default=900, ge=1)
+    poll_max_errors: int = Field(default=3, ge=1)
+
+    # --- chain ---------------------------------------------------------------------------------
+    algod_url: str = "http://127.0.0.1:4001"
+    algod_token: str = ""
+    indexer_url: str | None = "http://127.0.0.1:8980"
+    indexer_token: str = ""
+    genesis_hash: str | None = None  # base64; when unset, the one algod reports is trusted
+    max_fee_microalgo: int = Field(default=10_000, ge=1000)
+    max_validity_rounds: int = Field(default=1000, ge=1)
+    submit_payment_retry_seconds: float = Field(default=20.0, ge=0)
+
+    @field_validator("algod_url", "indexer_url", "openai_base_url", "agent_url_template")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {
+        name: env[name.upper()]
+        for name in Settings.model_fields
+        if name.upper() in env and env[name.upper()] != ""
+    }
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return settings_from_env()

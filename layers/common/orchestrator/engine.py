@@ -1,0 +1,82 @@
+"""The workflow engine: AWS Step Functions (moto's interpreter on the local stack)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from orchestrator.errors import OrchestratorError
+
+
+class ExecutionInput(BaseModel):
+    """What an execution starts with: ids and counters only, never inputs, outputs or secrets."""
+
+    workflow_id: str
+    start_step: int
+    attempt: int
+
+
+class EngineUnavailable(OrchestratorError):
+    http_status = 503
+
+
+class Engine(Protocol):
+    def start_execution(self, name: str, execution_input: ExecutionInput) -> str: ...
+
+    def send_task_success(self, task_token: str, output: dict[str, Any]) -> bool: ...
+
+    def send_task_failure(self, task_token: str, error: str, cause: str) -> bool: ...
+
+
+class StepFunctionsEngine:
+    def __init__(self, state_machine_arn: str | None, region: str) -> None:
+        self.state_machine_arn = state_machine_arn
+        self.region = region
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # heavy; only the functions that talk to Step Functions pay for it
+
+            self._client = boto3.client("stepfunctions", region_name=self.region)
+        return self._client
+
+    def start_execution(self, name: str, execution_input: ExecutionInput) -> str:
+        if not self.state_machine_arn:
+            # Only the start function is given the state machine's ARN (see template.yaml).
+            raise EngineUnavailable("The workflow engine is not configured (STATE_MACHINE_ARN is not set).")
+        try:
+            response = self.client.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=name,
+                input=execution_input.model_dump_json(),
+            )
+        except Exception as exc:  # botocore errors and connection errors alike
+            raise EngineUnavailable(f"The workflow engine could not start the execution: {exc}") from exc
+        return str(response["executionArn"])
+
+    def send_task_success(self, task_token: str, output: dict[str, Any]) -> bool:
+        """False when the task no longer waits (timed out, already completed)."""
+        return self._callback(
+            lambda: self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
+        )
+
+    def send_task_failure(self, task_token: str, error: str, cause: str) -> bool:
+        return self._callback(
+            lambda: self.client.send_task_failure(taskToken=task_token, error=error, cause=cause[:32000])
+        )
+
+    def _callback(self, call: Any) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            call()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"}:
+                return False
+            raise EngineUnavailable(f"The workflow engine did not accept the callback: {code}") from exc
+        return True

@@ -1,0 +1,163 @@
+"""Domain errors. Each has a stable code (its class name, which is also the error name the state
+machine sees when a task raises it) and an HTTP status for the API."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class OrchestratorError(Exception):
+    """Base of every error a user or the state machine may see."""
+
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+# --- request and state errors (API) -------------------------------------------------------
+
+
+class BadRequest(OrchestratorError):
+    http_status = 400
+
+
+class Unauthorized(OrchestratorError):
+    http_status = 401
+
+
+class NotFound(OrchestratorError):
+    http_status = 404
+
+
+class InvalidState(OrchestratorError):
+    """The workflow or step is not in a state that allows this action."""
+
+    http_status = 409
+
+
+class PlanInvalid(OrchestratorError):
+    """The plan failed validation; `details` lists every reason."""
+
+    http_status = 422
+
+
+class PlannerUnavailable(OrchestratorError):
+    http_status = 503
+
+
+class StoreUnavailable(OrchestratorError):
+    http_status = 503
+
+
+# --- agent errors ---------------------------------------------------------------------------
+
+
+class AgentUnavailable(OrchestratorError):
+    """The agent could not be reached, or kept answering 5xx."""
+
+    http_status = 502
+
+
+class AgentProtocolError(OrchestratorError):
+    """The agent answered, but not in the shape the agent protocol requires."""
+
+    http_status = 502
+
+
+class AgentRejected(OrchestratorError):
+    """The agent answered a request with a 4xx error."""
+
+    http_status = 502
+
+
+class AgentJobFailed(OrchestratorError):
+    """The agent reported the job as failed."""
+
+    http_status = 502
+
+
+class PollTimeout(OrchestratorError):
+    """The agent did not finish the job before the poll deadline."""
+
+    http_status = 504
+
+
+class StepInputError(OrchestratorError):
+    """The step's input could not be resolved (e.g. a reference to a missing output)."""
+
+    http_status = 422
+
+
+# --- payment errors -------------------------------------------------------------------------
+
+
+class UnsafePaymentGroup(OrchestratorError):
+    """The agent's transaction group breaks a payment safety rule; `rule` names which."""
+
+    http_status = 422
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message, details={"rule": rule})
+        self.rule = rule
+
+
+class PaymentMismatch(OrchestratorError):
+    """The submitted transaction ids are not the ones offered for signing."""
+
+    http_status = 422
+
+
+class PaymentReplay(OrchestratorError):
+    """A transaction id was already accepted as payment for another step."""
+
+    http_status = 409
+
+
+class PaymentNotConfirmed(OrchestratorError):
+    """The payment is not (yet) confirmed on chain."""
+
+    http_status = 409
+
+
+class PaymentRejectedByAgent(OrchestratorError):
+    """The agent kept refusing a payment that is confirmed on chain."""
+
+    http_status = 502
+
+
+class PaymentTimeout(OrchestratorError):
+    """The person did not pay within the payment timeout."""
+
+    http_status = 409
+
+
+class ChainUnavailable(OrchestratorError):
+    """algod or the indexer could not be reached."""
+
+    http_status = 503
+
+
+# --- workflow control -----------------------------------------------------------------------
+
+
+class WorkflowCancelled(OrchestratorError):
+    http_status = 409
+
+
+class WorkflowSuperseded(OrchestratorError):
+    """A task of an older execution ran after the workflow was resumed; it stops quietly."""
+
+    http_status = 409

@@ -1,0 +1,545 @@
+"""Use cases on one step: the state machine's tasks (start job, poll, advance, halt) and the API's
+payment submission and re-quote."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.adapters import Dependencies
+from orchestrator.errors import (
+    AgentRejected,
+    AgentUnavailable,
+    InvalidState,
+    NotFound,
+    OrchestratorError,
+    PaymentMismatch,
+    PaymentRejectedByAgent,
+    PaymentReplay,
+    PollTimeout,
+    WorkflowCancelled,
+    WorkflowSuperseded,
+)
+from orchestrator.models import (
+    ACTIVE_STEP_STATUSES,
+    TERMINAL_STEP_STATUSES,
+    AgentMetadata,
+    ErrorInfo,
+    JobRecord,
+    PaymentReceipt,
+    PaymentRecord,
+    StepResult,
+    StepStatus,
+    WorkflowRecord,
+    WorkflowStatus,
+)
+from orchestrator.schemas import (
+    AdvanceOutcome,
+    HaltOutcome,
+    HaltTask,
+    PollOutcome,
+    PollTask,
+    StartJobTask,
+    StepView,
+    TaskRef,
+)
+from orchestrator.services.views import load_step, load_workflow, step_view
+
+_NOT_YET_PAID = frozenset({StepStatus.PENDING, StepStatus.AWAITING_PAYMENT})
+
+
+# --- shared checks -------------------------------------------------------------------------------
+
+
+def _task_workflow(deps: Dependencies, task: TaskRef) -> WorkflowRecord:
+    """The workflow a task works on; stops the task if it was cancelled or resumed meanwhile."""
+    workflow = load_workflow(deps.store, task.workflow_id)
+    if workflow.attempt != task.attempt:
+        raise WorkflowSuperseded(
+            f"Execution attempt {task.attempt} was superseded by attempt {workflow.attempt}."
+        )
+    if workflow.status == WorkflowStatus.CANCELLED:
+        raise WorkflowCancelled("The workflow was cancelled.")
+    if workflow.status != WorkflowStatus.RUNNING:
+        raise InvalidState(f"The workflow is {workflow.status.value}, not running.")
+    return workflow
+
+
+def _agent(deps: Dependencies, agent_id: str) -> AgentMetadata:
+    agent = deps.store.get_agent(agent_id)
+    if agent is None:
+        raise AgentUnavailable(f"Agent {agent_id} is no longer in the catalog.")
+    if not agent.is_active:
+        raise AgentUnavailable(f"{agent.name} is no longer active in the catalog.")
+    return agent
+
+
+def _set_step(deps: Dependencies, step: StepResult, expected: set[StepStatus], **changes: Any) -> StepResult:
+    updated = deps.store.update_step(step.workflow_id, step.step_number, expected=expected, changes=changes)
+    if updated is None:
+        current = load_step(deps.store, step.workflow_id, step.step_number)
+        raise InvalidState(
+            f"Step {step.step_number} is {current.status.value}; it changed while this request ran."
+        )
+    return updated
+
+
+# --- StartJob (task, waitForTaskToken) --------------------------------------------------------------
+
+
+def start_job(deps: Dependencies, task: StartJobTask) -> None:
+    """Start the agent's job and offer its payment group; the person's payment completes the token."""
+    workflow = _task_workflow(deps, task)
+    step = load_step(deps.store, task.workflow_id, task.step_number)
+    if step.status == StepStatus.SUCCEEDED:
+        deps.engine.send_task_success(task.task_token, {"step_number": step.step_number, "skipped": True})
+        return
+    if step.status != StepStatus.PENDING:
+        raise InvalidState(f"Step {step.step_number} is {step.status.value}, not pending.")
+    agent = _agent(deps, step.agent_id)
+
+    paid = _payments_for_current_job(deps, step)
+    if paid:
+        _resume_paid_step(deps, workflow, step, agent, paid, task.task_token)
+        return
+
+    job_input = _resolve_step_input(deps, workflow, step)
+    response = deps.agents.start_job(agent, sender_address=workflow.wallet_address, job_input=job_input)
+    deps.store.record_job(
+        JobRecord(
+            job_id=response.job_id,
+            workflow_id=workflow.id,
+            step_number=step.step_number,
+            agent_id=agent.id,
+        )
+    )
+    now = deps.clock()
+    if not response.unsigned_group_txns and response.payment_required == 0:
+        # A free agent: nothing to sign, the job runs at once.
+        _set_step(
+            deps,
+            step,
+            {StepStatus.PENDING},
+            status=StepStatus.RUNNING,
+            input=job_input,
+            job_id=response.job_id,
+            started_at=now,
+            payment_required_microalgo=0,
+        )
+        deps.engine.send_task_success(task.task_token, {"step_number": step.step_number, "free": True})
+        return
+
+    checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
+    _set_step(
+        deps,
+        step,
+        {StepStatus.PENDING},
+        status=StepStatus.AWAITING_PAYMENT,
+        input=job_input,
+        job_id=response.job_id,
+        unsigned_group_txns=checked.unsigned_group_txns,
+        txn_ids=checked.txn_ids,
+        payment_required_microalgo=checked.total_paid_microalgo,
+        last_valid_round=checked.last_valid,
+        task_token=task.task_token,
+        started_at=now,
+    )
+
+
+def _resolve_step_input(deps: Dependencies, workflow: WorkflowRecord, step: StepResult) -> str:
+    from orchestrator.templating import render_job_input, resolve_input
+
+    outputs = {
+        s.step_number: s.output
+        for s in deps.store.list_steps(workflow.id)
+        if s.status == StepStatus.SUCCEEDED and s.step_number < step.step_number
+    }
+    planned = workflow.plan.steps[step.step_number - 1]
+    resolved = resolve_input(planned.input_data, outputs, workflow.user_message)
+    return render_job_input(resolved)
+
+
+def _check_group(
+    deps: Dependencies,
+    workflow: WorkflowRecord,
+    step: StepResult,
+    agent: AgentMetadata,
+    blobs: list[str],
+    txn_ids: list[str],
+) -> Any:
+    from orchestrator.payments.safety import PaymentPolicy, check_payment_group
+
+    policy = PaymentPolicy(
+        sender=workflow.wallet_address,
+        agent_address=agent.address,
+        app_id=agent.app_id,
+        max_total_microalgo=step.price_microalgo,
+        max_fee_microalgo=deps.settings.max_fee_microalgo,
+        genesis_hash=deps.settings.genesis_hash or deps.chain.genesis_hash(),
+        current_round=deps.chain.current_round(),
+        max_validity_rounds=deps.settings.max_validity_rounds,
+    )
+    return check_payment_group(blobs, txn_ids, policy)
+
+
+def _payments_for_current_job(deps: Dependencies, step: StepResult) -> list[PaymentRecord]:
+    if step.job_id is None:
+        return []
+    return [
+        p for p in deps.store.payments_for_step(step.workflow_id, step.step_number) if p.job_id == step.job_id
+    ]
+
+
+def _resume_paid_step(
+    deps: Dependencies,
+    workflow: WorkflowRecord,
+    step: StepResult,
+    agent: AgentMetadata,
+    paid: list[PaymentRecord],
+    task_token: str,
+) -> None:
+    """A resumed step whose job is already paid: deliver the payment if the agent never took it, then
+    go straight to polling. Nothing is paid twice."""
+    assert step.job_id is not None
+    token = deps.store.get_access_token(workflow.id, step.step_number, step.job_id)
+    if token is None:
+        step = _set_step(deps, step, {StepStatus.PENDING}, status=StepStatus.PAYMENT_SUBMITTED)
+        try:
+            _deliver_payment(deps, step, agent, [p.txid for p in paid])
+        except OrchestratorError:
+            _set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.PENDING)
+            raise
+        expected = {StepStatus.PAYMENT_SUBMITTED}
+    else:
+        expected = {StepStatus.PENDING}
+    _set_step(deps, step, expected, status=StepStatus.RUNNING, started_at=deps.clock())
+    deps.engine.send_task_success(task_token, {"step_number": step.step_number, "resumed": True})
+
+
+def _deliver_payment(deps: Dependencies, step: StepResult, agent: AgentMetadata, txids: list[str]) -> None:
+    """Hand the confirmed txids to the agent (retrying while its indexer catches up); keep the token."""
+    assert step.job_id is not None
+    try:
+        response = deps.agents.submit_payment(
+            agent,
+            job_id=step.job_id,
+            txids=txids,
+            retry_for_seconds=deps.settings.submit_payment_retry_seconds,
+        )
+    except (AgentRejected, AgentUnavailable) as exc:
+        raise PaymentRejectedByAgent(
+            f"{agent.name} did not accept the payment ({exc.message}). The payment is confirmed on chain "
+            "and recorded; resuming the workflow hands it to the agent again without paying twice."
+        ) from exc
+    deps.store.save_access_token(step.workflow_id, step.step_number, step.job_id, response.access_token or "")
+
+
+# --- submit_payment (API) -------------------------------------------------------------------------------
+
+
+def submit_payment(
+    deps: Dependencies, workflow_id: str, step_number: int, txn_ids: list[str], user_id: str | None
+) -> StepView:
+    """Verify the confirmed payment on chain, hand it to the agent, and let the execution go on."""
+    workflow = load_workflow(deps.store, workflow_id, user_id)
+    if workflow.status == WorkflowStatus.CANCELLED:
+        raise WorkflowCancelled("The workflow was cancelled; its payment is no longer expected.")
+    step = load_step(deps.store, workflow_id, step_number)
+    if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
+        raise InvalidState(f"Step {step_number} is {step.status.value}; it is not awaiting payment.")
+    if sorted(txn_ids) != sorted(step.txn_ids):
+        raise PaymentMismatch(
+            "The submitted transaction ids are not the ones this step offered for signing.",
+            details={"expected": step.txn_ids, "submitted": txn_ids},
+        )
+    replayed = deps.store.payments_for_txids(txn_ids)
+    if replayed:
+        raise PaymentReplay(f"Transaction {replayed[0].txid} already paid for another step.")
+    confirmed_round = deps.chain.require_confirmed(txn_ids)
+    agent = _agent(deps, step.agent_id)
+    amount, receiver = _paid_amount(step)
+    receipt = PaymentReceipt(
+        txn_ids=step.txn_ids, confirmed_round=confirmed_round, amount_microalgo=amount, receiver=receiver
+    )
+    # Claim the step: of two concurrent submissions exactly one gets past this line.
+    step = _set_step(
+        deps, step, {StepStatus.AWAITING_PAYMENT}, status=StepStatus.PAYMENT_SUBMITTED, receipt=receipt
+    )
+    recorded = deps.store.record_payments(
+        [
+            PaymentRecord(
+                txid=txid,
+                workflow_id=workflow_id,
+                step_number=step_number,
+                agent_id=agent.id,
+                job_id=step.job_id,
+                amount_microalgo=txn_amount,
+                receiver=txn_receiver,
+                confirmed_round=confirmed_round,
+            )
+            for txid, txn_amount, txn_receiver in _txn_payments(step)
+        ]
+    )
+    if not recorded:
+        _set_step(
+            deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.AWAITING_PAYMENT, receipt=None
+        )
+        raise PaymentReplay("One of these transactions already paid for another step.")
+
+    token = step.task_token or ""
+    try:
+        _deliver_payment(deps, step, agent, step.txn_ids)
+    except PaymentRejectedByAgent as exc:
+        error = ErrorInfo(code=exc.code, message=exc.message)
+        _set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.FAILED, error=error)
+        deps.engine.send_task_failure(token, exc.code, exc.message)
+        raise
+    step = _set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.RUNNING, task_token=None)
+    deps.engine.send_task_success(token, {"step_number": step_number, "paid": True})
+    return step_view(workflow, step)
+
+
+def _txn_payments(step: StepResult) -> list[tuple[str, int, str]]:
+    """(txid, amount, receiver) of each transaction of the step's group; app calls pay 0 to the app."""
+    from algosdk import transaction
+
+    from orchestrator.payments.decoding import decode_group
+
+    rows = []
+    for txid, txn in zip(step.txn_ids, decode_group(step.unsigned_group_txns), strict=True):
+        if isinstance(txn, transaction.PaymentTxn):
+            rows.append((txid, int(txn.amt), str(txn.receiver)))
+        else:
+            rows.append((txid, 0, f"app:{getattr(txn, 'index', '')}"))
+    return rows
+
+
+def _paid_amount(step: StepResult) -> tuple[int, str]:
+    payments = [(amount, receiver) for _, amount, receiver in _txn_payments(step) if amount > 0]
+    receiver = payments[0][1] if payments else ""
+    return sum(amount for amount, _ in payments), receiver
+
+
+# --- re-quote (API: POST /api/workflows/step/start_job) -------------------------------------------
+
+
+def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str | None) -> StepView:
+    """Ask the agent for a fresh group when the stored one expired before the person paid."""
+    workflow = load_workflow(deps.store, workflow_id, user_id)
+    step = load_step(deps.store, workflow_id, step_number)
+    if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
+        raise InvalidState(
+            f"Step {step_number} is {step.status.value}; only a step awaiting payment is re-quoted."
+        )
+    current_round = deps.chain.current_round()
+    if step.last_valid_round is not None and current_round <= step.last_valid_round:
+        return step_view(workflow, step)  # still valid: nothing to do
+    agent = _agent(deps, step.agent_id)
+    response = deps.agents.start_job(
+        agent, sender_address=workflow.wallet_address, job_input=step.input or ""
+    )
+    checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
+    deps.store.record_job(
+        JobRecord(job_id=response.job_id, workflow_id=workflow.id, step_number=step_number, agent_id=agent.id)
+    )
+    step = _set_step(
+        deps,
+        step,
+        {StepStatus.AWAITING_PAYMENT},
+        job_id=response.job_id,
+        unsigned_group_txns=checked.unsigned_group_txns,
+        txn_ids=checked.txn_ids,
+        payment_required_microalgo=checked.total_paid_microalgo,
+        last_valid_round=checked.last_valid,
+    )
+    return step_view(workflow, step)
+
+
+# --- PollJob (task) and poll (API) -------------------------------------------------------------------
+
+
+def poll_job(deps: Dependencies, task: PollTask) -> PollOutcome:
+    """Ask the agent once how the job is going; the state machine waits `wait_seconds` between polls."""
+    _task_workflow(deps, task)
+    step = load_step(deps.store, task.workflow_id, task.step_number)
+    if step.status == StepStatus.SUCCEEDED:
+        return PollOutcome(status="succeeded", poll_count=task.poll_count)
+    if step.status != StepStatus.RUNNING:
+        raise InvalidState(f"Step {step.step_number} is {step.status.value}, not running.")
+    now = deps.clock()
+    settings = deps.settings
+    if step.poll_deadline is None:
+        step = _set_step(
+            deps,
+            step,
+            {StepStatus.RUNNING},
+            poll_deadline=now + timedelta(seconds=settings.poll_deadline_seconds),
+        )
+    finished = _poll_agent_once(deps, step)
+    if finished is not None:
+        return PollOutcome(status="succeeded", poll_count=task.poll_count + 1)
+    assert step.poll_deadline is not None
+    remaining = (step.poll_deadline - now).total_seconds()
+    if remaining <= 0:
+        raise PollTimeout(f"The agent did not finish within {settings.poll_deadline_seconds} seconds.")
+    backoff = min(settings.poll_initial_seconds * 2 ** min(task.poll_count, 16), settings.poll_max_seconds)
+    wait = max(1, min(backoff, int(remaining) + 1))
+    return PollOutcome(status="working", wait_seconds=wait, poll_count=task.poll_count + 1)
+
+
+def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
+    """The succeeded step if the job finished well; None while it works. Raises when it failed."""
+    from orchestrator.errors import AgentJobFailed, AgentProtocolError
+
+    agent = _agent(deps, step.agent_id)
+    assert step.job_id is not None
+    token = deps.store.get_access_token(step.workflow_id, step.step_number, step.job_id)
+    try:
+        status = deps.agents.job_status(agent, job_id=step.job_id, access_token=token or None)
+    except (AgentUnavailable, AgentProtocolError):
+        # A hiccup while the job runs is tolerated a few times in a row before the step fails.
+        errors = step.poll_errors + 1
+        updated = deps.store.update_step(
+            step.workflow_id, step.step_number, expected={StepStatus.RUNNING}, changes={"poll_errors": errors}
+        )
+        if updated is None or errors >= deps.settings.poll_max_errors:
+            raise
+        return None
+    if status.status == "succeeded":
+        updated = deps.store.update_step(
+            step.workflow_id,
+            step.step_number,
+            expected={StepStatus.RUNNING},
+            changes={"status": StepStatus.SUCCEEDED, "output": status.output, "completed_at": deps.clock()},
+        )
+        return updated or load_step(deps.store, step.workflow_id, step.step_number)
+    if status.status == "failed":
+        detail = status.output if isinstance(status.output, str) else json.dumps(status.output)
+        raise AgentJobFailed(f"{agent.name} reported the job as failed: {detail[:500]}")
+    if step.poll_errors:
+        deps.store.update_step(
+            step.workflow_id, step.step_number, expected={StepStatus.RUNNING}, changes={"poll_errors": 0}
+        )
+    return None
+
+
+def poll_step(deps: Dependencies, workflow_id: str, step_number: int, user_id: str | None) -> StepView:
+    """The API's poll: the step as stored, after one look at the agent if its job is running."""
+    workflow = load_workflow(deps.store, workflow_id, user_id)
+    step = load_step(deps.store, workflow_id, step_number)
+    if step.status == StepStatus.RUNNING and step.job_id:
+        # The state machine's own poll decides what a failure means.
+        with contextlib.suppress(OrchestratorError):
+            _poll_agent_once(deps, step)
+        step = load_step(deps.store, workflow_id, step_number)
+    return step_view(workflow, step)
+
+
+# --- Advance (task) ---------------------------------------------------------------------------------
+
+
+def advance(deps: Dependencies, task: TaskRef) -> AdvanceOutcome:
+    workflow = _task_workflow(deps, task)
+    step = load_step(deps.store, task.workflow_id, task.step_number)
+    if step.status != StepStatus.SUCCEEDED:
+        raise InvalidState(f"Step {step.step_number} is {step.status.value}, not succeeded.")
+    last = len(workflow.plan.steps)
+    if step.step_number >= last:
+        deps.store.update_workflow(
+            workflow.id,
+            expected={WorkflowStatus.RUNNING},
+            changes={"status": WorkflowStatus.COMPLETED, "final_output": step.output, "current_step": last},
+        )
+        return AdvanceOutcome(done=True, next_step=last)
+    deps.store.update_workflow(
+        workflow.id, expected={WorkflowStatus.RUNNING}, changes={"current_step": step.step_number + 1}
+    )
+    return AdvanceOutcome(done=False, next_step=step.step_number + 1)
+
+
+# --- halt (task: the Catch branches) ---------------------------------------------------------------
+
+
+def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
+    """Record why an execution stopped, on the step and the workflow. Idempotent."""
+    workflow = load_workflow(deps.store, task.workflow_id)
+    step = deps.store.get_step(task.workflow_id, task.step_number)
+    if workflow.attempt != task.attempt:  # an older execution: the newer one owns the state
+        return HaltOutcome(workflow_status=workflow.status, step_status=step.status if step else None)
+    if step is None:
+        raise NotFound(f"Workflow {task.workflow_id} has no step {task.step_number}.")
+    error = _error_from_catch(task)
+    step_open = set(ACTIVE_STEP_STATUSES | {StepStatus.PENDING})
+
+    if task.reason == "cancelled":
+        deps.store.update_step(
+            workflow.id,
+            step.step_number,
+            expected=step_open,
+            changes={"status": StepStatus.CANCELLED, "error": error, "task_token": None},
+        )
+        deps.store.update_workflow(
+            workflow.id,
+            expected={WorkflowStatus.RUNNING},
+            changes={"status": WorkflowStatus.CANCELLED, "error": error},
+        )
+    else:
+        if task.reason == "payment_timeout":
+            error = ErrorInfo(
+                code="PaymentTimeout",
+                message="No payment arrived before the payment timeout; the workflow stopped. "
+                "Resume it to get a fresh payment request.",
+            )
+        # Unpaid and timed out: payment_timeout. Paid (or any other failure): failed, payment kept.
+        timed_out_unpaid = task.reason == "payment_timeout" and step.status in _NOT_YET_PAID
+        deps.store.update_step(
+            workflow.id,
+            step.step_number,
+            expected=step_open,
+            changes={
+                "status": StepStatus.PAYMENT_TIMEOUT if timed_out_unpaid else StepStatus.FAILED,
+                "error": step.error or error,
+                "task_token": None,
+            },
+        )
+        step_now = deps.store.get_step(workflow.id, step.step_number)
+        deps.store.update_workflow(
+            workflow.id,
+            expected={WorkflowStatus.RUNNING},
+            changes={
+                "status": WorkflowStatus.FAILED,
+                "error": (step_now.error if step_now and step_now.error else error),
+            },
+        )
+    final = load_workflow(deps.store, workflow.id)
+    final_step = deps.store.get_step(workflow.id, step.step_number)
+    return HaltOutcome(workflow_status=final.status, step_status=final_step.status if final_step else None)
+
+
+def _error_from_catch(task: HaltTask) -> ErrorInfo:
+    """The Catch gives {"Error": name, "Cause": text}; a Lambda's cause is JSON with errorMessage."""
+    name = str(task.error.get("Error") or "WorkflowFailed")
+    cause = task.error.get("Cause") or ""
+    message = str(cause)
+    if isinstance(cause, str) and cause.startswith("{"):
+        with contextlib.suppress(ValueError):
+            message = str(json.loads(cause).get("errorMessage") or cause)
+    if name.startswith("Lambda.") or name.startswith("States."):
+        message = (
+            f"The step could not run ({name}): {message}" if message else f"The step could not run ({name})."
+        )
+    return ErrorInfo(code=name.replace("States.", "").replace("Lambda.", "Lambda"), message=message or name)
+
+
+__all__ = [
+    "TERMINAL_STEP_STATUSES",
+    "advance",
+    "halt",
+    "poll_job",
+    "poll_step",
+    "requote",
+    "start_job",
+    "submit_payment",
+]

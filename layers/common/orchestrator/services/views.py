@@ -1,0 +1,73 @@
+"""Loading workflows for a caller and shaping them as API views (no secrets)."""
+
+from __future__ import annotations
+
+from orchestrator.errors import NotFound
+from orchestrator.models import StepResult, StepStatus, WorkflowRecord
+from orchestrator.schemas import StepView, WorkflowView
+from orchestrator.store import Store
+
+
+def load_workflow(store: Store, workflow_id: str, user_id: str | None = None) -> WorkflowRecord:
+    """The workflow, if it exists and belongs to `user_id` (when given); another's is 'not found'."""
+    workflow = store.get_workflow(workflow_id)
+    if workflow is None or (user_id is not None and workflow.user_id != user_id):
+        raise NotFound(f"There is no workflow with id {workflow_id}.")
+    return workflow
+
+
+def load_step(store: Store, workflow_id: str, step_number: int) -> StepResult:
+    step = store.get_step(workflow_id, step_number)
+    if step is None:
+        raise NotFound(f"Workflow {workflow_id} has no step {step_number}.")
+    return step
+
+
+def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
+    planned = workflow.plan.steps[step.step_number - 1]
+    awaiting = step.status == StepStatus.AWAITING_PAYMENT
+    return StepView(
+        step_number=step.step_number,
+        agent_id=step.agent_id,
+        agent_name=planned.agent_name,
+        description=planned.description,
+        input_data=planned.input_data,
+        status=step.status,
+        price_microalgo=step.price_microalgo,
+        resolved_input=step.input,
+        job_id=step.job_id,
+        # The group is offered for signing only while the step waits for it.
+        unsigned_group_txns=step.unsigned_group_txns if awaiting else [],
+        txn_ids=step.txn_ids,
+        payment_required_microalgo=step.payment_required_microalgo,
+        last_valid_round=step.last_valid_round if awaiting else None,
+        receipt=step.receipt,
+        output=step.output,
+        error=step.error,
+        started_at=step.started_at,
+        completed_at=step.completed_at,
+    )
+
+
+def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> WorkflowView:
+    return WorkflowView(
+        workflow_id=workflow.id,
+        status=workflow.status,
+        user_message=workflow.user_message,
+        wallet_address=workflow.wallet_address,
+        reasoning=workflow.plan.reasoning,
+        current_step=workflow.current_step,
+        total_cost_microalgo=workflow.total_cost_microalgo,
+        budget_microalgo=workflow.budget_microalgo,
+        attempt=workflow.attempt,
+        steps=[step_view(workflow, s) for s in steps],
+        final_output=workflow.final_output,
+        error=workflow.error,
+        created_at=workflow.created_at,
+        updated_at=workflow.updated_at,
+    )
+
+
+def view_of(store: Store, workflow_id: str) -> WorkflowView:
+    workflow = load_workflow(store, workflow_id)
+    return workflow_view(workflow, store.list_steps(workflow_id))

@@ -1,0 +1,178 @@
+"""Use cases on whole workflows: create (plan), approve, start or resume, cancel, read."""
+
+from __future__ import annotations
+
+import uuid
+
+from orchestrator.adapters import Dependencies
+from orchestrator.engine import ExecutionInput
+from orchestrator.errors import InvalidState, OrchestratorError, PlanInvalid
+from orchestrator.models import (
+    ACTIVE_STEP_STATUSES,
+    CANCELLABLE_WORKFLOW_STATUSES,
+    RESUMABLE_WORKFLOW_STATUSES,
+    ErrorInfo,
+    StepResult,
+    StepStatus,
+    WorkflowRecord,
+    WorkflowStatus,
+)
+from orchestrator.schemas import ApproveRequest, CreateWorkflowRequest, WorkflowView
+from orchestrator.services.views import load_workflow, view_of, workflow_view
+
+# Steps that a resume runs again (a succeeded step is never run or paid again).
+_RERUNNABLE_STEP_STATUSES = frozenset(
+    {StepStatus.PENDING, StepStatus.FAILED, StepStatus.PAYMENT_TIMEOUT, StepStatus.CANCELLED}
+    | ACTIVE_STEP_STATUSES
+)
+
+
+def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id: str | None) -> WorkflowView:
+    from orchestrator.planner import plan_workflow  # the planner pulls in more than the other routes need
+
+    catalog = deps.store.list_agents(active_only=True)
+    if not catalog:
+        raise PlanInvalid("The agent catalog is empty: there is no agent to plan with.")
+    plan, total_cost = plan_workflow(
+        deps.planner,
+        request.user_message,
+        catalog,
+        max_steps=deps.settings.max_steps,
+        budget_microalgo=request.budget_microalgo,
+    )
+    prices = {agent.id: agent.price_microalgo for agent in catalog}
+    workflow = WorkflowRecord(
+        id=str(uuid.uuid4()),
+        user_id=user_id or request.wallet_address,
+        wallet_address=request.wallet_address,
+        user_message=request.user_message,
+        plan=plan,
+        total_cost_microalgo=total_cost,
+        budget_microalgo=request.budget_microalgo,
+    )
+    steps = [
+        StepResult(
+            id=str(uuid.uuid4()),
+            workflow_id=workflow.id,
+            step_number=step.step_number,
+            agent_id=step.agent_id,
+            price_microalgo=prices[step.agent_id],
+        )
+        for step in plan.steps
+    ]
+    deps.store.create_workflow(workflow, steps)
+    return workflow_view(workflow, steps)
+
+
+def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str | None) -> WorkflowView:
+    workflow = load_workflow(deps.store, request.workflow_id, user_id)
+    budget = request.budget_microalgo if request.budget_microalgo is not None else workflow.budget_microalgo
+    if budget is not None and workflow.total_cost_microalgo > budget:
+        raise PlanInvalid(
+            f"The plan costs {workflow.total_cost_microalgo} µAlgo, more than the budget of {budget} µAlgo.",
+            details={"reasons": ["over budget"]},
+        )
+    updated = deps.store.update_workflow(
+        workflow.id,
+        expected={WorkflowStatus.PLANNED},
+        changes={"status": WorkflowStatus.APPROVED, "budget_microalgo": budget},
+    )
+    if updated is None:
+        raise InvalidState(f"Only a planned workflow can be approved; this one is {workflow.status.value}.")
+    return view_of(deps.store, workflow.id)
+
+
+def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
+    """Start an approved workflow, or resume a failed or cancelled one at its first unfinished step."""
+    workflow = load_workflow(deps.store, workflow_id, user_id)
+    if workflow.status not in {WorkflowStatus.APPROVED} | RESUMABLE_WORKFLOW_STATUSES:
+        raise InvalidState(
+            f"Only an approved, failed or cancelled workflow can be started; this one is {workflow.status.value}."
+        )
+    steps = deps.store.list_steps(workflow_id)
+    start_step = next((s.step_number for s in steps if s.status != StepStatus.SUCCEEDED), None)
+    if start_step is None:
+        raise InvalidState("Every step of this workflow has already succeeded.")
+
+    attempt = workflow.attempt + 1
+    running = deps.store.update_workflow(
+        workflow_id,
+        expected={workflow.status},
+        changes={
+            "status": WorkflowStatus.RUNNING,
+            "attempt": attempt,
+            "current_step": start_step,
+            "error": None,
+        },
+    )
+    if running is None:
+        raise InvalidState("The workflow changed while it was being started; reload it and try again.")
+    for step in steps:
+        if step.step_number >= start_step and step.status in _RERUNNABLE_STEP_STATUSES:
+            _reset_for_rerun(deps, step)
+
+    execution_input = ExecutionInput(workflow_id=workflow_id, start_step=start_step, attempt=attempt)
+    try:
+        arn = deps.engine.start_execution(f"wf-{workflow_id}-{attempt}", execution_input)
+    except OrchestratorError as exc:
+        deps.store.update_workflow(
+            workflow_id,
+            expected={WorkflowStatus.RUNNING},
+            changes={"status": WorkflowStatus.FAILED, "error": ErrorInfo(code=exc.code, message=exc.message)},
+        )
+        raise
+    deps.store.update_workflow(workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
+    return view_of(deps.store, workflow_id)
+
+
+def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
+    changes: dict[str, object] = {
+        "status": StepStatus.PENDING,
+        "error": None,
+        "task_token": None,
+        "poll_count": 0,
+        "poll_errors": 0,
+        "poll_deadline": None,
+        "completed_at": None,
+    }
+    # A job the agent reported as failed is over: the rerun starts (and pays for) a new one. Any other
+    # job is kept so that a confirmed payment for it is delivered or reused, never paid twice.
+    if step.error is not None and step.error.code == "AgentJobFailed":
+        changes.update(job_id=None, unsigned_group_txns=[], txn_ids=[], receipt=None, output=None)
+    deps.store.update_step(step.workflow_id, step.step_number, expected={step.status}, changes=changes)
+
+
+def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
+    """Cooperative cancel: mark it cancelled, fail a waiting task token; running tasks see it and stop."""
+    workflow = load_workflow(deps.store, workflow_id, user_id)
+    cancelled = deps.store.update_workflow(
+        workflow_id,
+        expected=CANCELLABLE_WORKFLOW_STATUSES,
+        changes={
+            "status": WorkflowStatus.CANCELLED,
+            "error": ErrorInfo(code="WorkflowCancelled", message="The workflow was cancelled."),
+        },
+    )
+    if cancelled is None:
+        raise InvalidState(f"A {workflow.status.value} workflow cannot be cancelled.")
+    for step in deps.store.list_steps(workflow_id):
+        if step.status not in ACTIVE_STEP_STATUSES:
+            continue
+        updated = deps.store.update_step(
+            workflow_id,
+            step.step_number,
+            expected={step.status},
+            changes={
+                "status": StepStatus.CANCELLED,
+                "error": ErrorInfo(code="WorkflowCancelled", message="The workflow was cancelled."),
+                "task_token": None,
+            },
+        )
+        if updated is not None and step.task_token and step.status == StepStatus.AWAITING_PAYMENT:
+            deps.engine.send_task_failure(step.task_token, "WorkflowCancelled", "The workflow was cancelled.")
+    return view_of(deps.store, workflow_id)
+
+
+def get_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
+    load_workflow(deps.store, workflow_id, user_id)
+    return view_of(deps.store, workflow_id)

@@ -1,0 +1,80 @@
+"""The `Store` protocol: persistence of agents, workflows, steps, jobs, payments and access tokens.
+
+Every status change is a conditional update on the expected old status (`update_*` return False when
+the row was not in that status), so that retries, duplicates and races are harmless. The shape maps
+onto PostgREST filters (`.eq("status", expected)`) or RPC for the Supabase implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from orchestrator.models import (
+    AgentMetadata,
+    JobRecord,
+    PaymentRecord,
+    StepResult,
+    StepStatus,
+    WorkflowRecord,
+    WorkflowStatus,
+)
+
+
+class Store(Protocol):
+    # --- agents (the marketplace catalog) ---------------------------------------------------
+    def list_agents(self, *, active_only: bool = True) -> list[AgentMetadata]: ...
+
+    def get_agent(self, agent_id: str) -> AgentMetadata | None: ...
+
+    def upsert_agents(self, agents: list[AgentMetadata]) -> None: ...
+
+    # --- workflows ------------------------------------------------------------------------------
+    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
+        """Insert the workflow and its step rows atomically."""
+        ...
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord | None: ...
+
+    def list_workflow_ids(self, *, status: WorkflowStatus) -> list[str]: ...
+
+    def update_workflow(
+        self,
+        workflow_id: str,
+        *,
+        expected: Collection[WorkflowStatus],
+        changes: Mapping[str, Any],
+    ) -> WorkflowRecord | None:
+        """Apply `changes` if the workflow's status is one of `expected`; the updated row, else None."""
+        ...
+
+    # --- steps ----------------------------------------------------------------------------------
+    def list_steps(self, workflow_id: str) -> list[StepResult]: ...
+
+    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None: ...
+
+    def update_step(
+        self,
+        workflow_id: str,
+        step_number: int,
+        *,
+        expected: Collection[StepStatus],
+        changes: Mapping[str, Any],
+    ) -> StepResult | None:
+        """Apply `changes` if the step's status is one of `expected`; the updated row, else None."""
+        ...
+
+    # --- jobs, payments, access tokens ---------------------------------------------------------
+    def record_job(self, job: JobRecord) -> None: ...
+
+    def record_payments(self, payments: list[PaymentRecord]) -> bool:
+        """Insert all rows or none; False when any txid was already recorded (a replay)."""
+        ...
+
+    def payments_for_txids(self, txids: Collection[str]) -> list[PaymentRecord]: ...
+
+    def payments_for_step(self, workflow_id: str, step_number: int) -> list[PaymentRecord]: ...
+
+    def save_access_token(self, workflow_id: str, step_number: int, job_id: str, token: str) -> None: ...
+
+    def get_access_token(self, workflow_id: str, step_number: int, job_id: str) -> str | None: ...

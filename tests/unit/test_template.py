@@ -1,0 +1,137 @@
+"""template.yaml and statemachine/: lint-clean, consistent, and what the local stack routes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from werkzeug.test import Client
+
+from devstack.apigw import HttpApiApp
+from devstack.lambdas import FunctionRegistry
+from devstack.template import PROJECT_ROOT, TEMPLATE_PATH, load_template
+
+# What a task payload may carry: ids and counters (execution history is visible to operators).
+ALLOWED_PAYLOAD_KEYS = {"workflow_id", "step_number", "attempt", "poll_count", "task_token", "reason", "error"}
+
+
+def test_cfn_lint_reports_no_errors() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), str(TEMPLATE_PATH)], capture_output=True, text=True, timeout=120)
+    # cfn-lint exits 2 for errors, 4 for warnings, 8 for informational findings.
+    assert result.returncode & 2 == 0, result.stdout + result.stderr
+
+
+def test_every_function_has_its_handler_and_routes_are_unique() -> None:
+    template = load_template()
+    assert template.functions, "the template declares no functions"
+    for spec in template.functions.values():
+        module, _, attr = spec.handler.rpartition(".")
+        source = (spec.code_uri / f"{module}.py").read_text()
+        assert f"def {attr}(" in source, f"{spec.logical_id}: no {attr} in {spec.code_uri}"
+    keys = [route.route_key for route, _ in template.routes()]
+    assert len(keys) == len(set(keys))
+    for required in (
+        "POST /api/workflows/create",
+        "POST /api/workflows/approve",
+        "POST /api/workflows/start",
+        "POST /api/workflows/cancel",
+        "GET /api/workflows/{id}",
+        "POST /api/workflows/step/start_job",
+        "POST /api/workflows/step/submit_payment",
+        "POST /api/workflows/step/poll",
+    ):
+        assert required in keys
+
+
+def _states(definition: dict[str, Any]) -> dict[str, Any]:
+    return dict(definition["States"])
+
+
+def test_state_machine_substitutions_resolve_to_template_functions() -> None:
+    template = load_template()
+    definition = template.state_machine_definition()
+    arns = {spec.arn for spec in template.functions.values()}
+    tasks = {n: s for n, s in _states(definition).items() if s["Type"] == "Task"}
+    assert tasks
+    for name, state in tasks.items():
+        assert state["Parameters"]["FunctionName"] in arns, name
+        assert state["Resource"].startswith("arn:aws:states:::lambda:invoke")
+    start_job = _states(definition)["StartJob"]
+    assert start_job["Resource"].endswith(".waitForTaskToken")
+    assert start_job["TimeoutSeconds"] == template.parameter_default("PaymentTimeoutSeconds")
+
+
+def test_state_machine_payloads_carry_ids_and_counters_only() -> None:
+    definition = load_template().state_machine_definition()
+    for name, state in _states(definition).items():
+        payload = (state.get("Parameters") or {}).get("Payload")
+        if payload is None:
+            continue
+        keys = {key.removesuffix(".$") for key in payload}
+        assert keys <= ALLOWED_PAYLOAD_KEYS, f"{name} passes {keys - ALLOWED_PAYLOAD_KEYS}"
+
+
+def test_state_machine_is_jsonpath_only_with_named_terminal_states() -> None:
+    definition = load_template().state_machine_definition()
+    text = json.dumps(definition)
+    assert "JSONata" not in text and '"Assign"' not in text
+    states = _states(definition)
+    terminals = {n for n, s in states.items() if s["Type"] in ("Succeed", "Fail")}
+    assert {"WorkflowCompleted", "WorkflowFailed", "PaymentTimedOut", "WorkflowCancelled"} <= terminals
+    # Every Next / Default / Catch target exists and every state is reachable from StartAt.
+    targets: dict[str, set[str]] = {}
+    for name, state in states.items():
+        nxt = {state.get("Next"), state.get("Default")}
+        nxt |= {c["Next"] for c in state.get("Choices", [])} | {c["Next"] for c in state.get("Catch", [])}
+        targets[name] = {t for t in nxt if t}
+        assert targets[name] <= set(states), f"{name} points to a missing state"
+    seen, todo = set(), [definition["StartAt"]]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(targets[current])
+    assert seen == set(states)
+
+
+def test_state_machine_definition_parses_in_moto() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    program, _ = AmazonStateLanguageParser.parse(json.dumps(load_template().state_machine_definition()))
+    assert program is not None
+
+
+def _client(template_path: Path) -> Client:
+    return Client(HttpApiApp(FunctionRegistry(load_template(template_path))))
+
+
+def test_removing_a_route_from_the_template_removes_it_from_the_local_stack(tmp_path: Path) -> None:
+    doc = TEMPLATE_PATH.read_text()
+    with_route = _client(TEMPLATE_PATH).post("/api/workflows/cancel", data="not json")
+    # The route exists: the cancel handler itself refuses the malformed body.
+    assert with_route.status_code == 400
+    assert with_route.get_json()["error"]["code"] == "BadRequest"
+
+    parsed = yaml.safe_load(doc.replace("!", "__tag__"))  # tags do not matter for this edit
+    del parsed["Resources"]["CancelFunction"]["Properties"]["Events"]
+    edited = tmp_path / "template.yaml"
+    edited.write_text(yaml.safe_dump(parsed).replace("__tag__", "!"))
+    # Point CodeUri, DefinitionUri at the real project files.
+    (tmp_path / "functions").symlink_to(PROJECT_ROOT / "functions")
+    (tmp_path / "statemachine").symlink_to(PROJECT_ROOT / "statemachine")
+    without_route = _client(edited).post("/api/workflows/cancel", data="not json")
+    assert without_route.status_code == 404
+    assert without_route.get_json()["error"]["code"] == "RouteNotFound"
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/api/nothing"), ("DELETE", "/api/workflows/create")])
+def test_unknown_routes_answer_json_errors(method: str, path: str) -> None:
+    response = _client(TEMPLATE_PATH).open(path, method=method)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["message"]
