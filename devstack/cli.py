@@ -86,7 +86,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="orch-demo-") as tmp:
         data_dir = Path(tmp) if args.data_dir is None else args.data_dir
-        values = _apply_stack_options(args, dict(persist_ledger=False, payment_timeout_seconds=120))
+        values = _apply_stack_options(
+            args,
+            dict(
+                persist_ledger=False,
+                payment_timeout_seconds=120,
+                algod_port=args.algod_port,
+                indexer_port=args.indexer_port,
+            ),
+        )
         config = StackConfig.ephemeral(data_dir, **values)
         say("starting the local stack…")
         with LocalStack(config) as stack:

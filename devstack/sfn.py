@@ -26,7 +26,7 @@ class LocalStepFunctions:
     def start(self) -> str:
         from moto import mock_aws
 
-        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+        self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         overrides = {}
         if self.payment_timeout_seconds is not None:

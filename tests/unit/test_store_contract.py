@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from orchestrator.models import (
     AgentMetadata,
     ErrorInfo,
@@ -110,7 +109,10 @@ class StoreContract:
         def claim() -> None:
             barrier.wait()
             result = store.update_step(
-                workflow.id, 1, expected={StepStatus.PENDING}, changes={"status": StepStatus.PAYMENT_SUBMITTED}
+                workflow.id,
+                1,
+                expected={StepStatus.PENDING},
+                changes={"status": StepStatus.PAYMENT_SUBMITTED},
             )
             winners.append(result is not None)
 

@@ -17,7 +17,15 @@ from devstack.lambdas import FunctionRegistry
 from devstack.template import PROJECT_ROOT, TEMPLATE_PATH, load_template
 
 # What a task payload may carry: ids and counters (execution history is visible to operators).
-ALLOWED_PAYLOAD_KEYS = {"workflow_id", "step_number", "attempt", "poll_count", "task_token", "reason", "error"}
+ALLOWED_PAYLOAD_KEYS = {
+    "workflow_id",
+    "step_number",
+    "attempt",
+    "poll_count",
+    "task_token",
+    "reason",
+    "error",
+}
 
 
 def test_cfn_lint_reports_no_errors() -> None:

@@ -1,0 +1,1 @@
+"""Payments: decoding agents' transaction groups, the safety rules, and on-chain verification."""

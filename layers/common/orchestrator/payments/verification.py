@@ -1,0 +1,107 @@
+"""On-chain verification through algod (recent transactions) and the indexer (older ones)."""
+
+from __future__ import annotations
+
+import urllib.error
+from typing import TYPE_CHECKING, Any
+
+from algosdk import error as sdk_error
+
+from orchestrator.errors import ChainUnavailable, PaymentNotConfirmed
+
+if TYPE_CHECKING:
+    from algosdk.v2client.algod import AlgodClient
+    from algosdk.v2client.indexer import IndexerClient
+
+    from orchestrator.config import Settings
+
+CHAIN_TIMEOUT_SECONDS = 10
+_NETWORK_ERRORS = (urllib.error.URLError, OSError, TimeoutError)
+
+
+class ChainVerifier:
+    """What the orchestrator asks the chain: the round, the network, and whether txids are confirmed."""
+
+    def __init__(self, algod: AlgodClient, indexer: IndexerClient | None = None) -> None:
+        self.algod = algod
+        self.indexer = indexer
+        self._genesis_hash: str | None = None
+
+    def current_round(self) -> int:
+        status = self._algod("status")
+        return int(status["last-round"])
+
+    def genesis_hash(self) -> str:
+        if self._genesis_hash is None:
+            params = self._algod("suggested_params")
+            self._genesis_hash = str(params.gh)
+        return self._genesis_hash
+
+    def confirmed_round(self, txid: str) -> int | None:
+        """The round that confirmed `txid`, or None if the chain does not show it confirmed."""
+        try:
+            info = self.algod.pending_transaction_info(txid, timeout=CHAIN_TIMEOUT_SECONDS)
+        except sdk_error.AlgodHTTPError as exc:
+            if exc.code != 404:
+                raise ChainUnavailable(f"algod could not tell whether {txid} is confirmed: {exc}") from exc
+            # algod forgets transactions a while after they are confirmed: ask the indexer.
+            return self._indexed_round(txid)
+        except _NETWORK_ERRORS as exc:
+            raise ChainUnavailable(f"algod is unreachable: {exc}") from exc
+        if isinstance(info, dict) and int(info.get("confirmed-round") or 0) > 0:
+            return int(info["confirmed-round"])
+        return None
+
+    def require_confirmed(self, txids: list[str]) -> int:
+        """The round that confirmed the whole group; PaymentNotConfirmed names a missing txid."""
+        if not txids:
+            raise PaymentNotConfirmed("No transaction ids were submitted.")
+        rounds = []
+        for txid in txids:
+            confirmed = self.confirmed_round(txid)
+            if confirmed is None:
+                raise PaymentNotConfirmed(
+                    f"Transaction {txid} is not confirmed on chain yet. Wait for confirmation, then submit again."
+                )
+            rounds.append(confirmed)
+        return max(rounds)
+
+    def _indexed_round(self, txid: str) -> int | None:
+        if self.indexer is None:
+            return None
+        try:
+            response = self.indexer.transaction(txid, timeout=CHAIN_TIMEOUT_SECONDS)
+        except sdk_error.IndexerHTTPError:
+            return None  # not indexed (yet)
+        except _NETWORK_ERRORS as exc:
+            raise ChainUnavailable(f"the indexer is unreachable: {exc}") from exc
+        txn = response.get("transaction") if isinstance(response, dict) else None
+        if isinstance(txn, dict) and txn.get("id") == txid and int(txn.get("confirmed-round") or 0) > 0:
+            return int(txn["confirmed-round"])
+        return None
+
+    def _algod(self, method: str) -> Any:
+        try:
+            return getattr(self.algod, method)(timeout=CHAIN_TIMEOUT_SECONDS)
+        except sdk_error.AlgodHTTPError as exc:
+            raise ChainUnavailable(f"algod answered an error: {exc}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise ChainUnavailable(f"algod is unreachable: {exc}") from exc
+
+
+def chain_verifier_from_settings(settings: Settings) -> ChainVerifier:
+    from algosdk.v2client.algod import AlgodClient
+    from algosdk.v2client.indexer import IndexerClient
+
+    # Hosted nodes (Nodely, AlgoNode) take no token; a LocalNet takes its 64-char token.
+    algod = AlgodClient(
+        settings.algod_token, settings.algod_url, headers={"User-Agent": "agent-orchestrator"}
+    )
+    indexer = (
+        IndexerClient(
+            settings.indexer_token, settings.indexer_url, headers={"User-Agent": "agent-orchestrator"}
+        )
+        if settings.indexer_url
+        else None
+    )
+    return ChainVerifier(algod, indexer)

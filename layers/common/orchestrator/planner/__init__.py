@@ -1,0 +1,128 @@
+"""The planner: turns a request into a validated, priced plan of catalog agents.
+
+`plan_workflow` asks a `Planner` (OpenAI, or the offline catalog planner), validates the plan
+against the catalog, and gives the planner one more try with the reasons when validation fails."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from orchestrator.errors import PlanInvalid
+from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.templating import referenced_steps
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+
+
+class Planner(Protocol):
+    def plan(
+        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+    ) -> WorkflowPlan:
+        """A plan for `user_message` from `catalog`; `feedback` lists why the previous plan was rejected."""
+        ...
+
+
+def validate_plan(
+    plan: WorkflowPlan,
+    catalog: list[AgentMetadata],
+    *,
+    max_steps: int = 10,
+    budget_microalgo: int | None = None,
+) -> list[str]:
+    """Every reason the plan cannot run; empty when it can."""
+    reasons: list[str] = []
+    agents = {agent.id: agent for agent in catalog}
+    if not plan.steps:
+        reasons.append("The plan has no steps.")
+    if len(plan.steps) > max_steps:
+        reasons.append(f"The plan has {len(plan.steps)} steps; at most {max_steps} are allowed.")
+    numbers = [step.step_number for step in plan.steps]
+    if numbers != list(range(1, len(plan.steps) + 1)):
+        reasons.append(f"Steps must be numbered 1..{len(plan.steps)} in order; got {numbers}.")
+    for step in plan.steps:
+        agent = agents.get(step.agent_id)
+        if agent is None:
+            reasons.append(f"Step {step.step_number}: agent {step.agent_id!r} is not in the catalog.")
+        elif not agent.is_active:
+            reasons.append(f"Step {step.step_number}: agent {agent.name!r} is not active.")
+        for ref in sorted(referenced_steps(step.input_data)):
+            if ref >= step.step_number:
+                reasons.append(
+                    f"Step {step.step_number} refers to the output of step {ref}; "
+                    "a step may only use the outputs of earlier steps."
+                )
+            elif ref < 1:
+                reasons.append(f"Step {step.step_number} refers to step {ref}, which does not exist.")
+    cost = plan_cost(plan, catalog)
+    if budget_microalgo is not None and cost > budget_microalgo:
+        reasons.append(f"The plan costs {cost} µAlgo, more than the budget of {budget_microalgo} µAlgo.")
+    return reasons
+
+
+def plan_cost(plan: WorkflowPlan, catalog: list[AgentMetadata]) -> int:
+    prices = {agent.id: agent.price_microalgo for agent in catalog}
+    return sum(prices.get(step.agent_id, 0) for step in plan.steps)
+
+
+def plan_workflow(
+    planner: Planner,
+    user_message: str,
+    catalog: list[AgentMetadata],
+    *,
+    max_steps: int = 10,
+    budget_microalgo: int | None = None,
+) -> tuple[WorkflowPlan, int]:
+    """A valid plan and its cost. A rejected plan is retried once with the reasons fed back."""
+    feedback: list[str] | None = None
+    reasons: list[str] = []
+    refusal: PlanInvalid | None = None
+    for _ in range(2):
+        try:
+            plan = planner.plan(user_message, catalog, feedback)
+        except PlanInvalid as exc:  # the planner itself found no plan: its own words say why
+            refusal = exc
+            feedback = reasons = _reasons_of(exc)
+            continue
+        refusal = None
+        reasons = validate_plan(plan, catalog, max_steps=max_steps, budget_microalgo=budget_microalgo)
+        if not reasons:
+            return _named(plan, catalog), plan_cost(plan, catalog)
+        feedback = reasons
+    if refusal is not None:
+        raise refusal
+    raise PlanInvalid(
+        "The planner could not produce a valid plan: " + " ".join(reasons), details={"reasons": reasons}
+    )
+
+
+def _reasons_of(exc: PlanInvalid) -> list[str]:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    reasons = details.get("reasons")
+    return [str(r) for r in reasons] if isinstance(reasons, list) and reasons else [exc.message]
+
+
+def _named(plan: WorkflowPlan, catalog: list[AgentMetadata]) -> WorkflowPlan:
+    """The plan with each step's agent name as the catalog spells it."""
+    names = {agent.id: agent.name for agent in catalog}
+    steps = [
+        WorkflowStep(**{**step.model_dump(), "agent_name": names.get(step.agent_id, step.agent_name)})
+        for step in plan.steps
+    ]
+    return WorkflowPlan(reasoning=plan.reasoning, steps=steps)
+
+
+def planner_from_settings(settings: Settings) -> Planner:
+    if settings.openai_api_key:
+        from orchestrator.planner.openai_planner import OpenAIPlanner
+
+        return OpenAIPlanner(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            timeout_seconds=settings.openai_timeout_seconds,
+            max_steps=settings.max_steps,
+        )
+    from orchestrator.planner.offline import OfflinePlanner
+
+    return OfflinePlanner()

@@ -1,0 +1,389 @@
+"""The dev ledger on loopback, driven only through py-algorand-sdk's AlgodClient and IndexerClient."""
+
+from __future__ import annotations
+
+import base64
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgpack
+import pytest
+from algosdk import abi, transaction
+from algosdk.atomic_transaction_composer import AccountTransactionSigner
+from algosdk.error import AlgodHTTPError, IndexerHTTPError
+from algosdk.v2client.algod import AlgodClient
+from algosdk.v2client.indexer import IndexerClient
+
+from devstack.ledger import DevAccount, Ledger, LedgerServer, dev_accounts, genesis_hash_for
+
+pytestmark = pytest.mark.integration
+
+BLOCK_TIME = 0.2
+INDEXER_LAG = 0.8
+FUNDS = 10_000_000
+AGENT_APP_ID = 7
+PRICE = 250_000
+
+PAYER, AGENT, OTHER = dev_accounts(3, seed="test-ledger")
+
+
+def as_json(response: object) -> dict[str, Any]:
+    assert isinstance(response, dict), response
+    return response
+
+
+class Chain:
+    """The clients a wallet or an agent would hold, with JSON answers typed as such."""
+
+    def __init__(self, server: LedgerServer) -> None:
+        self.server = server
+        self.ledger = server.ledger
+        self.algod = AlgodClient("any-token", server.algod_url)
+        self.indexer = IndexerClient("", server.indexer_url)
+
+    def account(self, address: str) -> dict[str, Any]:
+        return as_json(self.algod.account_info(address))
+
+    def pending(self, txid: str) -> dict[str, Any]:
+        return as_json(self.algod.pending_transaction_info(txid))
+
+    def status(self) -> dict[str, Any]:
+        return as_json(self.algod.status())
+
+    def status_after(self, round_number: int) -> dict[str, Any]:
+        return as_json(self.algod.status_after_block(round_number))
+
+    def pool_size(self) -> int:
+        return int(as_json(self.algod.pending_transactions())["total-transactions"])
+
+
+def start_chain(**options: float) -> LedgerServer:
+    ledger = Ledger(
+        block_time=options.get("block_time", BLOCK_TIME),
+        indexer_lag_seconds=options.get("indexer_lag_seconds", INDEXER_LAG),
+        funded={PAYER.address: FUNDS},
+    )
+    server = LedgerServer(ledger, algod_port=0, indexer_port=0)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def chain() -> Iterator[Chain]:
+    server = start_chain()
+    try:
+        yield Chain(server)
+    finally:
+        server.stop()
+
+
+def signed(
+    txns: list[transaction.Transaction], account: DevAccount = PAYER
+) -> list[transaction.GenericSignedTransaction]:
+    return AccountTransactionSigner(account.private_key).sign_transactions(txns, list(range(len(txns))))
+
+
+def agent_group(params: transaction.SuggestedParams, price: int = PRICE) -> list[transaction.Transaction]:
+    """What an agent's /start_job offers: a `pay(pay)void` app call grouped with the payment."""
+    selector = abi.Method.from_signature("pay(pay)void").get_selector()
+    call = transaction.ApplicationNoOpTxn(PAYER.address, params, AGENT_APP_ID, [selector])
+    payment = transaction.PaymentTxn(PAYER.address, params, AGENT.address, price)
+    return transaction.assign_group_id([call, payment])
+
+
+def rejection(algod: AlgodClient, stxns: list[transaction.GenericSignedTransaction]) -> str:
+    with pytest.raises(AlgodHTTPError) as caught:
+        algod.send_transactions(stxns)
+    assert caught.value.code == 400
+    return str(caught.value)
+
+
+def test_suggested_params_describe_the_network(chain: Chain) -> None:
+    params = chain.algod.suggested_params()
+    assert params.gh == genesis_hash_for("orch-devnet-v1") == chain.ledger.genesis_hash
+    assert params.gen == "orch-devnet-v1"
+    assert (params.fee, params.min_fee, params.flat_fee) == (0, 1000, False)
+    assert params.last - params.first == 1000
+    assert params.first <= chain.status()["last-round"]
+    versions = as_json(chain.algod.versions())
+    assert versions["genesis_id"] == "orch-devnet-v1"
+    assert versions["genesis_hash_b64"] == params.gh
+    assert as_json(chain.algod.genesis())["alloc"] == [
+        {"addr": PAYER.address, "comment": "dev account", "state": {"algo": FUNDS}}
+    ]
+
+
+def test_payment_is_confirmed_and_moves_the_balances(chain: Chain) -> None:
+    params = chain.algod.suggested_params()
+    payment = transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1_000_000, note=b"hello")
+    txid = chain.algod.send_transactions(signed([payment]))
+    assert txid == payment.get_txid()
+
+    confirmed = transaction.wait_for_confirmation(chain.algod, txid, 10)
+    assert confirmed["confirmed-round"] > 0
+    assert confirmed["pool-error"] == ""
+    assert confirmed["txn"]["txn"]["rcv"] == OTHER.address
+    assert confirmed["txn"]["txn"]["amt"] == 1_000_000
+    assert base64.b64decode(confirmed["txn"]["txn"]["note"]) == b"hello"
+    assert chain.pending(txid) == confirmed
+
+    assert chain.account(PAYER.address)["amount"] == FUNDS - 1_000_000 - 1000
+    receiver = chain.account(OTHER.address)
+    assert (receiver["amount"], receiver["min-balance"]) == (1_000_000, 100_000)
+
+
+def test_pool_answers_pending_then_confirmed_in_both_formats() -> None:
+    # A block producer too slow to interfere: rounds advance only when the test produces them.
+    server = start_chain(block_time=60)
+    try:
+        chain = Chain(server)
+        params = chain.algod.suggested_params()
+        txid = chain.algod.send_transactions(
+            signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 5)])
+        )
+        pending = chain.pending(txid)
+        assert "confirmed-round" not in pending and pending["pool-error"] == ""
+        assert chain.pool_size() == 1
+
+        confirmed_round = chain.ledger.produce_block()
+        assert chain.status_after(confirmed_round - 1)["last-round"] == confirmed_round
+        info = chain.pending(txid)
+        assert info["confirmed-round"] == confirmed_round
+        packed = chain.algod.pending_transaction_info(txid, response_format="msgpack")
+        assert isinstance(packed, bytes)
+        decoded = msgpack.unpackb(packed, raw=False)
+        assert decoded["confirmed-round"] == confirmed_round
+        assert transaction.SignedTransaction.undictify(decoded["txn"]).get_txid() == txid
+    finally:
+        server.stop()
+
+
+def test_unknown_transaction_is_404(chain: Chain) -> None:
+    with pytest.raises(AlgodHTTPError) as caught:
+        chain.pending("A" * 52)
+    assert (caught.value.code, str(caught.value)) == (404, "txn does not exist")
+    with pytest.raises(IndexerHTTPError, match="no transaction found for transaction id: " + "A" * 52):
+        chain.indexer.transaction("A" * 52)
+
+
+def test_agent_group_is_confirmed_atomically(chain: Chain) -> None:
+    group = agent_group(chain.algod.suggested_params())
+    first = chain.algod.send_transactions(signed(group))
+    assert first == group[0].get_txid()
+
+    call_info = transaction.wait_for_confirmation(chain.algod, first, 10)
+    pay_info = chain.pending(group[1].get_txid())
+    assert call_info["confirmed-round"] == pay_info["confirmed-round"]
+    assert call_info["txn"]["txn"]["apid"] == AGENT_APP_ID
+    assert call_info["txn"]["txn"]["grp"] == pay_info["txn"]["txn"]["grp"]
+    assert chain.account(AGENT.address)["amount"] == PRICE
+    assert chain.account(PAYER.address)["amount"] == FUNDS - PRICE - 2 * 1000
+
+
+def test_a_failing_member_rejects_the_whole_group(chain: Chain) -> None:
+    group = agent_group(chain.algod.suggested_params(), price=FUNDS)
+    message = rejection(chain.algod, signed(group))
+    assert "overspend" in message and group[1].get_txid() in message
+    with pytest.raises(AlgodHTTPError, match="txn does not exist"):
+        chain.pending(group[0].get_txid())
+    assert chain.pool_size() == 0
+    assert chain.account(PAYER.address)["amount"] == FUNDS
+
+
+def _tampered(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+    payment = transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000)
+    stxns = signed([payment])
+    payment.amt = 9_000_000  # the signature covered the old amount
+    return stxns
+
+
+def _reordered(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+    call, payment = signed(agent_group(params))
+    return [payment, call]
+
+
+def _overspend(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+    return signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, FUNDS)])
+
+
+def _below_min_balance(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+    return signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, FUNDS - 1000 - 50_000)])
+
+
+def _with_params(
+    **changes: object,
+) -> Callable[[transaction.SuggestedParams], list[transaction.GenericSignedTransaction]]:
+    def build(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+        for name, value in changes.items():
+            setattr(params, name, value)
+        return signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000)])
+
+    return build
+
+
+def _unsupported_type(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+    return signed([transaction.AssetOptInTxn(PAYER.address, params, 31566704)])
+
+
+def _logic_signature(params: transaction.SuggestedParams) -> list[transaction.GenericSignedTransaction]:
+    program = bytes([0x06, 0x81, 0x01])  # #pragma version 6; int 1
+    account = transaction.LogicSigAccount(program)
+    payment = transaction.PaymentTxn(account.address(), params, OTHER.address, 1000)
+    return [transaction.LogicSigTransaction(payment, account)]
+
+
+REJECTIONS = {
+    "bad signature": (_tampered, "At least one signature didn't pass verification"),
+    "group id mismatch": (_reordered, "transactionGroup: incomplete group: group id"),
+    "overspend": (_overspend, f"overspend (account {PAYER.address}"),
+    "minimum balance": (_below_min_balance, "balance 50000 below min 100000"),
+    "expired window": (_with_params(first=0, last=0), "txn dead: round 1 outside of 0--0"),
+    "window too long": (_with_params(first=1, last=1002), "transaction window size excessive"),
+    "wrong genesis hash": (_with_params(gh=genesis_hash_for("other-net")), "genesis hash mismatch"),
+    "wrong genesis id": (_with_params(gen="testnet-v1.0"), "genesis id mismatch"),
+    "fee below min": (_with_params(flat_fee=True, fee=999), "txgroup had 999 in fees"),
+    "unsupported type": (_unsupported_type, "transaction type 'axfer' is not supported"),
+    "logic signature": (_logic_signature, "logic signatures are not supported"),
+}
+
+
+@pytest.mark.parametrize("case", list(REJECTIONS))
+def test_invalid_submissions_are_rejected_with_algod_messages(case: str) -> None:
+    # The block producer stays idle so that the window cases see round 0 (next round 1).
+    server = start_chain(block_time=60)
+    try:
+        chain = Chain(server)
+        build, expected = REJECTIONS[case]
+        message = rejection(chain.algod, build(chain.algod.suggested_params()))
+        assert message.startswith("TransactionPool.Remember: ")
+        assert expected in message
+        assert chain.pool_size() == 0
+    finally:
+        server.stop()
+
+
+def test_duplicate_is_rejected_while_pending_and_after_confirmation(chain: Chain) -> None:
+    stxns = signed(
+        [transaction.PaymentTxn(PAYER.address, chain.algod.suggested_params(), OTHER.address, 1000)]
+    )
+    txid = chain.algod.send_transactions(stxns)
+    assert f"transaction already in ledger: {txid}" in rejection(chain.algod, stxns)
+    transaction.wait_for_confirmation(chain.algod, txid, 10)
+    assert f"transaction already in ledger: {txid}" in rejection(chain.algod, stxns)
+    assert chain.account(OTHER.address)["amount"] == 1000
+
+
+def test_malformed_body_is_a_400(chain: Chain) -> None:
+    with pytest.raises(AlgodHTTPError) as caught:
+        chain.algod.send_raw_transaction(base64.b64encode(b"\xc1 not msgpack"))
+    assert caught.value.code == 400 and "msgpack decode error" in str(caught.value)
+
+
+def test_indexer_sees_transactions_only_after_its_lag(chain: Chain) -> None:
+    submitted_at = time.monotonic()
+    payment = transaction.PaymentTxn(PAYER.address, chain.algod.suggested_params(), OTHER.address, 4242)
+    txid = chain.algod.send_transactions(signed([payment]))
+    confirmed_round = transaction.wait_for_confirmation(chain.algod, txid, 10)["confirmed-round"]
+
+    with pytest.raises(IndexerHTTPError, match=f"no transaction found for transaction id: {txid}"):
+        chain.indexer.transaction(txid)
+    assert chain.indexer.health()["round"] < confirmed_round
+    assert chain.indexer.search_transactions(txid=txid)["transactions"] == []
+
+    found = None
+    while found is None and time.monotonic() - submitted_at < 5:
+        try:
+            found = chain.indexer.transaction(txid)
+        except IndexerHTTPError:
+            time.sleep(0.05)
+    assert found is not None, "the indexer never showed the transaction"
+    assert time.monotonic() - submitted_at >= INDEXER_LAG
+    assert found["current-round"] >= confirmed_round
+    seen = found["transaction"]
+    assert (seen["id"], seen["confirmed-round"], seen["tx-type"]) == (txid, confirmed_round, "pay")
+    assert (seen["sender"], seen["fee"], seen["genesis-id"]) == (PAYER.address, 1000, "orch-devnet-v1")
+    assert seen["payment-transaction"] == {"amount": 4242, "close-amount": 0, "receiver": OTHER.address}
+    assert seen["round-time"] > 0
+
+    by_address = chain.indexer.search_transactions_by_address(OTHER.address)["transactions"]
+    assert [t["id"] for t in by_address] == [txid]
+    as_receiver = chain.indexer.search_transactions(address=OTHER.address, address_role="receiver")
+    assert [t["id"] for t in as_receiver["transactions"]] == [txid]
+    assert (
+        chain.indexer.search_transactions(address=OTHER.address, address_role="sender")["transactions"] == []
+    )
+    assert chain.indexer.account_info(OTHER.address)["account"]["amount"] == 4242
+
+
+def test_indexer_group_search_and_paging(chain: Chain) -> None:
+    group = agent_group(chain.algod.suggested_params())
+    first = chain.algod.send_transactions(signed(group))
+    transaction.wait_for_confirmation(chain.algod, first, 10)
+    deadline = time.monotonic() + 5
+    while not chain.indexer.search_transactions(txid=first)["transactions"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    page = chain.indexer.search_transactions(limit=1, min_round=1)
+    assert [t["id"] for t in page["transactions"]] == [group[0].get_txid()]
+    call = page["transactions"][0]["application-transaction"]
+    assert (call["application-id"], call["on-completion"]) == (AGENT_APP_ID, "noop")
+    assert (
+        base64.b64decode(call["application-args"][0])
+        == abi.Method.from_signature("pay(pay)void").get_selector()
+    )
+    rest = chain.indexer.search_transactions(limit=1, next_page=page["next-token"])
+    assert [t["id"] for t in rest["transactions"]] == [group[1].get_txid()]
+    assert "next-token" not in rest
+    by_group = chain.indexer.search_transactions(group_id=group[0].group, txn_type="pay")
+    assert [t["id"] for t in by_group["transactions"]] == [group[1].get_txid()]
+    assert chain.indexer.search_transactions(application_id=AGENT_APP_ID)["transactions"][0]["id"] == first
+
+
+def test_status_after_block_waits_for_the_next_round(chain: Chain) -> None:
+    last = chain.status()["last-round"]
+    started = time.monotonic()
+    status = chain.status_after(last)
+    assert status["last-round"] > last
+    assert time.monotonic() - started < 2.0  # woken by the new round, not by the 5 s timeout
+    # A round already passed answers at once.
+    started = time.monotonic()
+    assert chain.status_after(0)["last-round"] >= status["last-round"]
+    assert time.monotonic() - started < 0.5
+
+
+def test_rekeyed_account_needs_its_new_signer(chain: Chain) -> None:
+    params = chain.algod.suggested_params()
+    rekey = transaction.PaymentTxn(PAYER.address, params, PAYER.address, 0, rekey_to=AGENT.address)
+    transaction.wait_for_confirmation(chain.algod, chain.algod.send_transactions(signed([rekey])), 10)
+    assert chain.account(PAYER.address)["auth-addr"] == AGENT.address
+
+    old_key = transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000, note=b"old")
+    assert f"should have been authorized by {AGENT.address}" in rejection(chain.algod, signed([old_key]))
+    new_key = transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000, note=b"new")
+    txid = chain.algod.send_transactions(signed([new_key], AGENT))
+    info = transaction.wait_for_confirmation(chain.algod, txid, 10)
+    assert info["txn"]["sgnr"] == AGENT.address
+
+
+def test_endpoints_answer_errors_as_algod_does(chain: Chain) -> None:
+    with pytest.raises(AlgodHTTPError) as caught:
+        chain.account("not-an-address")
+    assert caught.value.code == 400 and "failed to parse the address" in str(caught.value)
+    with pytest.raises(AlgodHTTPError) as caught:
+        chain.algod.application_info(AGENT_APP_ID)
+    assert caught.value.code == 404
+    with pytest.raises(IndexerHTTPError, match="no accounts found for address"):
+        chain.indexer.account_info(AGENT.address)
+    assert chain.algod.health() is None
+
+
+def test_browser_wallets_may_call_across_origins(chain: Chain) -> None:
+    preflight = urllib.request.Request(chain.server.algod_url + "/v2/transactions", method="OPTIONS")
+    with urllib.request.urlopen(preflight, timeout=5) as answer:
+        assert answer.status == 204
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+        assert "X-Algo-API-Token" in answer.headers["Access-Control-Allow-Headers"]
+    with urllib.request.urlopen(chain.server.indexer_url + "/health", timeout=5) as answer:
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"

@@ -1,0 +1,207 @@
+"""The real state machine definition under moto, the real handlers, the dev ledger and sample agents
+on loopback: whole workflows, their failures, cancellation and resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from orchestrator.adapters import get_dependencies
+
+from devstack.agents import AgentBehaviour
+from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+
+pytestmark = pytest.mark.integration
+
+SYMPTOMS = sample("symptom-checker").id
+MOVIES = sample("movie-recommender").id
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
+        harness = Harness(stack)
+        yield harness
+        harness.close()
+
+
+@pytest.fixture(autouse=True)
+def _default_planner(harness: Harness) -> Iterator[None]:
+    planner = get_dependencies().planner
+    yield
+    use_planner(planner)
+
+
+def third_agent_id() -> str:
+    from devstack.agents import SAMPLE_AGENTS
+
+    return next(s.id for s in SAMPLE_AGENTS if s.id not in (SYMPTOMS, MOVIES))
+
+
+def test_three_steps_pass_outputs_along_and_complete(harness: Harness) -> None:
+    use_planner(
+        FixedPlanner(
+            [
+                (SYMPTOMS, {"symptoms": "headache, runny nose"}),
+                (MOVIES, {"condition": "{{step_1_output}}"}),
+                (third_agent_id(), "Recommendations: {{step_2_output}}"),
+            ]
+        )
+    )
+    workflow_id = harness.create_and_start()
+    done = harness.run_paying(workflow_id)
+    assert done["status"] == "completed", done
+    steps = done["steps"]
+    assert [s["status"] for s in steps] == ["succeeded"] * 3
+    # Step 2 received step 1's whole output; step 3 its text embedded in a string.
+    assert '"condition": {' in steps[1]["resolved_input"] or '"condition":{' in steps[1]["resolved_input"]
+    assert steps[2]["resolved_input"].startswith("Recommendations: {")
+    assert done["final_output"] == steps[2]["output"]
+    for step in steps:
+        receipt = step["receipt"]
+        assert receipt["confirmed_round"] > 0
+        assert receipt["amount_microalgo"] == step["price_microalgo"]
+        assert receipt["txn_ids"] == step["txn_ids"]
+    # Nothing secret is in the API's answer.
+    text = str(done)
+    assert "access_token" not in text and "task_token" not in text
+
+
+def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(harness: Harness) -> None:
+    failing = harness.add_agent(
+        "movie-recommender", "failing-movies", AgentBehaviour(fail_jobs=True, job_seconds=0.2)
+    )
+    use_planner(FixedPlanner([(SYMPTOMS, "headache"), (failing, "{{step_1_output}}")]))
+    workflow_id = harness.create_and_start()
+    done = harness.run_paying(workflow_id)
+    assert done["status"] == "failed"
+    assert done["steps"][0]["status"] == "succeeded"
+    assert done["steps"][1]["status"] == "failed"
+    assert done["steps"][1]["error"]["code"] == "AgentJobFailed"
+    assert done["error"]["code"] == "AgentJobFailed"
+    first_receipt = done["steps"][0]["receipt"]
+
+    # Resume: step 1 is not run or paid again; step 2 starts a new job.
+    resumed = harness.post("/api/workflows/start", {"workflowId": workflow_id})
+    assert resumed.status_code == 202, resumed.text
+    assert resumed.json()["attempt"] == 2
+    step2 = harness.wait_for_step(workflow_id, 2, "awaiting_payment")
+    assert step2["txn_ids"] != done["steps"][1]["txn_ids"]
+    after = harness.workflow(workflow_id)
+    assert after["steps"][0]["receipt"] == first_receipt
+    assert after["steps"][0]["status"] == "succeeded"
+    harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
+
+
+def test_free_agent_needs_no_payment(harness: Harness) -> None:
+    free = harness.add_agent(
+        "movie-recommender", "free-movies", AgentBehaviour(free=True, job_seconds=0.2), price_microalgo=0
+    )
+    use_planner(FixedPlanner([(free, {"mood": "funny"})]))
+    workflow_id = harness.create_and_start()
+    done = harness.wait_until_done(workflow_id)
+    assert done["status"] == "completed", done
+    assert done["steps"][0]["receipt"] is None
+    assert done["final_output"]
+
+
+def test_double_base64_agent_works(harness: Harness) -> None:
+    doubled = harness.add_agent(
+        "movie-recommender", "doubled-movies", AgentBehaviour(double_base64=True, job_seconds=0.2)
+    )
+    use_planner(FixedPlanner([(doubled, {"mood": "adventure"})]))
+    workflow_id = harness.create_and_start()
+    done = harness.run_paying(workflow_id)
+    assert done["status"] == "completed", done
+    assert done["steps"][0]["receipt"]["amount_microalgo"] == done["steps"][0]["price_microalgo"]
+
+
+def test_cancel_while_awaiting_payment_then_resume(harness: Harness) -> None:
+    use_planner(FixedPlanner([(SYMPTOMS, "headache"), (MOVIES, "{{step_1_output}}")]))
+    workflow_id = harness.create_and_start()
+    harness.wait_for_step(workflow_id, 1, "awaiting_payment")
+    cancelled = harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["steps"][0]["status"] == "cancelled"
+    # The execution ends on its own (the token was failed with WorkflowCancelled).
+    done = harness.wait_until_done(workflow_id)
+    assert done["status"] == "cancelled"
+    # Paying a cancelled step is refused.
+    late = harness.post(
+        "/api/workflows/step/submit_payment", {"workflowId": workflow_id, "stepNumber": 1, "txnIds": ["X"]}
+    )
+    assert late.status_code == 409
+
+    assert harness.post("/api/workflows/start", {"workflowId": workflow_id}).status_code == 202
+    done = harness.run_paying(workflow_id)
+    assert done["status"] == "completed", done
+
+
+def test_cancel_while_polling_then_resume_without_paying_twice(harness: Harness) -> None:
+    slow = harness.add_agent("symptom-checker", "slow-symptoms", AgentBehaviour(job_seconds=3.0))
+    use_planner(FixedPlanner([(slow, "headache and fever")]))
+    workflow_id = harness.create_and_start()
+    assert harness.pay_step(workflow_id, 1).status_code == 200
+    harness.wait_for_step(workflow_id, 1, "running")
+    paid = harness.workflow(workflow_id)["steps"][0]["receipt"]
+    assert harness.post("/api/workflows/cancel", {"workflowId": workflow_id}).status_code == 200
+    done = harness.wait_until_done(workflow_id)
+    assert done["status"] == "cancelled"
+
+    assert harness.post("/api/workflows/start", {"workflowId": workflow_id}).status_code == 202
+    done = harness.wait_until_done(workflow_id, timeout=30)
+    assert done["status"] == "completed", done
+    # The same payment carried the resumed step: no second group was offered.
+    assert done["steps"][0]["receipt"] == paid
+    assert len(get_dependencies().store.payments_for_step(workflow_id, 1)) == len(paid["txn_ids"])
+
+
+def test_agent_that_is_down_fails_the_step_with_a_named_error(harness: Harness) -> None:
+    ghost = harness.add_agent("movie-recommender", "ghost-movies", AgentBehaviour())
+    harness.extra_agents[-1].stop()
+    use_planner(FixedPlanner([(ghost, "anything")]))
+    workflow_id = harness.create_and_start()
+    done = harness.wait_until_done(workflow_id, timeout=40)
+    assert done["status"] == "failed"
+    assert done["steps"][0]["error"]["code"] == "AgentUnavailable"
+
+
+def test_payment_the_lagging_indexer_hides_is_retried(harness: Harness) -> None:
+    # The stack's indexer lags 0.5 s behind algod: the agent answers 402 until it sees the payment,
+    # and submit_payment keeps trying for SUBMIT_PAYMENT_RETRY_SECONDS.
+    use_planner(FixedPlanner([(SYMPTOMS, "cough")]))
+    workflow_id = harness.create_and_start()
+    response = harness.pay_step(workflow_id, 1)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "running"
+    assert harness.wait_until_done(workflow_id)["status"] == "completed"
+
+
+def test_confirmed_payment_the_agent_refused_is_delivered_again_on_resume(harness: Harness) -> None:
+    deps = get_dependencies()
+    settings = deps.settings
+    deps.settings = settings.model_copy(update={"submit_payment_retry_seconds": 0.0})
+    try:
+        use_planner(FixedPlanner([(SYMPTOMS, "sneezing")]))
+        workflow_id = harness.create_and_start()
+        refused = harness.pay_step(workflow_id, 1)
+    finally:
+        deps.settings = settings
+    # Without retries the lagging indexer makes the agent refuse: the step fails, the payment stays.
+    assert refused.status_code == 502, refused.text
+    assert refused.json()["error"]["code"] == "PaymentRejectedByAgent"
+    failed = harness.wait_until_done(workflow_id)
+    assert failed["status"] == "failed"
+    step = failed["steps"][0]
+    assert step["error"]["code"] == "PaymentRejectedByAgent"
+    assert step["receipt"]["txn_ids"] == step["txn_ids"]
+    recorded = deps.store.payments_for_step(workflow_id, 1)
+    assert sorted(p.txid for p in recorded) == sorted(step["txn_ids"])
+
+    # Resume hands the recorded payment to the agent again: no new group, no second payment.
+    assert harness.post("/api/workflows/start", {"workflowId": workflow_id}).status_code == 202
+    done = harness.wait_until_done(workflow_id)
+    assert done["status"] == "completed", done
+    assert done["steps"][0]["txn_ids"] == step["txn_ids"]
+    assert len(deps.store.payments_for_step(workflow_id, 1)) == len(recorded)

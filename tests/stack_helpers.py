@@ -1,0 +1,163 @@
+"""Shared helpers for tests that run the local stack: start it, add agents, drive workflows."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from orchestrator.adapters import get_dependencies
+from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+
+from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer, SampleAgentSpec
+from devstack.stack import LocalStack, StackConfig
+from devstack.wallet import DevWallet
+
+FAST = dict(
+    block_time=0.25,
+    indexer_lag_seconds=0.5,
+    agent_job_seconds=0.3,
+    poll_max_seconds=1,
+    submit_payment_retry_seconds=6.0,
+    persist_ledger=False,
+)
+
+
+@contextmanager
+def running_stack(data_dir: Path, **overrides: Any) -> Iterator[LocalStack]:
+    config = StackConfig.ephemeral(data_dir, **{**FAST, **overrides})
+    with LocalStack(config) as stack:
+        yield stack
+
+
+def sample(slug: str) -> SampleAgentSpec:
+    return next(spec for spec in SAMPLE_AGENTS if spec.slug == slug)
+
+
+class FixedPlanner:
+    """Plans exactly what a test asks for (the Planner protocol is ours; no hosted service here)."""
+
+    def __init__(self, steps: list[tuple[str, dict[str, Any] | str]]) -> None:
+        self.steps = steps
+
+    def plan(
+        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+    ) -> WorkflowPlan:
+        return WorkflowPlan(
+            reasoning="fixed plan for a test",
+            steps=[
+                WorkflowStep(step_number=n, agent_id=agent_id, description=f"step {n}", input_data=data)
+                for n, (agent_id, data) in enumerate(self.steps, start=1)
+            ],
+        )
+
+
+def use_planner(planner: Any) -> None:
+    get_dependencies().planner = planner
+
+
+class Harness:
+    """A test's view of a running stack: the API, a funded wallet, and extra agents."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.api = httpx.Client(base_url=stack.api_url, timeout=30.0)
+        account = stack.dev_accounts[0]
+        self.wallet = DevWallet(account.address, account.private_key, stack.algod_url)
+        self.extra_agents: list[SampleAgentServer] = []
+
+    def close(self) -> None:
+        for server in self.extra_agents:
+            server.stop()
+        self.api.close()
+
+    def add_agent(self, slug: str, agent_id: str, behaviour: AgentBehaviour, **spec_changes: Any) -> str:
+        """Serve one more agent (a sample with other behaviour) and put it in the catalog."""
+        spec = dataclasses.replace(sample(slug), id=agent_id, **spec_changes)
+        server = SampleAgentServer(
+            spec,
+            algod_url=self.stack.algod_url,
+            indexer_url=self.stack.indexer_url,
+            behaviour=behaviour,
+        )
+        server.start()
+        self.extra_agents.append(server)
+        entry = server.catalog_entry()
+        get_dependencies().store.upsert_agents([AgentMetadata.model_validate(entry)])
+        return agent_id
+
+    def post(self, path: str, body: Any) -> httpx.Response:
+        return self.api.post(path, json=body)
+
+    def workflow(self, workflow_id: str) -> dict[str, Any]:
+        response = self.api.get(f"/api/workflows/{workflow_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def create(self, message: str = "test request") -> dict[str, Any]:
+        response = self.post(
+            "/api/workflows/create", {"userMessage": message, "walletAddress": self.wallet.address}
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def create_and_start(self, message: str = "test request") -> str:
+        workflow_id = str(self.create(message)["workflow_id"])
+        assert self.post("/api/workflows/approve", {"workflowId": workflow_id}).status_code == 200
+        started = self.post("/api/workflows/start", {"workflowId": workflow_id})
+        assert started.status_code == 202, started.text
+        return workflow_id
+
+    def wait_for(
+        self, workflow_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            workflow = self.workflow(workflow_id)
+            if predicate(workflow):
+                return workflow
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; the workflow is {workflow['status']}: {workflow['steps']}")
+            time.sleep(0.1)
+
+    def wait_for_step(
+        self, workflow_id: str, step_number: int, status: str, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        workflow = self.wait_for(
+            workflow_id, lambda w: w["steps"][step_number - 1]["status"] == status, timeout=timeout
+        )
+        return dict(workflow["steps"][step_number - 1])
+
+    def wait_until_done(self, workflow_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        return self.wait_for(
+            workflow_id, lambda w: w["status"] in ("completed", "failed", "cancelled"), timeout
+        )
+
+    def pay_step(self, workflow_id: str, step_number: int) -> httpx.Response:
+        step = self.wait_for_step(workflow_id, step_number, "awaiting_payment")
+        sent = self.wallet.pay(step["unsigned_group_txns"])
+        return self.post(
+            "/api/workflows/step/submit_payment",
+            {"workflowId": workflow_id, "stepNumber": step_number, "txnIds": sent.txn_ids},
+        )
+
+    def run_paying(self, workflow_id: str, timeout: float = 40.0) -> dict[str, Any]:
+        """Pay every step that asks for it until the workflow ends."""
+        deadline = time.monotonic() + timeout
+        paid: set[int] = set()
+        while True:
+            workflow = self.workflow(workflow_id)
+            if workflow["status"] in ("completed", "failed", "cancelled"):
+                return workflow
+            for step in workflow["steps"]:
+                if step["status"] == "awaiting_payment" and step["step_number"] not in paid:
+                    response = self.pay_step(workflow_id, step["step_number"])
+                    assert response.status_code == 200, response.text
+                    paid.add(step["step_number"])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; the workflow is {workflow['status']}: {workflow['steps']}")
+            time.sleep(0.1)
