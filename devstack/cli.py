@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--data-dir", type=Path, default=None, help="keep the demo's state here (default: temp)"
     )
+    demo.add_argument("--algod-port", type=int, default=0, help="dev ledger algod port (default: any free)")
+    demo.add_argument(
+        "--indexer-port", type=int, default=0, help="dev ledger indexer port (default: any free)"
+    )
     _stack_options(demo)
     demo.set_defaults(func=cmd_demo)
     return parser
