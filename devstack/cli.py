@@ -53,6 +53,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             indexer_port=args.indexer_port,
             agents_base_port=args.agents_port,
             data_dir=args.data_dir,
+            access_log=True,
         ),
     )
     stack = LocalStack(StackConfig(**values))

@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from devstack.template import FunctionSpec, Template
@@ -144,11 +144,17 @@ class LambdaInvokeApp:
         return _json(result, 200, {"X-Amz-Executed-Version": "$LATEST"})
 
 
+class _QuietRequestHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
 class ThreadedServer:
     """A werkzeug server in a daemon thread (for the local stack's loopback endpoints)."""
 
-    def __init__(self, app: Any, host: str, port: int) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+    def __init__(self, app: Any, host: str, port: int, *, access_log: bool = False) -> None:
+        handler = WSGIRequestHandler if access_log else _QuietRequestHandler
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
         self.host = host
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -41,6 +41,7 @@ class StackConfig(BaseModel):
     submit_payment_retry_seconds: float = 20.0
     agent_job_seconds: float | None = None
     persist_ledger: bool = True
+    access_log: bool = False  # log each request to the API and Lambda endpoints (orch up does)
     extra_env: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
@@ -129,7 +130,9 @@ class LocalStack:
             )
             self.catalog = [server.catalog_entry() for server in self.agent_servers]
 
-        self.lambda_server = ThreadedServer(LambdaInvokeApp(self.registry), cfg.host, cfg.lambda_port)
+        self.lambda_server = ThreadedServer(
+            LambdaInvokeApp(self.registry), cfg.host, cfg.lambda_port, access_log=cfg.access_log
+        )
         self._configure_environment()
         self.sfn = LocalStepFunctions(self.template, payment_timeout_seconds=cfg.payment_timeout_seconds)
         self.lambda_server.start()
@@ -138,7 +141,7 @@ class LocalStack:
         self._seed_catalog()
         self._reconcile_orphans()
         self.api_server = ThreadedServer(
-            HttpApiApp(self.registry, self.fallback), cfg.host, cfg.api_port
+            HttpApiApp(self.registry, self.fallback), cfg.host, cfg.api_port, access_log=cfg.access_log
         ).start()
 
     def stop(self) -> None:

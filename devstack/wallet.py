@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from algosdk import transaction
+from algosdk.atomic_transaction_composer import AccountTransactionSigner
 from algosdk.v2client.algod import AlgodClient
 from orchestrator.payments.decoding import decode_group
 from pydantic import BaseModel
@@ -25,7 +26,7 @@ class DevWallet:
         foreign = [t for t in txns if t.sender != self.address]
         if foreign:
             raise ValueError(f"the group holds a transaction from {foreign[0].sender}, not from this wallet")
-        signed = [txn.sign(self._private_key) for txn in txns]
+        signed = AccountTransactionSigner(self._private_key).sign_transactions(txns, list(range(len(txns))))
         self.algod.send_transactions(signed)
         txids = [txn.get_txid() for txn in txns]
         info = transaction.wait_for_confirmation(self.algod, txids[0], wait_rounds)

@@ -46,6 +46,7 @@ def build_payment_group(
     note: bytes,
     app_call: bool = True,
     double_base64: bool = False,
+    validity_rounds: int | None = None,
 ) -> PaymentGroup:
     """The unsigned group for one job. `note` must name the job: two jobs asked for in the same
     round would otherwise get identical transactions, and one payment would release both."""
@@ -55,6 +56,8 @@ def build_payment_group(
         raise ChainUnavailable(f"algod is unavailable: {exc}") from exc
     params.flat_fee = True
     params.fee = params.min_fee or DEFAULT_MIN_FEE
+    if validity_rounds is not None:
+        params.last = params.first + validity_rounds
     payment = transaction.PaymentTxn(sender, params, receiver, amount, note=note)
     txns: list[transaction.Transaction] = [payment]
     if app_call:

@@ -42,6 +42,7 @@ class AgentBehaviour:
     fail_jobs: bool = False  # jobs end `failed` with an error message as output
     job_seconds: float = 1.0
     app_call: bool = True  # False: a single payment txn, no app call
+    validity_rounds: int | None = None  # shorter validity window than algod suggests (tests re-quotes)
 
 
 # --- request bodies -------------------------------------------------------------------------------
@@ -148,6 +149,7 @@ class AgentApp:
                 note=f"{self.spec.slug} job {job.job_id}".encode(),
                 app_call=self.behaviour.app_call,
                 double_base64=self.behaviour.double_base64,
+                validity_rounds=self.behaviour.validity_rounds,
             )
             unsigned, job.txn_ids = group.encoded, group.txn_ids
         self.jobs.add(job)

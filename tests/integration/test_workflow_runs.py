@@ -3,6 +3,7 @@ on loopback: whole workflows, their failures, cancellation and resume."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -205,3 +206,44 @@ def test_confirmed_payment_the_agent_refused_is_delivered_again_on_resume(harnes
     assert done["status"] == "completed", done
     assert done["steps"][0]["txn_ids"] == step["txn_ids"]
     assert len(deps.store.payments_for_step(workflow_id, 1)) == len(recorded)
+
+
+def test_expired_payment_group_is_requoted_under_the_same_task_token(harness: Harness) -> None:
+    # The agent offers groups valid for 4 rounds (1 s on the test ledger): the person is too slow.
+    brief = harness.add_agent("symptom-checker", "brief-symptoms", AgentBehaviour(validity_rounds=4))
+    use_planner(FixedPlanner([(brief, "headache")]))
+    workflow_id = harness.create_and_start()
+    offered = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
+    body = {"workflowId": workflow_id, "stepNumber": 1}
+
+    # While the group is still valid a re-quote changes nothing.
+    unchanged = harness.post("/api/workflows/step/start_job", body)
+    assert unchanged.status_code == 200, unchanged.text
+    if _round(harness) <= offered["last_valid_round"]:
+        assert unchanged.json()["txn_ids"] == offered["txn_ids"]
+
+    deadline = time.monotonic() + 10
+    while _round(harness) <= offered["last_valid_round"]:
+        assert time.monotonic() < deadline, "the dev ledger stopped producing rounds"
+        time.sleep(0.1)
+    requoted = harness.post("/api/workflows/step/start_job", body)
+    assert requoted.status_code == 200, requoted.text
+    fresh = requoted.json()
+    assert fresh["status"] == "awaiting_payment"
+    assert fresh["txn_ids"] and fresh["txn_ids"] != offered["txn_ids"]
+    assert fresh["job_id"] != offered["job_id"]
+    assert fresh["last_valid_round"] > offered["last_valid_round"]
+
+    # The old ids are refused; the fresh group pays and the same execution (attempt 1) completes.
+    stale = harness.post("/api/workflows/step/submit_payment", {**body, "txnIds": offered["txn_ids"]})
+    assert stale.status_code == 422
+    assert stale.json()["error"]["code"] == "PaymentMismatch"
+    assert harness.pay_step(workflow_id, 1).status_code == 200
+    done = harness.wait_until_done(workflow_id)
+    assert done["status"] == "completed", done
+    assert done["attempt"] == 1
+    assert done["steps"][0]["receipt"]["txn_ids"] == fresh["txn_ids"]
+
+
+def _round(harness: Harness) -> int:
+    return int(harness.wallet.algod.status()["last-round"])
