@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from orchestrator.adapters import get_dependencies
+from orchestrator.models import AgentMetadata
 
 from devstack.agents import AgentBehaviour
 from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
@@ -247,3 +248,59 @@ def test_expired_payment_group_is_requoted_under_the_same_task_token(harness: Ha
 
 def _round(harness: Harness) -> int:
     return int(harness.wallet.algod.status()["last-round"])
+
+
+def test_unsafe_payment_group_fails_the_step_and_the_workflow_stays_resumable(harness: Harness) -> None:
+    # The catalog says the agent costs less than the group it sends asks for: overprice.
+    pricey = harness.add_agent("recipe-suggester", "pricey-recipes", AgentBehaviour(job_seconds=0.2))
+    store = get_dependencies().store
+    registered = store.get_agent(pricey)
+    assert registered is not None
+    store.upsert_agents([registered.model_copy(update={"price_microalgo": 1000})])
+    use_planner(FixedPlanner([(pricey, "soup for a cold")]))
+    workflow_id = harness.create_and_start()
+    failed = harness.wait_until_done(workflow_id)
+    assert failed["status"] == "failed"
+    step = failed["steps"][0]
+    assert step["error"]["code"] == "UnsafePaymentGroup"
+    assert "approved price is 1000" in step["error"]["message"]
+    assert step["unsigned_group_txns"] == []  # nothing unsafe was offered for signing
+
+    # A resume re-checks the fresh group against the price approved in the plan: still refused.
+    assert harness.post("/api/workflows/start", {"workflowId": workflow_id}).status_code == 202
+    again = harness.wait_for(workflow_id, lambda w: w["status"] == "failed" and w["attempt"] == 2)
+    assert again["steps"][0]["error"]["code"] == "UnsafePaymentGroup"
+
+
+def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harness) -> None:
+    from werkzeug.wrappers import Request, Response
+
+    from devstack.lambdas import ThreadedServer
+
+    @Request.application  # type: ignore[arg-type]
+    def garbage(request: Request) -> Response:
+        return Response("<html>502 Bad Gateway (not really)</html>", status=200, mimetype="text/html")
+
+    server = ThreadedServer(garbage, "127.0.0.1", 0).start()
+    try:
+        spec = sample("sentiment-analyzer")
+        get_dependencies().store.upsert_agents(
+            [
+                AgentMetadata(
+                    id="garbage-agent",
+                    name="Garbage Agent",
+                    price_microalgo=spec.price_microalgo,
+                    address=spec.address,
+                    app_id=spec.app_id,
+                    base_url=server.url,
+                )
+            ]
+        )
+        use_planner(FixedPlanner([("garbage-agent", "how do you feel")]))
+        workflow_id = harness.create_and_start()
+        failed = harness.wait_until_done(workflow_id)
+    finally:
+        server.stop()
+    assert failed["status"] == "failed"
+    assert failed["steps"][0]["error"]["code"] == "AgentProtocolError"
+    assert "not JSON" in failed["steps"][0]["error"]["message"]
