@@ -171,7 +171,8 @@ def _check_common(txn: transaction.Transaction, where: str, policy: PaymentPolic
             "window_too_long",
             f"{where} stays valid for {last - first} rounds; at most {policy.max_validity_rounds} are allowed.",
         )
-    if last < policy.current_round:
+    # The next block is current_round + 1: a window that ends at the current round is already closed.
+    if last <= policy.current_round:
         raise UnsafePaymentGroup(
             "window_expired",
             f"{where} expired at round {last}; the chain is at round {policy.current_round}.",

@@ -87,6 +87,11 @@ class OpenAIPlanner:
                 },
             )
         except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403):
+                raise PlannerUnavailable(
+                    f"The planning model refused our credentials (HTTP {exc.status_code}); "
+                    "check OPENAI_API_KEY and OPENAI_BASE_URL."
+                ) from exc
             raise PlannerUnavailable(
                 f"The planning model answered HTTP {exc.status_code}; try again in a moment."
             ) from exc

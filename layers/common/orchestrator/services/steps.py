@@ -334,7 +334,7 @@ def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str
             f"Step {step_number} is {step.status.value}; only a step awaiting payment is re-quoted."
         )
     current_round = deps.chain.current_round()
-    if step.last_valid_round is not None and current_round <= step.last_valid_round:
+    if step.last_valid_round is not None and current_round < step.last_valid_round:
         return step_view(workflow, step)  # still valid: nothing to do
     agent = _agent(deps, step.agent_id)
     response = deps.agents.start_job(

@@ -1,0 +1,537 @@
+"""AgentClient against scripted fake agents served by werkzeug on loopback: what it sends, what it
+retries, and which named error each kind of bad answer becomes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from orchestrator.agents import AgentClient, JobStatusResponse, StartJobResponse, SubmitPaymentResponse
+from orchestrator.errors import AgentProtocolError, AgentRejected, AgentUnavailable
+from orchestrator.models import AgentMetadata
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+pytestmark = pytest.mark.integration
+
+SENDER = "SENDERADDRESS7777777777777777777777777777777777777777777"
+AGENT_ID = "agent-123"
+
+
+# --- the scripted fake agent -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer: JSON for anything but `str`, which is sent as plain text."""
+
+    status: int
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    raw_uri: str
+    args: dict[str, list[str]]
+    body: bytes
+    content_type: str | None
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class ScriptedAgent:
+    """A WSGI app answering each path from a script: replies are used in order, the last one repeats.
+    Every request it receives is recorded."""
+
+    script: dict[str, list[Reply]] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answer(self, path: str, *replies: Reply) -> None:
+        self.script[path] = list(replies)
+
+    def requests_to(self, path: str) -> list[Received]:
+        return [r for r in self.received if r.path == path]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        with self.lock:
+            self.received.append(
+                Received(
+                    method=request.method,
+                    path=request.path,
+                    raw_uri=str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""),
+                    args={key: request.args.getlist(key) for key in request.args},
+                    body=request.get_data(),
+                    content_type=request.content_type,
+                )
+            )
+            replies = self.script.get(request.path)
+            if not replies:
+                reply = Reply(404, {"status": "error", "message": f"no route {request.path}"})
+            else:
+                reply = replies.pop(0) if len(replies) > 1 else replies[0]
+        if isinstance(reply.body, str):
+            response = Response(reply.body, status=reply.status, content_type="text/plain")
+        else:
+            response = Response(json.dumps(reply.body), status=reply.status, content_type="application/json")
+        return response(environ, start_response)
+
+
+@dataclass
+class FakeAgent:
+    app: ScriptedAgent
+    base_url: str
+    port: int
+
+    def metadata(self, **overrides: Any) -> AgentMetadata:
+        values: dict[str, Any] = {
+            "id": AGENT_ID,
+            "name": "Fake Agent",
+            "price_microalgo": 1000,
+            "base_url": self.base_url,
+        }
+        values.update(overrides)
+        return AgentMetadata(**values)
+
+
+@pytest.fixture
+def fake_agent() -> Iterator[FakeAgent]:
+    app = ScriptedAgent()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # A short poll interval keeps shutdown (and so each test's teardown) quick.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield FakeAgent(app=app, base_url=f"http://127.0.0.1:{server.port}", port=server.port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class SleepRecorder:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+def client(sleeps: SleepRecorder) -> Iterator[AgentClient]:
+    agent_client = AgentClient(timeout_seconds=5.0, retries=2, sleep=sleeps, backoff_seconds=0.01)
+    yield agent_client
+    agent_client.close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+START_OK = {
+    "job_id": "job-1",
+    "unsigned_group_txns": ["dHhuMQ==", "dHhuMg=="],
+    "txn_ids": ["TXID1", "TXID2"],
+    "payment_required": 250_000,
+}
+
+
+# --- base URLs ---------------------------------------------------------------------------------
+
+
+def test_base_url_for_prefers_base_url_and_strips_trailing_slash() -> None:
+    client = AgentClient(url_template="https://{subdomain}.example.test")
+    agent = AgentMetadata(
+        id="a", name="A", price_microalgo=1, base_url="https://agent.test/api/", subdomain="ignored"
+    )
+    assert client.base_url_for(agent) == "https://agent.test/api"
+
+
+def test_base_url_for_fills_the_template_from_the_subdomain() -> None:
+    client = AgentClient(url_template="https://{subdomain}.0rca.live/")
+    agent = AgentMetadata(id="a", name="A", price_microalgo=1, subdomain="movies")
+    assert client.base_url_for(agent) == "https://movies.0rca.live"
+
+
+@pytest.mark.parametrize(
+    ("template", "subdomain"),
+    [(None, "movies"), ("https://{subdomain}.0rca.live", None), (None, None)],
+)
+def test_base_url_for_without_base_url_or_template_and_subdomain_raises_agent_unavailable(
+    template: str | None, subdomain: str | None
+) -> None:
+    client = AgentClient(url_template=template)
+    agent = AgentMetadata(id="a", name="Lost Agent", price_microalgo=1, subdomain=subdomain)
+    with pytest.raises(AgentUnavailable) as caught:
+        client.base_url_for(agent)
+    assert "Lost Agent" in caught.value.message
+
+
+def test_requests_go_to_the_templated_url(fake_agent: FakeAgent, sleeps: SleepRecorder) -> None:
+    fake_agent.app.answer("/agents/movies/start_job", Reply(200, START_OK))
+    client = AgentClient(
+        url_template=fake_agent.base_url + "/agents/{subdomain}", sleep=sleeps, backoff_seconds=0.01
+    )
+    try:
+        response = client.start_job(
+            fake_agent.metadata(base_url=None, subdomain="movies"), sender_address=SENDER, job_input="x"
+        )
+    finally:
+        client.close()
+    assert response.job_id == "job-1"
+    assert [r.path for r in fake_agent.app.received] == ["/agents/movies/start_job"]
+
+
+# --- start_job ---------------------------------------------------------------------------------
+
+
+def test_start_job_sends_exactly_the_protocol_body_and_parses_the_answer(
+    fake_agent: FakeAgent, client: AgentClient
+) -> None:
+    fake_agent.app.answer("/start_job", Reply(200, {**START_OK, "extra": "ignored"}))
+    response = client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="headache")
+    assert response == StartJobResponse(
+        job_id="job-1",
+        unsigned_group_txns=["dHhuMQ==", "dHhuMg=="],
+        txn_ids=["TXID1", "TXID2"],
+        payment_required=250_000,
+    )
+    [request] = fake_agent.app.received
+    assert request.method == "POST"
+    assert request.path == "/start_job"
+    assert request.content_type == "application/json"
+    assert request.json() == {"sender_address": SENDER, "job_input": "headache", "agent_id": AGENT_ID}
+
+
+def test_start_job_turns_an_integer_job_id_into_text(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer("/start_job", Reply(200, {"job_id": 42, "unsigned_group_txns": []}))
+    response = client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    assert response.job_id == "42"
+    assert response.unsigned_group_txns == []
+    assert response.txn_ids == []
+    assert response.payment_required == 0
+
+
+def test_start_job_retries_5xx_then_succeeds(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer("/start_job", Reply(503, {"message": "warming up"}), Reply(200, START_OK))
+    response = client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    assert response.job_id == "job-1"
+    assert len(fake_agent.app.requests_to("/start_job")) == 2
+    assert sleeps.calls == [0.01]
+
+
+def test_start_job_gives_up_after_the_retries_with_agent_unavailable(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer("/start_job", Reply(500, {"message": "database on fire"}))
+    with pytest.raises(AgentUnavailable) as caught:
+        client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    assert len(fake_agent.app.requests_to("/start_job")) == 3  # 1 + retries=2
+    assert sleeps.calls == [0.01, 0.02]
+    assert "HTTP 500" in caught.value.message
+    assert "database on fire" in caught.value.message
+
+
+def test_start_job_with_zero_retries_sends_one_request(fake_agent: FakeAgent, sleeps: SleepRecorder) -> None:
+    fake_agent.app.answer("/start_job", Reply(502, "bad gateway"))
+    client = AgentClient(retries=0, sleep=sleeps, backoff_seconds=0.01)
+    try:
+        with pytest.raises(AgentUnavailable):
+            client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    finally:
+        client.close()
+    assert len(fake_agent.app.received) == 1
+    assert sleeps.calls == []
+
+
+def test_connection_refused_becomes_agent_unavailable(client: AgentClient, sleeps: SleepRecorder) -> None:
+    agent = AgentMetadata(
+        id="a", name="Gone Agent", price_microalgo=1, base_url=f"http://127.0.0.1:{free_port()}"
+    )
+    with pytest.raises(AgentUnavailable) as caught:
+        client.start_job(agent, sender_address=SENDER, job_input="x")
+    assert "Gone Agent could not be reached" in caught.value.message
+    assert sleeps.calls == [0.01, 0.02]  # connection errors are retried like 5xx
+
+
+def test_start_job_4xx_becomes_agent_rejected_with_the_agents_message(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer("/start_job", Reply(422, {"status": "error", "message": "job_input is empty"}))
+    with pytest.raises(AgentRejected) as caught:
+        client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="")
+    assert caught.value.details == {"status_code": 422}
+    assert "job_input is empty" in caught.value.message
+    assert "HTTP 422" in caught.value.message
+    assert len(fake_agent.app.received) == 1  # 4xx is not retried
+    assert sleeps.calls == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_message"),
+    [
+        ({"error": "unknown agent"}, "unknown agent"),
+        ({"detail": "Not Found"}, "Not Found"),
+        ("plain text refusal", "plain text refusal"),
+    ],
+)
+def test_agent_rejected_quotes_the_message_wherever_the_agent_put_it(
+    fake_agent: FakeAgent, client: AgentClient, body: Any, expected_message: str
+) -> None:
+    fake_agent.app.answer("/start_job", Reply(404, body))
+    with pytest.raises(AgentRejected) as caught:
+        client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    assert caught.value.details == {"status_code": 404}
+    assert expected_message in caught.value.message
+
+
+def test_start_job_non_json_answer_is_a_protocol_error(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer("/start_job", Reply(200, "<html>welcome to nginx</html>"))
+    with pytest.raises(AgentProtocolError) as caught:
+        client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    assert "not JSON" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"unsigned_group_txns": [], "txn_ids": []}, "job_id"),
+        ({"job_id": "j", "unsigned_group_txns": "dHhu"}, "unsigned_group_txns"),
+        ({"job_id": "", "unsigned_group_txns": []}, "job_id"),
+        ({"job_id": "j", "payment_required": -5}, "payment_required"),
+        (["job_id", "j"], "body"),
+    ],
+)
+def test_start_job_answer_of_the_wrong_shape_is_a_protocol_error(
+    fake_agent: FakeAgent, client: AgentClient, body: Any, where: str
+) -> None:
+    fake_agent.app.answer("/start_job", Reply(200, body))
+    with pytest.raises(AgentProtocolError) as caught:
+        client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
+    assert f"({where}:" in caught.value.message
+
+
+# --- submit_payment ----------------------------------------------------------------------------
+
+PAID = {"status": "success", "access_token": "tok-1"}
+
+
+@pytest.mark.parametrize(
+    ("job_id", "wire_job_id"),
+    [
+        ("42", 42),
+        ("0", 0),
+        ("job-7", "job-7"),
+        ("0042", "0042"),  # a leading zero would be lost as a number
+        ("12345678901234567890", "12345678901234567890"),  # too long to be a safe integer
+    ],
+)
+def test_submit_payment_sends_job_id_and_txids_with_numeric_ids_as_numbers(
+    fake_agent: FakeAgent, client: AgentClient, job_id: str, wire_job_id: str | int
+) -> None:
+    fake_agent.app.answer("/submit_payment", Reply(200, PAID))
+    response = client.submit_payment(fake_agent.metadata(), job_id=job_id, txids=["TX1", "TX2"])
+    assert response == SubmitPaymentResponse(status="success", access_token="tok-1")
+    [request] = fake_agent.app.received
+    assert request.method == "POST"
+    assert request.path == "/submit_payment"
+    body = request.json()
+    assert body == {"job_id": wire_job_id, "txid": ["TX1", "TX2"]}
+    assert type(body["job_id"]) is type(wire_job_id)
+
+
+def test_submit_payment_retries_402_within_the_window_and_succeeds(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    not_yet = Reply(402, {"status": "error", "message": "payment not found"})
+    fake_agent.app.answer("/submit_payment", not_yet, not_yet, Reply(200, PAID))
+    response = client.submit_payment(
+        fake_agent.metadata(), job_id="job-1", txids=["TX1"], retry_for_seconds=30.0
+    )
+    assert response.access_token == "tok-1"
+    assert len(fake_agent.app.requests_to("/submit_payment")) == 3
+    assert sleeps.calls == [0.01, 0.02]
+
+
+def test_submit_payment_gives_up_on_402_when_the_window_is_over(
+    fake_agent: FakeAgent, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer("/submit_payment", Reply(402, {"status": "error", "message": "payment not found"}))
+    # The recorder does not sleep, so only the backoff sums count: 1 and 2 fit in 2.5 s, 4 does not.
+    client = AgentClient(sleep=sleeps, backoff_seconds=1.0)
+    try:
+        with pytest.raises(AgentRejected) as caught:
+            client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"], retry_for_seconds=2.5)
+    finally:
+        client.close()
+    assert caught.value.details == {"status_code": 402}
+    assert "payment not found" in caught.value.message
+    assert len(fake_agent.app.requests_to("/submit_payment")) == 3
+    assert sleeps.calls == [1.0, 2.0]
+
+
+def test_submit_payment_without_a_window_does_not_retry_402(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer(
+        "/submit_payment", Reply(402, {"status": "error", "message": "not yet"}), Reply(200, PAID)
+    )
+    with pytest.raises(AgentRejected) as caught:
+        client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"])
+    assert caught.value.details == {"status_code": 402}
+    assert len(fake_agent.app.received) == 1
+    assert sleeps.calls == []
+
+
+def test_submit_payment_does_not_retry_400(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer(
+        "/submit_payment", Reply(400, {"status": "error", "message": "txid already used"}), Reply(200, PAID)
+    )
+    with pytest.raises(AgentRejected) as caught:
+        client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"], retry_for_seconds=30.0)
+    assert caught.value.details == {"status_code": 400}
+    assert "txid already used" in caught.value.message
+    assert len(fake_agent.app.received) == 1
+    assert sleeps.calls == []
+
+
+def test_submit_payment_retries_5xx_within_the_window(
+    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+) -> None:
+    fake_agent.app.answer("/submit_payment", Reply(500, "oops"), Reply(200, PAID))
+    response = client.submit_payment(fake_agent.metadata(), job_id="7", txids=["TX1"], retry_for_seconds=30.0)
+    assert response.status == "success"
+    assert len(fake_agent.app.received) == 2
+    assert sleeps.calls == [0.01]
+
+
+def test_submit_payment_error_status_with_200_is_agent_rejected(
+    fake_agent: FakeAgent, client: AgentClient
+) -> None:
+    fake_agent.app.answer("/submit_payment", Reply(200, {"status": "error", "message": "amount too low"}))
+    with pytest.raises(AgentRejected) as caught:
+        client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"], retry_for_seconds=30.0)
+    assert caught.value.details == {"status_code": 200}
+    assert "amount too low" in caught.value.message
+    assert len(fake_agent.app.received) == 1
+
+
+def test_submit_payment_accepts_success_in_any_case(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer("/submit_payment", Reply(200, {"status": "SUCCESS", "access_token": "t"}))
+    response = client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"])
+    assert response.status == "SUCCESS"
+    assert response.access_token == "t"
+
+
+def test_submit_payment_answer_without_status_is_a_protocol_error(
+    fake_agent: FakeAgent, client: AgentClient
+) -> None:
+    fake_agent.app.answer("/submit_payment", Reply(200, {"access_token": "t"}))
+    with pytest.raises(AgentProtocolError) as caught:
+        client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"])
+    assert "(status:" in caught.value.message
+
+
+# --- job status --------------------------------------------------------------------------------
+
+
+def test_job_status_gets_the_job_with_the_access_token(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer(
+        "/job/job-1",
+        Reply(
+            200,
+            {
+                "job_id": "job-1",
+                "status": "succeeded",
+                "output": {"movies": ["Paddington"]},
+                "created_at": "2024-01-01T00:00:00Z",
+            },
+        ),
+    )
+    response = client.job_status(fake_agent.metadata(), job_id="job-1", access_token="tok 1&x")
+    assert response == JobStatusResponse(
+        job_id="job-1",
+        status="succeeded",
+        output={"movies": ["Paddington"]},
+        created_at="2024-01-01T00:00:00Z",
+    )
+    [request] = fake_agent.app.received
+    assert request.method == "GET"
+    assert request.path == "/job/job-1"
+    assert request.args == {"access_token": ["tok 1&x"]}
+
+
+def test_job_status_without_access_token_sends_no_query(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer("/job/9", Reply(200, {"job_id": 9, "status": "processing"}))
+    response = client.job_status(fake_agent.metadata(), job_id="9", access_token=None)
+    assert response.job_id == "9"
+    assert response.output is None
+    [request] = fake_agent.app.received
+    assert request.args == {}
+    assert "?" not in request.raw_uri
+
+
+def test_job_status_quotes_the_job_id_into_one_path_segment(
+    fake_agent: FakeAgent, client: AgentClient
+) -> None:
+    fake_agent.app.answer("/job/a/b c", Reply(200, {"status": "queued"}))
+    client.job_status(fake_agent.metadata(), job_id="a/b c", access_token="t")
+    [request] = fake_agent.app.received
+    assert request.raw_uri.startswith("/job/a%2Fb%20c?")
+
+
+@pytest.mark.parametrize(
+    ("agent_status", "normalised"),
+    [
+        ("completed", "succeeded"),
+        ("success", "succeeded"),
+        ("Done", "succeeded"),
+        (" succeeded ", "succeeded"),
+        ("error", "failed"),
+        ("FAILED", "failed"),
+        ("processing", "processing"),
+        ("Running", "running"),
+    ],
+)
+def test_job_status_normalises_the_agents_status_words(
+    fake_agent: FakeAgent, client: AgentClient, agent_status: str, normalised: str
+) -> None:
+    fake_agent.app.answer("/job/job-1", Reply(200, {"job_id": "job-1", "status": agent_status}))
+    response = client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")
+    assert response.status == normalised
+
+
+def test_job_status_401_is_agent_rejected(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer("/job/job-1", Reply(401, {"message": "bad access token"}))
+    with pytest.raises(AgentRejected) as caught:
+        client.job_status(fake_agent.metadata(), job_id="job-1", access_token="wrong")
+    assert caught.value.details == {"status_code": 401}
+    assert "bad access token" in caught.value.message
+
+
+def test_job_status_without_status_is_a_protocol_error(fake_agent: FakeAgent, client: AgentClient) -> None:
+    fake_agent.app.answer("/job/job-1", Reply(200, {"job_id": "job-1", "output": "x"}))
+    with pytest.raises(AgentProtocolError):
+        client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")

@@ -1,0 +1,299 @@
+"""OpenAIPlanner against a scripted stand-in for the chat completions endpoint.
+
+The installed openai SDK sends through `httpx2`, so the hosted service is replaced by an
+`httpx2.MockTransport` handed to the planner as its http client (respx only patches `httpx`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx2
+import pytest
+from orchestrator.config import Settings
+from orchestrator.errors import PlanInvalid, PlannerUnavailable
+from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.planner import plan_workflow, planner_from_settings
+from orchestrator.planner.offline import OfflinePlanner
+from orchestrator.planner.openai_planner import PLAN_SCHEMA, OpenAIPlanner
+
+API_KEY = "sk-test-123"
+BASE_URL = "http://llm.test/v1"
+USER_MESSAGE = "I have a headache and want a movie"
+CATALOG = [
+    AgentMetadata(
+        id="agent-diag",
+        name="Medical Diagnosis Agent",
+        description="Matches symptoms to conditions.",
+        capabilities=["symptoms", "diagnosis"],
+        price_microalgo=500_000,
+    ),
+    AgentMetadata(
+        id="agent-movies",
+        name="Movie Recommendation Agent",
+        description="Recommends films.",
+        capabilities=["movie"],
+        price_microalgo=300_000,
+    ),
+    AgentMetadata(id="agent-retired", name="Retired Agent", price_microalgo=1, is_active=False),
+]
+PLAN_JSON: dict[str, Any] = {
+    "reasoning": "Diagnose first, then pick films for the condition.",
+    "steps": [
+        {
+            "step_number": 1,
+            "agent_id": "agent-diag",
+            "description": "Find the likely condition",
+            "input_data": "{{user_message}}",
+        },
+        {
+            "step_number": 2,
+            "agent_id": "agent-movies",
+            "description": "Films for the condition",
+            "input_data": '{"condition": "{{step_1_output.condition}}", "count": 3}',
+        },
+    ],
+}
+
+
+def completion(content: str | None, refusal: str | None = None) -> dict[str, Any]:
+    """A chat.completion body as OpenAI returns it."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+        "system_fingerprint": "fp_test",
+    }
+
+
+class FakeOpenAI:
+    """Answers each request with the next scripted response (the last repeats) and records requests."""
+
+    def __init__(self, *responses: httpx2.Response) -> None:
+        self.responses = list(responses)
+        self.requests: list[httpx2.Request] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        return self.responses.pop(0) if len(self.responses) > 1 else self.responses[0]
+
+    def body(self, index: int = 0) -> dict[str, Any]:
+        body = json.loads(self.requests[index].content)
+        assert isinstance(body, dict)
+        return body
+
+
+def ok(content: str | None, refusal: str | None = None) -> httpx2.Response:
+    return httpx2.Response(200, json=completion(content, refusal))
+
+
+def error(status: int, message: str) -> httpx2.Response:
+    # retry-after-ms keeps the SDK's own retries fast (it honours the header as OpenAI sends it).
+    return httpx2.Response(
+        status,
+        json={"error": {"message": message, "type": "server_error", "code": None}},
+        headers={"retry-after-ms": "1"},
+    )
+
+
+PlannerFactory = Callable[[FakeOpenAI], OpenAIPlanner]
+
+
+@pytest.fixture
+def make_planner() -> PlannerFactory:
+    def build(fake: FakeOpenAI) -> OpenAIPlanner:
+        return OpenAIPlanner(
+            api_key=API_KEY,
+            base_url=BASE_URL,
+            model="gpt-test",
+            max_steps=4,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(fake)),
+        )
+
+    return build
+
+
+def test_plan_sends_one_structured_output_request(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    [request] = fake.requests
+    assert request.method == "POST"
+    assert str(request.url) == f"{BASE_URL}/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    body = fake.body()
+    assert body["model"] == "gpt-test"
+    assert body["temperature"] == 0
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "workflow_plan", "strict": True, "schema": PLAN_SCHEMA},
+    }
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert body["messages"][1]["content"] == USER_MESSAGE
+
+
+def test_system_message_lists_the_active_catalog_and_the_step_limit(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    system = fake.body()["messages"][0]["content"]
+    assert '"id": "agent-diag"' in system
+    assert '"id": "agent-movies"' in system
+    assert '"price_microalgo": 500000' in system
+    assert "agent-retired" not in system  # inactive agents are not offered
+    assert "at most 4 steps" in system
+    assert "{{step_N_output}}" in system
+    listing = json.loads(system.split("Catalog (JSON):\n", 1)[1])
+    assert [agent["id"] for agent in listing] == ["agent-diag", "agent-movies"]
+
+
+def test_feedback_is_sent_as_a_further_user_message(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    make_planner(fake).plan(USER_MESSAGE, CATALOG, feedback=["Step 1: bad agent.", "Too expensive."])
+    messages = fake.body()["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "user"]
+    assert messages[2]["content"] == (
+        "Your previous plan was rejected for these reasons:\n- Step 1: bad agent.\n- Too expensive."
+        "\nReturn a corrected plan."
+    )
+
+
+def test_valid_completion_becomes_a_plan_with_json_inputs_as_dicts(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    result = make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert result == WorkflowPlan(
+        reasoning="Diagnose first, then pick films for the condition.",
+        steps=[
+            WorkflowStep(
+                step_number=1,
+                agent_id="agent-diag",
+                description="Find the likely condition",
+                input_data="{{user_message}}",
+            ),
+            WorkflowStep(
+                step_number=2,
+                agent_id="agent-movies",
+                description="Films for the condition",
+                input_data={"condition": "{{step_1_output.condition}}", "count": 3},
+            ),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    "input_text",
+    ["{not json", '["a list"]', "  plain text  ", "{{step_1_output}}"],
+)
+def test_input_that_is_not_a_json_object_stays_text(make_planner: PlannerFactory, input_text: str) -> None:
+    answer = {
+        "reasoning": "",
+        "steps": [{"step_number": 1, "agent_id": "agent-diag", "description": "", "input_data": input_text}],
+    }
+    result = make_planner(FakeOpenAI(ok(json.dumps(answer)))).plan(USER_MESSAGE, CATALOG)
+    assert result.steps[0].input_data == input_text
+
+
+def test_feedback_retry_goes_through_plan_workflow(make_planner: PlannerFactory) -> None:
+    bad = {**PLAN_JSON, "steps": [{**PLAN_JSON["steps"][0], "agent_id": "agent-retired"}]}
+    fake = FakeOpenAI(ok(json.dumps(bad)), ok(json.dumps(PLAN_JSON)))
+    result, cost = plan_workflow(make_planner(fake), USER_MESSAGE, CATALOG)
+    assert cost == 800_000
+    assert [s.agent_name for s in result.steps] == ["Medical Diagnosis Agent", "Movie Recommendation Agent"]
+    assert len(fake.requests) == 2
+    retry_messages = fake.body(1)["messages"]
+    assert len(retry_messages) == 3
+    assert "Step 1: agent 'Retired Agent' is not active." in retry_messages[2]["content"]
+
+
+def test_refusal_is_plan_invalid(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(None, refusal="I can't help with that."))
+    with pytest.raises(PlanInvalid) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.message == "The planning model refused the request: I can't help with that."
+    assert caught.value.details == {"reasons": [caught.value.message]}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Sure! Here is your plan: step 1 ...",
+        "",
+        json.dumps({"reasoning": "no steps key"}),
+        json.dumps({"steps": [{"agent_id": "agent-diag"}]}),
+        json.dumps({"steps": "not a list of steps"}),
+        json.dumps({"steps": [{"step_number": 0, "agent_id": "agent-diag", "input_data": ""}]}),
+    ],
+)
+def test_answer_that_is_not_a_plan_is_plan_invalid(make_planner: PlannerFactory, content: str) -> None:
+    fake = FakeOpenAI(ok(content))
+    with pytest.raises(PlanInvalid) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.message.startswith("The planning model's answer is not a plan:")
+    assert caught.value.details == {"reasons": [caught.value.message]}
+
+
+def test_server_error_is_retried_by_the_sdk_then_planner_unavailable(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(error(500, "The server had an error"))
+    with pytest.raises(PlannerUnavailable) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.message == "The planning model answered HTTP 500; try again in a moment."
+    assert len(fake.requests) == 3  # the planner lets the SDK retry twice
+    assert [r.headers["x-stainless-retry-count"] for r in fake.requests] == ["0", "1", "2"]
+
+
+def test_server_error_then_success_returns_the_plan(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(error(503, "overloaded"), ok(json.dumps(PLAN_JSON)))
+    result = make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert len(result.steps) == 2
+    assert len(fake.requests) == 2
+
+
+def test_unauthorized_is_planner_unavailable_without_retry(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(error(401, "Incorrect API key provided"))
+    with pytest.raises(PlannerUnavailable) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.message == (
+        "The planning model refused our credentials (HTTP 401); check OPENAI_API_KEY and OPENAI_BASE_URL."
+    )
+    assert len(fake.requests) == 1
+
+
+def test_completion_without_choices_is_planner_unavailable(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(httpx2.Response(200, json={**completion("{}"), "choices": []}))
+    with pytest.raises(PlannerUnavailable):
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+
+
+# --- planner_from_settings ---------------------------------------------------------------------
+
+
+def test_planner_from_settings_with_a_key_is_the_openai_planner() -> None:
+    settings = Settings(
+        openai_api_key="sk-from-settings",
+        openai_base_url="http://llm.local/v1/",
+        openai_model="gpt-x",
+        max_steps=7,
+    )
+    planner = planner_from_settings(settings)
+    assert isinstance(planner, OpenAIPlanner)
+    assert planner.model == "gpt-x"
+    assert planner.max_steps == 7
+    client = planner._client  # the SDK client: its endpoint and limits come from the settings
+    assert str(client.base_url) == "http://llm.local/v1/"
+    assert client.api_key == "sk-from-settings"
+    assert client.timeout == 30.0
+    assert client.max_retries == 2
+
+
+def test_planner_from_settings_without_a_key_is_the_offline_planner() -> None:
+    assert isinstance(planner_from_settings(Settings()), OfflinePlanner)
+    assert isinstance(planner_from_settings(Settings(openai_api_key="")), OfflinePlanner)
