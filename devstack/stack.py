@@ -174,6 +174,7 @@ class LocalStack:
             # The handlers read the same variables as in AWS (template.yaml's Globals), local values.
             "STORE_BACKEND": "sqlite",
             "SQLITE_PATH": str(cfg.data_dir / "orchestrator.sqlite3"),
+            "ALGORAND_NETWORK": "localnet",
             "ALGOD_URL": self.ledger_server.algod_url,
             "ALGOD_TOKEN": "",
             "INDEXER_URL": self.ledger_server.indexer_url,

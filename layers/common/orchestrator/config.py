@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(RuntimeError):
@@ -43,14 +43,31 @@ class Settings(BaseModel):
     poll_max_errors: int = Field(default=3, ge=1)
 
     # --- chain ---------------------------------------------------------------------------------
-    algod_url: str = "http://127.0.0.1:4001"
+    # A preset (orchestrator/networks.py) fills what the variables below leave empty.
+    algorand_network: Literal["localnet", "testnet", "mainnet", "custom"] = "localnet"
+    algod_url: str = ""
     algod_token: str = ""
-    indexer_url: str | None = "http://127.0.0.1:8980"
+    indexer_url: str | None = None
     indexer_token: str = ""
-    genesis_hash: str | None = None  # base64; when unset, the one algod reports is trusted
+    genesis_hash: str | None = None  # base64; when neither it nor the preset sets one, algod's is trusted
     max_fee_microalgo: int = Field(default=10_000, ge=1000)
     max_validity_rounds: int = Field(default=1000, ge=1)
     submit_payment_retry_seconds: float = Field(default=20.0, ge=0)
+
+    @model_validator(mode="after")
+    def _network_defaults(self) -> Settings:
+        from orchestrator.networks import NETWORKS
+
+        preset = NETWORKS[self.algorand_network]
+        self.algod_url = self.algod_url or (preset.algod_url or "")
+        if not self.algod_url:
+            raise ValueError("ALGOD_URL is required when ALGORAND_NETWORK is custom")
+        # Only what was not given: an explicit None (no indexer, trust algod's genesis) stays None.
+        if "indexer_url" not in self.model_fields_set:
+            self.indexer_url = preset.indexer_url
+        if "genesis_hash" not in self.model_fields_set:
+            self.genesis_hash = preset.genesis_hash
+        return self
 
     @field_validator("algod_url", "indexer_url", "openai_base_url", "agent_url_template")
     @classmethod
@@ -69,7 +86,8 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         return Settings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from exc
 

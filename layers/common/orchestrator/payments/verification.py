@@ -22,9 +22,16 @@ _NETWORK_ERRORS = (urllib.error.URLError, OSError, TimeoutError)
 class ChainVerifier:
     """What the orchestrator asks the chain: the round, the network, and whether txids are confirmed."""
 
-    def __init__(self, algod: AlgodClient, indexer: IndexerClient | None = None) -> None:
+    def __init__(
+        self,
+        algod: AlgodClient,
+        indexer: IndexerClient | None = None,
+        *,
+        expected_genesis_hash: str | None = None,
+    ) -> None:
         self.algod = algod
         self.indexer = indexer
+        self.expected_genesis_hash = expected_genesis_hash
         self._genesis_hash: str | None = None
 
     def current_round(self) -> int:
@@ -32,9 +39,16 @@ class ChainVerifier:
         return int(status["last-round"])
 
     def genesis_hash(self) -> str:
+        """The network algod serves; refuses a node of another network than the configured one."""
         if self._genesis_hash is None:
             params = self._algod("suggested_params")
-            self._genesis_hash = str(params.gh)
+            served = str(params.gh)
+            if self.expected_genesis_hash and served != self.expected_genesis_hash:
+                raise ChainUnavailable(
+                    f"algod serves the network with genesis hash {served}, but this deployment is "
+                    f"configured for {self.expected_genesis_hash} (ALGORAND_NETWORK / GENESIS_HASH)."
+                )
+            self._genesis_hash = served
         return self._genesis_hash
 
     def confirmed_round(self, txid: str) -> int | None:
@@ -104,4 +118,4 @@ def chain_verifier_from_settings(settings: Settings) -> ChainVerifier:
         if settings.indexer_url
         else None
     )
-    return ChainVerifier(algod, indexer)
+    return ChainVerifier(algod, indexer, expected_genesis_hash=settings.genesis_hash)

@@ -177,7 +177,7 @@ def _check_group(
         app_id=agent.app_id,
         max_total_microalgo=step.price_microalgo,
         max_fee_microalgo=deps.settings.max_fee_microalgo,
-        genesis_hash=deps.settings.genesis_hash or deps.chain.genesis_hash(),
+        genesis_hash=deps.chain.genesis_hash(),  # checked against the configured network
         current_round=deps.chain.current_round(),
         max_validity_rounds=deps.settings.max_validity_rounds,
     )
