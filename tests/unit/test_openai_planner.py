@@ -257,6 +257,22 @@ def test_server_error_then_success_returns_the_plan(make_planner: PlannerFactory
     assert len(fake.requests) == 2
 
 
+def test_rate_limit_is_retried_then_the_plan_returns(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(error(429, "Rate limit reached"), ok(json.dumps(PLAN_JSON)))
+    result = make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert [step.step_number for step in result.steps] == [1, 2]
+    assert [r.headers["x-stainless-retry-count"] for r in fake.requests] == ["0", "1"]
+
+
+def test_rate_limit_that_persists_is_planner_unavailable(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(error(429, "Rate limit reached"))
+    with pytest.raises(PlannerUnavailable) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.http_status == 503
+    assert "HTTP 429" in caught.value.message
+    assert len(fake.requests) == 3
+
+
 def test_unauthorized_is_planner_unavailable_without_retry(make_planner: PlannerFactory) -> None:
     fake = FakeOpenAI(error(401, "Incorrect API key provided"))
     with pytest.raises(PlannerUnavailable) as caught:
@@ -297,3 +313,20 @@ def test_planner_from_settings_with_a_key_is_the_openai_planner() -> None:
 def test_planner_from_settings_without_a_key_is_the_offline_planner() -> None:
     assert isinstance(planner_from_settings(Settings()), OfflinePlanner)
     assert isinstance(planner_from_settings(Settings(openai_api_key="")), OfflinePlanner)
+
+
+class TimingOut(FakeOpenAI):
+    """An endpoint that never answers in time: the transport raises the client's read timeout."""
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        raise httpx2.ReadTimeout("timed out", request=request)
+
+
+def test_timeout_is_retried_then_planner_unavailable(make_planner: PlannerFactory) -> None:
+    fake = TimingOut()
+    with pytest.raises(PlannerUnavailable) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.http_status == 503
+    assert caught.value.message == "The planning model could not be reached: APITimeoutError."
+    assert len(fake.requests) == 3

@@ -21,6 +21,9 @@ class Settings(BaseModel):
     sqlite_path: str = ".local/orchestrator.sqlite3"
     supabase_url: str | None = None
     supabase_service_role_key: str | None = None
+    # In AWS, secrets come from SSM Parameter Store (a SecureString name) or Secrets Manager
+    # ("secretsmanager:<name or arn>"); a value set directly (local runs) wins.
+    supabase_service_role_key_parameter: str | None = None
 
     # --- workflow engine -----------------------------------------------------------------------
     state_machine_arn: str | None = None
@@ -28,6 +31,7 @@ class Settings(BaseModel):
 
     # --- planner -------------------------------------------------------------------------------
     openai_api_key: str | None = None
+    openai_api_key_parameter: str | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = 30.0

@@ -113,11 +113,16 @@ def _named(plan: WorkflowPlan, catalog: list[AgentMetadata]) -> WorkflowPlan:
 
 
 def planner_from_settings(settings: Settings) -> Planner:
-    if settings.openai_api_key:
+    from orchestrator.secrets import resolve_secret
+
+    api_key = resolve_secret(
+        settings.openai_api_key, settings.openai_api_key_parameter, what="OpenAI API key"
+    )
+    if api_key:
         from orchestrator.planner.openai_planner import OpenAIPlanner
 
         return OpenAIPlanner(
-            api_key=settings.openai_api_key,
+            api_key=api_key,
             base_url=settings.openai_base_url,
             model=settings.openai_model,
             timeout_seconds=settings.openai_timeout_seconds,

@@ -1,38 +1,43 @@
-"""The LLM planner: OpenAI chat completions with structured outputs (a strict JSON schema), so the
-answer is always a plan-shaped object. Works with any OpenAI-compatible endpoint (OPENAI_BASE_URL)."""
+"""The LLM planner: OpenAI chat completions with structured outputs (a strict JSON schema generated
+from pydantic models), so the answer is always a plan-shaped object. Works with any
+OpenAI-compatible endpoint (OPENAI_BASE_URL). The client retries 408/409/429/5xx and connection
+errors with exponential backoff (honouring Retry-After) before the planner answers 503."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from openai.lib._pydantic import to_strict_json_schema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from orchestrator.errors import PlanInvalid, PlannerUnavailable
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 
-# Strict structured outputs need every property required and no free-form objects, so a step's
-# input travels as a string (text, or a JSON object's text).
-PLAN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["reasoning", "steps"],
-    "properties": {
-        "reasoning": {"type": "string"},
-        "steps": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["step_number", "agent_id", "description", "input_data"],
-                "properties": {
-                    "step_number": {"type": "integer"},
-                    "agent_id": {"type": "string"},
-                    "description": {"type": "string"},
-                    "input_data": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+
+class PlannedStepAnswer(BaseModel):
+    """One step as the model answers it. Strict structured outputs allow no free-form objects, so
+    the step's input travels as a string (text, or a JSON object's text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step_number: int = Field(description="1 for the first step, then 2, 3, ...")
+    agent_id: str = Field(description="The exact id of a catalog agent")
+    description: str = Field(description="What this step does for the user, in one sentence")
+    input_data: str = Field(
+        description="The agent's input: text or a JSON object written as text; may use {{step_N_output}}"
+    )
+
+
+class PlanAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reasoning: str = Field(description="Why these agents, in this order")
+    steps: list[PlannedStepAnswer]
+
+
+# The strict JSON schema OpenAI enforces, generated from the pydantic models above.
+PLAN_SCHEMA: dict[str, Any] = to_strict_json_schema(PlanAnswer)
 
 SYSTEM_PROMPT = """You plan workflows for a marketplace of paid AI agents.
 Pick the shortest sequence of agents from the catalog below that fulfils the user's request.
@@ -139,19 +144,24 @@ class OpenAIPlanner:
 
 def _plan_from_json(content: str) -> WorkflowPlan:
     try:
-        raw = json.loads(content)
-        steps = [
-            WorkflowStep(
-                step_number=int(step["step_number"]),
-                agent_id=str(step["agent_id"]),
-                description=str(step.get("description", "")),
-                input_data=_input_value(str(step.get("input_data", ""))),
-            )
-            for step in raw["steps"]
-        ]
-        return WorkflowPlan(reasoning=str(raw.get("reasoning", "")), steps=steps)
-    except (ValueError, KeyError, TypeError) as exc:
-        reason = f"The planning model's answer is not a plan: {type(exc).__name__}."
+        answer = PlanAnswer.model_validate_json(content)
+        return WorkflowPlan(
+            reasoning=answer.reasoning,
+            steps=[
+                WorkflowStep(
+                    step_number=step.step_number,
+                    agent_id=step.agent_id,
+                    description=step.description,
+                    input_data=_input_value(step.input_data),
+                )
+                for step in answer.steps
+            ],
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        problem = f"{where}: {first['msg']}" if where else first["msg"]
+        reason = f"The planning model's answer is not a plan: {problem}."
         raise PlanInvalid(reason, details={"reasons": [reason]}) from exc
 
 
