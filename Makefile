@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo up test lint typecheck unit clean
+.PHONY: demo up test lint typecheck unit clean openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ typecheck: $(VENV)/.installed-dev
 
 test: lint typecheck
 	$(BIN)/pytest -q
+
+# Regenerate the OpenAPI document from the handlers (a test fails when it is stale).
+openapi: $(VENV)/.installed-local
+	$(BIN)/python -m devstack.openapi
 
 clean:
 	rm -rf .local $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -69,6 +69,10 @@ class FunctionRegistry:
             raise KeyError(short)
         return self.template.functions[short]
 
+    def load(self, spec: FunctionSpec) -> ModuleType:
+        """The function's handler module, imported once."""
+        return self._module(spec)
+
     def _module(self, spec: FunctionSpec) -> ModuleType:
         with self._lock:
             if spec.logical_id not in self._modules:
