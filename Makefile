@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo up test lint typecheck unit clean openapi
+.PHONY: demo up test lint typecheck unit clean openapi layer
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,9 @@ test: lint typecheck
 openapi: $(VENV)/.installed-local
 	$(BIN)/python -m devstack.openapi
 
+# Build the CommonLayer for python3.12/arm64 as `sam build` does (sam build needs a python3.12 binary).
+layer: $(VENV)/.installed-local
+	$(BIN)/python -m devstack.layer
+
 clean:
-	rm -rf .local $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local build .aws-sam $(VENV) .pytest_cache .mypy_cache .ruff_cache
