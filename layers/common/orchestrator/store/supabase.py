@@ -1,0 +1,322 @@
+"""Supabase implementation of the `Store` protocol (production), over PostgREST with the service key.
+
+Tables and the RPC function are defined in supabase/migrations/. Every method is exactly one HTTP
+request, and PostgREST runs each request as one transaction, so no method can leave a partial
+write behind:
+  * conditional updates are a single `PATCH … ?key=eq.…&status=in.(…)`: the database compares and
+    sets in one statement (of two concurrent claims one matches the row, the other matches nothing);
+  * `record_payments` is one INSERT of every row: a duplicate txid aborts the whole statement;
+  * `create_workflow` is one call of `orchestrator_create_workflow`, which inserts the workflow and
+    its steps in the function's (the request's) transaction.
+A request that fails in transit may or may not have committed; it raises `StoreUnavailable` and
+the caller's retry is harmless, because status changes are conditional on the expected old status,
+payments are unique per txid and the other writes are upserts on their keys.
+
+The `supabase` package is imported when the first request is made (Lambda cold starts).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Collection, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from orchestrator.config import ConfigError
+from orchestrator.errors import StoreUnavailable
+from orchestrator.models import (
+    AgentMetadata,
+    JobRecord,
+    PaymentRecord,
+    StepResult,
+    StepStatus,
+    WorkflowRecord,
+    WorkflowStatus,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from postgrest import SyncRequestBuilder
+    from supabase import Client
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+CREATE_WORKFLOW_RPC = "orchestrator_create_workflow"
+UNIQUE_VIOLATION = "23505"
+
+
+def _columns(model_type: type[BaseModel]) -> str:
+    return ",".join(model_type.model_fields)
+
+
+AGENT_COLUMNS = _columns(AgentMetadata)
+WORKFLOW_COLUMNS = _columns(WorkflowRecord)
+STEP_COLUMNS = _columns(StepResult)
+PAYMENT_COLUMNS = _columns(PaymentRecord)
+
+
+def _row(model: BaseModel) -> dict[str, Any]:
+    """A model as the JSON row PostgREST expects (datetimes as ISO 8601, enums as their values)."""
+    return model.model_dump(mode="json")
+
+
+def _model(model_type: type[ModelT], row: Mapping[str, Any]) -> ModelT:
+    # NULLs become the model's defaults; columns the model does not know (the marketplace's own) are
+    # ignored.
+    fields = model_type.model_fields
+    return model_type.model_validate({k: v for k, v in row.items() if k in fields and v is not None})
+
+
+@cache
+def _field_adapter(model_type: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    field = model_type.model_fields[name]
+    if not field.metadata:
+        return TypeAdapter(field.annotation)
+    return TypeAdapter(Annotated[field.annotation, *field.metadata])  # constraints such as ge=0
+
+
+def _changes_row(model_type: type[BaseModel], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate `changes` against the model's field types (as SQLiteStore does) and encode them."""
+    unknown = set(changes) - set(model_type.model_fields)
+    if unknown:
+        raise ValueError(f"unknown fields for {model_type.__name__}: {sorted(unknown)}")
+    row: dict[str, Any] = {}
+    for name, value in changes.items():
+        adapter = _field_adapter(model_type, name)
+        row[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
+    if "updated_at" in model_type.model_fields:
+        row["updated_at"] = utcnow().isoformat()
+    return row
+
+
+class SupabaseStore:
+    """Thread-safe: one supabase client (one HTTP connection pool) per store, created on first use."""
+
+    def __init__(self, url: str, service_role_key: str, timeout_seconds: float = 10.0) -> None:
+        if not url or not service_role_key:
+            raise ConfigError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are both required for Supabase.")
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"SUPABASE_URL must be an http(s) URL, not {url!r}.")
+        self.url = url
+        self._key = service_role_key
+        self.timeout_seconds = timeout_seconds
+        self._client: Client | None = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never the key
+        return f"SupabaseStore({self.url!r})"
+
+    def client(self) -> Client:
+        with self._client_lock:
+            if self._client is None:
+                import httpx
+                from supabase import create_client
+                from supabase.lib.client_options import SyncClientOptions
+
+                options = SyncClientOptions(
+                    # An httpx.Timeout: postgrest truncates a plain number to whole seconds.
+                    postgrest_client_timeout=httpx.Timeout(self.timeout_seconds),
+                    auto_refresh_token=False,
+                    persist_session=False,
+                )
+                client = create_client(self.url, self._key, options=options)
+                with warnings.catch_warnings():
+                    # supabase hands postgrest its timeout and TLS settings the way postgrest has
+                    # deprecated (not ours to act on).
+                    warnings.filterwarnings(
+                        "ignore", message=r"The '\w+' parameter is deprecated", category=DeprecationWarning
+                    )
+                    client.postgrest  # noqa: B018 - create the PostgREST client now, under the filter
+                self._client = client
+            return self._client
+
+    def _table(self, name: str) -> SyncRequestBuilder:
+        return self.client().table(name)
+
+    @staticmethod
+    def _execute(
+        query: Any, action: str, *, unique_violation_ok: bool = False
+    ) -> list[dict[str, Any]] | None:
+        """Run one request; a PostgREST or network failure becomes StoreUnavailable.
+
+        With `unique_violation_ok`, a unique violation (PostgREST 409, SQLSTATE 23505) returns None.
+        """
+        import httpx
+        from postgrest.exceptions import APIError
+
+        try:
+            response = query.execute()
+        except APIError as exc:
+            if unique_violation_ok and exc.code == UNIQUE_VIOLATION:
+                return None
+            raise StoreUnavailable(
+                f"The database refused to {action}: {exc.message or 'no message'} (code {exc.code})."
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(
+                f"The database could not be reached to {action} ({type(exc).__name__}: {exc})."
+            ) from exc
+        data = response.data
+        return data if isinstance(data, list) else [data]
+
+    def _rows(self, query: Any, action: str) -> list[dict[str, Any]]:
+        rows = self._execute(query, action)
+        assert rows is not None
+        return rows
+
+    # --- agents ---------------------------------------------------------------------------------
+    def list_agents(self, *, active_only: bool = True) -> list[AgentMetadata]:
+        query = self._table("agents").select(AGENT_COLUMNS)
+        if active_only:
+            query = query.eq("is_active", True)
+        rows = self._rows(query.order("id"), "list the agents")
+        return [_model(AgentMetadata, row) for row in rows]
+
+    def get_agent(self, agent_id: str) -> AgentMetadata | None:
+        query = self._table("agents").select(AGENT_COLUMNS).eq("id", agent_id).limit(1)
+        rows = self._rows(query, f"read agent {agent_id}")
+        return _model(AgentMetadata, rows[0]) if rows else None
+
+    def upsert_agents(self, agents: list[AgentMetadata]) -> None:
+        if not agents:
+            return
+        query = self._table("agents").upsert(
+            [_row(agent) for agent in agents], on_conflict="id", returning=_minimal()
+        )
+        self._execute(query, "save the agents")
+
+    # --- workflows ------------------------------------------------------------------------------
+    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
+        query = self.client().rpc(
+            CREATE_WORKFLOW_RPC, {"workflow": _row(workflow), "steps": [_row(step) for step in steps]}
+        )
+        self._execute(query, f"create workflow {workflow.id}")
+
+    def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        query = self._table("workflows").select(WORKFLOW_COLUMNS).eq("id", workflow_id).limit(1)
+        rows = self._rows(query, f"read workflow {workflow_id}")
+        return _model(WorkflowRecord, rows[0]) if rows else None
+
+    def list_workflow_ids(self, *, status: WorkflowStatus) -> list[str]:
+        query = self._table("workflows").select("id").eq("status", status.value).order("created_at")
+        rows = self._rows(query, f"list the {status.value} workflows")
+        return [str(row["id"]) for row in rows]
+
+    def update_workflow(
+        self,
+        workflow_id: str,
+        *,
+        expected: Collection[WorkflowStatus],
+        changes: Mapping[str, Any],
+    ) -> WorkflowRecord | None:
+        query = (
+            self._table("workflows")
+            .update(_changes_row(WorkflowRecord, changes))
+            .eq("id", workflow_id)
+            .in_("status", sorted(WorkflowStatus(s).value for s in expected))
+            .select(WORKFLOW_COLUMNS)
+        )
+        rows = self._rows(query, f"update workflow {workflow_id}")
+        return _model(WorkflowRecord, rows[0]) if rows else None
+
+    # --- steps ----------------------------------------------------------------------------------
+    def list_steps(self, workflow_id: str) -> list[StepResult]:
+        query = (
+            self._table("step_results")
+            .select(STEP_COLUMNS)
+            .eq("workflow_id", workflow_id)
+            .order("step_number")
+        )
+        rows = self._rows(query, f"list the steps of workflow {workflow_id}")
+        return [_model(StepResult, row) for row in rows]
+
+    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None:
+        query = (
+            self._table("step_results")
+            .select(STEP_COLUMNS)
+            .eq("workflow_id", workflow_id)
+            .eq("step_number", step_number)
+            .limit(1)
+        )
+        rows = self._rows(query, f"read step {step_number} of workflow {workflow_id}")
+        return _model(StepResult, rows[0]) if rows else None
+
+    def update_step(
+        self,
+        workflow_id: str,
+        step_number: int,
+        *,
+        expected: Collection[StepStatus],
+        changes: Mapping[str, Any],
+    ) -> StepResult | None:
+        query = (
+            self._table("step_results")
+            .update(_changes_row(StepResult, changes))
+            .eq("workflow_id", workflow_id)
+            .eq("step_number", step_number)
+            .in_("status", sorted(StepStatus(s).value for s in expected))
+            .select(STEP_COLUMNS)
+        )
+        rows = self._rows(query, f"update step {step_number} of workflow {workflow_id}")
+        return _model(StepResult, rows[0]) if rows else None
+
+    # --- jobs, payments, access tokens ---------------------------------------------------------
+    def record_job(self, job: JobRecord) -> None:
+        query = self._table("jobs").upsert(
+            _row(job), on_conflict="workflow_id,step_number,job_id", returning=_minimal()
+        )
+        self._execute(query, f"record job {job.job_id}")
+
+    def record_payments(self, payments: list[PaymentRecord]) -> bool:
+        if not payments:
+            return True
+        query = self._table("payments").insert([_row(p) for p in payments], returning=_minimal())
+        # A txid already recorded for a step aborts the whole INSERT (one statement): nothing is written.
+        return self._execute(query, "record the payments", unique_violation_ok=True) is not None
+
+    def payments_for_txids(self, txids: Collection[str]) -> list[PaymentRecord]:
+        ids = list(txids)
+        if not ids:
+            return []
+        query = self._table("payments").select(PAYMENT_COLUMNS).in_("txid", ids).order("seq")
+        rows = self._rows(query, "look up payments by transaction id")
+        return [_model(PaymentRecord, row) for row in rows]
+
+    def payments_for_step(self, workflow_id: str, step_number: int) -> list[PaymentRecord]:
+        query = (
+            self._table("payments")
+            .select(PAYMENT_COLUMNS)
+            .eq("workflow_id", workflow_id)
+            .eq("step_number", step_number)
+            .order("seq")
+        )
+        rows = self._rows(query, f"list the payments of step {step_number} of workflow {workflow_id}")
+        return [_model(PaymentRecord, row) for row in rows]
+
+    def save_access_token(self, workflow_id: str, step_number: int, job_id: str, token: str) -> None:
+        row = {"workflow_id": workflow_id, "step_number": step_number, "job_id": job_id, "token": token}
+        query = self._table("access_tokens").upsert(
+            row, on_conflict="workflow_id,step_number,job_id", returning=_minimal()
+        )
+        self._execute(query, f"save the access token of job {job_id}")
+
+    def get_access_token(self, workflow_id: str, step_number: int, job_id: str) -> str | None:
+        query = (
+            self._table("access_tokens")
+            .select("token")
+            .eq("workflow_id", workflow_id)
+            .eq("step_number", step_number)
+            .eq("job_id", job_id)
+            .limit(1)
+        )
+        rows = self._rows(query, f"read the access token of job {job_id}")
+        return str(rows[0]["token"]) if rows else None
+
+
+def _minimal() -> Any:
+    from postgrest.types import ReturnMethod
+
+    return ReturnMethod.minimal
