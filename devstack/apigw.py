@@ -11,6 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from devstack.auth import ISSUER_PATH, JwtAuthorizer, LocalIssuer, Unauthorized, event_authorizer_context
 from devstack.lambdas import FunctionError, FunctionRegistry
 from devstack.template import Route
 
@@ -91,11 +92,33 @@ def response_from_result(result: Any) -> Response:
     return response
 
 
+def unauthorized(description: str) -> Response:
+    """API Gateway's answer when a JWT authorizer refuses a request (the function is not invoked)."""
+    return Response(
+        json.dumps({"message": "Unauthorized"}, separators=(",", ":")),
+        status=401,
+        content_type="application/json",
+        headers={
+            "www-authenticate": f'Bearer scope="" error="invalid_token" error_description="{description}"'
+        },
+    )
+
+
 class HttpApiApp:
-    def __init__(self, registry: FunctionRegistry, fallback: FallbackApp | None = None) -> None:
+    """The HttpApi of template.yaml. With `issuer`, routes guarded by a JWT authorizer accept only
+    tokens of that local issuer, as API Gateway would with the deployed issuer; without one (unit
+    tests of the routing alone), authorizers are not emulated and events carry no claims."""
+
+    def __init__(
+        self,
+        registry: FunctionRegistry,
+        fallback: FallbackApp | None = None,
+        issuer: LocalIssuer | None = None,
+    ) -> None:
         self.registry = registry
         self.routes = registry.template.routes()
         self.fallback = fallback
+        self.issuer = issuer
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -106,11 +129,24 @@ class HttpApiApp:
         for route, function in self.routes:
             params = route.match(request.method, request.path)
             if params is not None:
-                return self._invoke(function.logical_id, build_http_event(request, route, params))
+                event = build_http_event(request, route, params)
+                if route.authorizer is not None and self.issuer is not None:
+                    try:
+                        claims = self.authorizer(route.authorizer).verify(
+                            request.headers.get(self.registry.template.authorizers[route.authorizer].header)
+                        )
+                    except Unauthorized as refused:
+                        return self._with_cors(unauthorized(refused.description))
+                    event["requestContext"]["authorizer"] = event_authorizer_context(claims)
+                return self._invoke(function.logical_id, event)
             if route.match(route.method, request.path) is not None:
                 path_matched = True
         if request.method == "OPTIONS" and path_matched:
             return Response(status=204, headers=_cors_headers())
+        if request.method == "GET" and self.issuer is not None:
+            document = self._issuer_document(request.path)
+            if document is not None:
+                return self._with_cors(Response(json.dumps(document), content_type="application/json"))
         if self.fallback is not None:
             found = self.fallback(request)
             if found is not None:
@@ -118,16 +154,39 @@ class HttpApiApp:
         # API Gateway answers any unmatched route (whatever the method) with 404.
         return _error(404, "RouteNotFound", f"There is no route {request.method} {request.path}.")
 
+    def authorizer(self, name: str) -> JwtAuthorizer:
+        """The template's authorizer `name`, for the local issuer: its issuer URL stands in for the
+        deployed one (`JwtIssuer`); the audiences are the template's (parameter defaults)."""
+        assert self.issuer is not None
+        spec = self.registry.template.authorizers[name]
+        return JwtAuthorizer(
+            issuer=self.issuer.issuer,
+            audiences=[str(self.registry.template.resolve(a)) for a in spec.audience],
+            jwks=self.issuer.jwks(),
+        )
+
+    def _issuer_document(self, path: str) -> dict[str, Any] | None:
+        """The local issuer's key set and discovery document (Supabase serves them under /auth/v1)."""
+        assert self.issuer is not None
+        if path in ("/.well-known/jwks.json", f"{ISSUER_PATH}/.well-known/jwks.json"):
+            return self.issuer.jwks()
+        if path == f"{ISSUER_PATH}/.well-known/openid-configuration":
+            return self.issuer.openid_configuration()
+        return None
+
+    @staticmethod
+    def _with_cors(response: Response) -> Response:
+        for key, value in _cors_headers().items():
+            response.headers.setdefault(key, value)
+        return response
+
     def _invoke(self, function_name: str, event: dict[str, Any]) -> Response:
         try:
             result = self.registry.invoke(function_name, event)
         except FunctionError:
             # API Gateway answers an unhandled Lambda error with a bare 500.
             return _error(500, "InternalServerError", "Internal Server Error")
-        response = response_from_result(result)
-        for key, value in _cors_headers().items():
-            response.headers.setdefault(key, value)
-        return response
+        return self._with_cors(response_from_result(result))
 
 
 def _cors_headers() -> dict[str, str]:

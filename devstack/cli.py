@@ -2,6 +2,7 @@
 
 orch up     serve the whole stack on loopback until Ctrl-C
 orch demo   run one workflow end to end on an in-process stack and print what happened
+orch token  print an access token for a local user (the stack's JWT authorizer wants one)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, LocalIssuer
 from devstack.stack import LocalStack, StackConfig
 
 SEED_EXAMPLE = "I have a headache and runny nose and want a movie recommendation"
@@ -54,6 +56,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             agents_base_port=args.agents_port,
             data_dir=args.data_dir,
             access_log=True,
+            sweep_interval_seconds=args.sweep_interval or None,
         ),
     )
     stack = LocalStack(StackConfig(**values))
@@ -102,7 +105,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             say(f"local stack up in {time.monotonic() - started:.1f}s (API {stack.api_url})")
             account = stack.dev_accounts[0]
             wallet = DevWallet(account.address, account.private_key, stack.algod_url)
-            driver = WorkflowDriver(stack.api_url, wallet, say=say)
+            assert stack.issuer is not None
+            token = stack.issuer.mint_token(DEV_USER_ID, DEV_USER_EMAIL, expires_in=int(args.timeout) + 600)
+            driver = WorkflowDriver(stack.api_url, wallet, say=say, token=token)
             say(f'request: "{args.message}"')
             try:
                 result = driver.run(args.message, timeout_seconds=args.timeout)
@@ -113,6 +118,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         _print_result(result)
     return 0 if result.status == "completed" else 1
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a token signed with the data dir's key, for the issuer `orch up` recorded there."""
+    issuer = LocalIssuer.load_or_create(args.data_dir)
+    email = args.email if args.email is not None else (DEV_USER_EMAIL if args.user == DEV_USER_ID else None)
+    print(issuer.mint_token(args.user, email, expires_in=args.expires_in))
+    return 0
 
 
 def _print_result(result: Any) -> None:
@@ -145,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--indexer-port", type=int, default=8980)
     up.add_argument("--agents-port", type=int, default=5001, help="first port of the sample agents")
     up.add_argument("--data-dir", type=Path, default=Path(".local"), help="where state survives restarts")
+    up.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=60.0,
+        help="seconds between runs of the sweep that repairs stuck workflows (0: never)",
+    )
     _stack_options(up)
     up.set_defaults(func=cmd_up)
 
@@ -161,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _stack_options(demo)
     demo.set_defaults(func=cmd_demo)
+
+    token = commands.add_parser(
+        "token",
+        help="print an access token for a local user",
+        description="Prints a Supabase-like access token signed with the key `orch up` uses for the "
+        "same data dir; send it as `Authorization: Bearer <token>`.",
+    )
+    token.add_argument("--user", default=DEV_USER_ID, help=f"the user id (sub); default {DEV_USER_ID}")
+    token.add_argument("--email", default=None, help="the email claim")
+    token.add_argument("--expires-in", type=int, default=3600, help="seconds the token is valid")
+    token.add_argument("--data-dir", type=Path, default=Path(".local"), help="the stack's data dir")
+    token.set_defaults(func=cmd_token)
     return parser
 
 

@@ -54,8 +54,11 @@ class WorkflowDriver:
         say: Callable[[str], None] = lambda line: None,
         poll_seconds: float = 0.25,
         heartbeat_seconds: float = 5.0,
+        token: str | None = None,
     ) -> None:
-        self.http = httpx.Client(base_url=api_url, timeout=60.0)
+        # `token`: the person's access token, sent with every call (the API's JWT authorizer wants it).
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=api_url, timeout=60.0, headers=headers)
         self.wallet = wallet
         self.say = say
         self.poll_seconds = poll_seconds

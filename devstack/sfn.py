@@ -1,11 +1,17 @@
-"""Step Functions on the local stack: moto's interpreter, in-process, running statemachine/."""
+"""Step Functions on the local stack: moto's interpreter, in-process, running statemachine/.
+
+The same `mock_aws` also serves the template's DynamoDB tables (the idempotency table) in-process.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
+import yaml
+
+from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, TEMPLATE_PATH, Template, _CfnLoader
 
 # moto executes definitions only when asked; Lambda calls pass through to our Invoke API.
 MOTO_CONFIG: dict[str, Any] = {
@@ -46,7 +52,41 @@ class LocalStepFunctions:
 
         return boto3.client("stepfunctions", region_name=LOCAL_REGION)
 
+    def create_table(self, logical_id: str, template_path: Path = TEMPLATE_PATH) -> str:
+        """Create the template's `AWS::DynamoDB::Table` `logical_id` in the mock; named after its logical id."""
+        import boto3
+
+        spec = dynamodb_table_spec(logical_id, template_path)
+        client = boto3.client("dynamodb", region_name=LOCAL_REGION)
+        ttl = spec.pop("TimeToLiveSpecification", None)
+        client.create_table(**spec)
+        if ttl:
+            client.update_time_to_live(TableName=spec["TableName"], TimeToLiveSpecification=ttl)
+        return str(spec["TableName"])
+
     def stop(self) -> None:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+
+
+def dynamodb_table_spec(logical_id: str, template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """`create_table` arguments for one `AWS::DynamoDB::Table` of template.yaml (keys, billing, TTL)."""
+    doc = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+    resource = (doc.get("Resources") or {}).get(logical_id) or {}
+    if resource.get("Type") != "AWS::DynamoDB::Table":
+        raise ValueError(f"{template_path} declares no AWS::DynamoDB::Table {logical_id}")
+    props = resource.get("Properties") or {}
+    spec: dict[str, Any] = {
+        "TableName": props.get("TableName", logical_id),
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        spec["TimeToLiveSpecification"] = {
+            "AttributeName": ttl["AttributeName"],
+            "Enabled": bool(ttl["Enabled"]),
+        }
+    return spec

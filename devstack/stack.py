@@ -15,9 +15,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from devstack.apigw import FallbackApp, HttpApiApp
+from devstack.auth import ISSUER_PATH, LocalIssuer
 from devstack.lambdas import FunctionRegistry, LambdaInvokeApp, ThreadedServer
+from devstack.operations import OperationsLoop
 from devstack.sfn import LocalStepFunctions
 from devstack.template import LOCAL_REGION, PROJECT_ROOT, Template, load_template
+
+# The logical id of the template's idempotency table; the local table has this name.
+IDEMPOTENCY_TABLE = "IdempotencyTable"
 
 
 class StackConfig(BaseModel):
@@ -39,6 +44,9 @@ class StackConfig(BaseModel):
     poll_deadline_seconds: int = 300
     poll_max_seconds: int = 5
     submit_payment_retry_seconds: float = 20.0
+    # What EventBridge and Scheduler do in AWS (devstack/operations.py); None turns either off.
+    execution_watch_seconds: float | None = 1.0  # ended executions → the reconcile function
+    sweep_interval_seconds: float | None = 60.0  # the sweep function (AWS: every 5 minutes)
     agent_job_seconds: float | None = None
     persist_ledger: bool = True
     access_log: bool = False  # log each request to the API and Lambda endpoints (orch up does)
@@ -84,6 +92,8 @@ class LocalStack:
         self.lambda_server: ThreadedServer | None = None
         self.api_server: ThreadedServer | None = None
         self.registry = FunctionRegistry(self.template)
+        self.operations: OperationsLoop | None = None
+        self.issuer: LocalIssuer | None = None  # signs users' access tokens (devstack/auth.py)
         self._saved_env: dict[str, str | None] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -137,14 +147,25 @@ class LocalStack:
         self.sfn = LocalStepFunctions(self.template, payment_timeout_seconds=cfg.payment_timeout_seconds)
         self.lambda_server.start()
         os.environ["STATE_MACHINE_ARN"] = self.sfn.start()
+        if os.environ.get("IDEMPOTENCY_TABLE"):
+            os.environ["IDEMPOTENCY_TABLE"] = self.sfn.create_table(IDEMPOTENCY_TABLE)
         self._reset_dependencies()
         self._seed_catalog()
         self._reconcile_orphans()
-        self.api_server = ThreadedServer(
-            HttpApiApp(self.registry, self.fallback), cfg.host, cfg.api_port, access_log=cfg.access_log
-        ).start()
+        self._start_operations()
+        api = HttpApiApp(self.registry, self.fallback)
+        api_server = ThreadedServer(api, cfg.host, cfg.api_port, access_log=cfg.access_log)
+        # The issuer is the API's own URL + /auth/v1 (known once the port is bound), recorded in the
+        # data dir for `orch token`; its key lives there too, so tokens survive restarts.
+        self.issuer = api.issuer = LocalIssuer.load_or_create(
+            cfg.data_dir, issuer=f"{api_server.url}{ISSUER_PATH}"
+        )
+        self.api_server = api_server.start()
 
     def stop(self) -> None:
+        if self.operations is not None:
+            self.operations.stop()
+            self.operations = None
         for server in (self.api_server, self.lambda_server):
             if server is not None:
                 server.stop()
@@ -190,6 +211,14 @@ class LocalStack:
             "AWS_ENDPOINT_URL_LAMBDA": self.lambda_server.url,
             "POWERTOOLS_SERVICE_NAME": "orchestrator",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            # No X-Ray daemon here; EMF metric lines would drown the log (set them to false to see them).
+            "POWERTOOLS_TRACE_DISABLED": os.environ.get("POWERTOOLS_TRACE_DISABLED", "true"),
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "PAYMENT_TIMEOUT_SECONDS": str(
+                cfg.payment_timeout_seconds or self.template.parameter_default("PaymentTimeoutSeconds")
+            ),
+            # template.yaml's IdempotencyTable, created in moto's DynamoDB at start ("" turns it off).
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
             **cfg.extra_env,
         }
         for key, value in env.items():
@@ -210,8 +239,10 @@ class LocalStack:
     @staticmethod
     def _reset_dependencies() -> None:
         from orchestrator.adapters import reset_dependencies
+        from orchestrator.idempotency import reset_idempotency
 
         reset_dependencies()
+        reset_idempotency()  # its DynamoDB client belongs to the moto mock of this stack
 
     def _seed_catalog(self) -> None:
         """The store's `agents` table holds exactly this stack's catalog (others are deactivated)."""
@@ -227,6 +258,31 @@ class LocalStack:
             if a.id not in wanted_ids
         ]
         store.upsert_agents(stale + wanted)
+
+    def _describe_operations(self) -> str:
+        cfg = self.config
+        watch = (
+            f"ended executions reconciled every {cfg.execution_watch_seconds:g}s"
+            if cfg.execution_watch_seconds
+            else "no reconcile"
+        )
+        sweep = f"sweep every {cfg.sweep_interval_seconds:g}s" if cfg.sweep_interval_seconds else "no sweep"
+        return f"{watch}, {sweep}"
+
+    def _start_operations(self) -> None:
+        """Reconcile ended executions and run the sweep in the background, as AWS does (template.yaml)."""
+        from devstack.operations import operations_spec
+
+        assert self.sfn is not None
+        spec = operations_spec()
+        self.operations = OperationsLoop(
+            self.registry,
+            self.sfn.client(),
+            self.sfn.state_machine_arn,
+            spec,
+            watch_seconds=self.config.execution_watch_seconds,
+            sweep_seconds=self.config.sweep_interval_seconds,
+        ).start()
 
     def _reconcile_orphans(self) -> None:
         """Executions do not survive a restart of the local stack: fail their workflows (resumable)."""
@@ -255,10 +311,12 @@ class LocalStack:
     def describe(self) -> str:
         lines = [
             f"HTTP API        {self.api_url}",
+            f"auth issuer     {self.issuer.issuer if self.issuer else '-'}   (orch token prints a user's token)",
             f"Lambda Invoke   {self.lambda_server.url if self.lambda_server else '-'}",
             f"algod           {self.algod_url}   (token: any)",
             f"indexer         {self.indexer_url}",
             f"state machine   {os.environ.get('STATE_MACHINE_ARN', '-')}",
+            f"repairs         {self._describe_operations()}",
             f"database        {self.config.data_dir / 'orchestrator.sqlite3'}",
             "agents:",
         ]

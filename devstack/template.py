@@ -40,6 +40,7 @@ _CfnLoader.add_multi_constructor("!", _tag)
 class Route:
     method: str
     path: str  # API Gateway syntax, e.g. /api/workflows/{id}
+    authorizer: str | None = None  # the HttpApi authorizer guarding the route (None: open)
 
     @property
     def route_key(self) -> str:
@@ -66,6 +67,24 @@ class FunctionSpec:
         return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{self.logical_id}"
 
 
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    """A JWT authorizer of the HttpApi (`Auth.Authorizers.<name>`), values as written in the template."""
+
+    name: str
+    identity_source: str  # e.g. $request.header.Authorization
+    issuer: Any  # a string or a {"Ref": parameter}
+    audience: list[Any]
+
+    @property
+    def header(self) -> str:
+        """The request header holding the token (the only identity source JWT authorizers take)."""
+        prefix = "$request.header."
+        if not self.identity_source.startswith(prefix):
+            raise ValueError(f"authorizer {self.name}: unsupported identity source {self.identity_source}")
+        return self.identity_source[len(prefix) :]
+
+
 @dataclass
 class StateMachineSpec:
     logical_id: str
@@ -78,12 +97,19 @@ class Template:
     functions: dict[str, FunctionSpec]
     state_machine: StateMachineSpec
     parameters: dict[str, Any]
+    authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[Route, FunctionSpec]]:
         return [(route, fn) for fn in self.functions.values() for route in fn.routes]
 
     def parameter_default(self, name: str) -> Any:
         return self.parameters.get(name, {}).get("Default")
+
+    def resolve(self, value: Any) -> Any:
+        """A property value with `!Ref parameter` replaced by the parameter's default."""
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            return self.parameter_default(value["Ref"])
+        return value
 
     def state_machine_definition(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The definition with its DefinitionSubstitutions filled as CloudFormation would, for local ARNs."""
@@ -107,19 +133,58 @@ class Template:
         return json.loads(re.sub(r"\$\{(\w+)\}", substitute, text))
 
 
+def _http_api_auth(resources: dict[str, Any]) -> tuple[dict[str, AuthorizerSpec], dict[str, str | None]]:
+    """The JWT authorizers of the template's HttpApis, and each HttpApi's DefaultAuthorizer."""
+    authorizers: dict[str, AuthorizerSpec] = {}
+    defaults: dict[str, str | None] = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        auth = (resource.get("Properties") or {}).get("Auth") or {}
+        for name, spec in (auth.get("Authorizers") or {}).items():
+            jwt_config = spec.get("JwtConfiguration")
+            if jwt_config is None:
+                raise ValueError(f"authorizer {name}: the local stack emulates JWT authorizers only")
+            authorizers[name] = AuthorizerSpec(
+                name=name,
+                identity_source=str(spec.get("IdentitySource", "$request.header.Authorization")),
+                issuer=jwt_config.get("issuer"),
+                audience=list(jwt_config.get("audience") or []),
+            )
+        defaults[logical_id] = auth.get("DefaultAuthorizer")
+    return authorizers, defaults
+
+
+def _route(event: dict[str, Any], defaults: dict[str, str | None]) -> Route:
+    props = event["Properties"]
+    api = props.get("ApiId")
+    default = defaults.get(api["Ref"]) if isinstance(api, dict) and "Ref" in api else None
+    chosen = (props.get("Auth") or {}).get("Authorizer", default)
+    return Route(
+        method=str(props["Method"]).upper(),
+        path=str(props["Path"]),
+        authorizer=None if chosen in (None, "NONE") else str(chosen),
+    )
+
+
 def load_template(path: Path = TEMPLATE_PATH) -> Template:
     doc = yaml.load(path.read_text(), Loader=_CfnLoader)
     root = path.parent
     functions: dict[str, FunctionSpec] = {}
     state_machine: StateMachineSpec | None = None
-    for logical_id, resource in (doc.get("Resources") or {}).items():
+    resources = doc.get("Resources") or {}
+    authorizers, default_authorizers = _http_api_auth(resources)
+    for logical_id, resource in resources.items():
         props = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::Serverless::Function":
             routes = [
-                Route(method=str(ev["Properties"]["Method"]).upper(), path=str(ev["Properties"]["Path"]))
+                _route(ev, default_authorizers)
                 for ev in (props.get("Events") or {}).values()
                 if ev.get("Type") == "HttpApi"
             ]
+            for route in routes:
+                if route.authorizer is not None and route.authorizer not in authorizers:
+                    raise ValueError(f"{route.route_key} uses the undeclared authorizer {route.authorizer}")
             functions[logical_id] = FunctionSpec(
                 logical_id=logical_id,
                 code_uri=root / props["CodeUri"],
@@ -135,4 +200,9 @@ def load_template(path: Path = TEMPLATE_PATH) -> Template:
             )
     if state_machine is None:
         raise ValueError(f"{path} declares no AWS::Serverless::StateMachine")
-    return Template(functions=functions, state_machine=state_machine, parameters=doc.get("Parameters") or {})
+    return Template(
+        functions=functions,
+        state_machine=state_machine,
+        parameters=doc.get("Parameters") or {},
+        authorizers=authorizers,
+    )

@@ -14,6 +14,7 @@ from orchestrator.adapters import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 
 from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer, SampleAgentSpec
+from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID
 from devstack.stack import LocalStack, StackConfig
 from devstack.wallet import DevWallet
 
@@ -61,14 +62,24 @@ def use_planner(planner: Any) -> None:
 
 
 class Harness:
-    """A test's view of a running stack: the API, a funded wallet, and extra agents."""
+    """A test's view of a running stack: the API (as the dev user, with a minted access token),
+    a funded wallet, and extra agents."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, user_id: str = DEV_USER_ID) -> None:
         self.stack = stack
-        self.api = httpx.Client(base_url=stack.api_url, timeout=30.0)
+        self.user_id = user_id
+        self.token = self.mint_token(user_id, DEV_USER_EMAIL if user_id == DEV_USER_ID else None)
+        self.api = httpx.Client(
+            base_url=stack.api_url, timeout=30.0, headers={"Authorization": f"Bearer {self.token}"}
+        )
         account = stack.dev_accounts[0]
         self.wallet = DevWallet(account.address, account.private_key, stack.algod_url)
         self.extra_agents: list[SampleAgentServer] = []
+
+    def mint_token(self, user_id: str, email: str | None = None, expires_in: int = 3600) -> str:
+        """An access token of the stack's local issuer (what `orch token` prints)."""
+        assert self.stack.issuer is not None, "the stack is not running"
+        return self.stack.issuer.mint_token(user_id, email, expires_in)
 
     def close(self) -> None:
         for server in self.extra_agents:

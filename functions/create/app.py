@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
 from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
+from orchestrator.observability import observed
 from orchestrator.schemas import CreateWorkflowRequest, WorkflowView
 from orchestrator.services.workflows import create_workflow
 
@@ -13,9 +15,20 @@ app = make_resolver()
 
 
 @app.post("/api/workflows/create")
-def create(body: Annotated[CreateWorkflowRequest, Body()]) -> Response[WorkflowView]:
-    return json_response(create_workflow(get_dependencies(), body, current_user(app)), status=201)
+def create(
+    body: Annotated[CreateWorkflowRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
+) -> Response[WorkflowView]:
+    user_id = current_user(app)
+    return idempotent_response(
+        app,
+        operation="create",
+        key=idempotency_key,
+        user_id=user_id,
+        request=body,
+        answer=lambda: json_response(create_workflow(get_dependencies(), body, user_id), status=201),
+    )
 
 
+@observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

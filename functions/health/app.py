@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from orchestrator.http import handle, make_resolver
+from orchestrator.observability import observed
 
 app = make_resolver()
 
@@ -13,5 +14,6 @@ def health() -> Response[dict[str, str]]:
     return Response(status_code=200, content_type="application/json", body={"status": "ok"})
 
 
+@observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

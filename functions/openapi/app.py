@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from orchestrator.http import handle, make_resolver
+from orchestrator.observability import observed
 
 app = make_resolver()
 DOCUMENT = Path(__file__).with_name("openapi.json")
@@ -29,5 +30,6 @@ def openapi_document() -> Response[dict[str, Any]]:
     )
 
 
+@observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

@@ -3,9 +3,11 @@
 from typing import Any
 
 from orchestrator.adapters import get_dependencies
+from orchestrator.observability import observed
 from orchestrator.schemas import HaltTask
 from orchestrator.services import steps
 
 
+@observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return steps.halt(get_dependencies(), HaltTask.model_validate(event)).model_dump(mode="json")

@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
 from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
+from orchestrator.observability import observed
 from orchestrator.schemas import StepView, SubmitPaymentRequest
 from orchestrator.services import steps
 
@@ -13,12 +15,22 @@ app = make_resolver()
 
 
 @app.post("/api/workflows/step/submit_payment")
-def submit_payment(body: Annotated[SubmitPaymentRequest, Body()]) -> Response[StepView]:
-    view = steps.submit_payment(
-        get_dependencies(), body.workflow_id, body.step_number, body.txn_ids, current_user(app)
+def submit_payment(
+    body: Annotated[SubmitPaymentRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
+) -> Response[StepView]:
+    user_id = current_user(app)
+
+    def pay() -> Response[StepView]:
+        deps = get_dependencies()
+        return json_response(
+            steps.submit_payment(deps, body.workflow_id, body.step_number, body.txn_ids, user_id)
+        )
+
+    return idempotent_response(
+        app, operation="submit_payment", key=idempotency_key, user_id=user_id, request=body, answer=pay
     )
-    return json_response(view)
 
 
+@observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(app, event, context)

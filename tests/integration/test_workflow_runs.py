@@ -3,6 +3,7 @@ on loopback: whole workflows, their failures, cancellation and resume."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -304,3 +305,39 @@ def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harn
     assert failed["status"] == "failed"
     assert failed["steps"][0]["error"]["code"] == "AgentProtocolError"
     assert "not JSON" in failed["steps"][0]["error"]["message"]
+
+
+def test_algod_outage_during_verification_keeps_the_step_waiting_and_the_payment_safe(
+    harness: Harness,
+) -> None:
+    from algosdk.v2client.algod import AlgodClient
+    from orchestrator.payments.verification import ChainVerifier
+
+    use_planner(FixedPlanner([(SYMPTOMS, "sore throat")]))
+    workflow_id = harness.create_and_start()
+    step = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
+    sent = harness.wallet.pay(step["unsigned_group_txns"])
+    body = {"workflowId": workflow_id, "stepNumber": 1, "txnIds": sent.txn_ids}
+
+    deps = get_dependencies()
+    chain = deps.chain
+    with socket.socket() as probe:  # a port nothing listens on: algod is down
+        probe.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    deps.chain = ChainVerifier(AlgodClient("", dead_url))
+    try:
+        down = harness.post("/api/workflows/step/submit_payment", body)
+    finally:
+        deps.chain = chain
+    assert down.status_code == 503, down.text
+    assert down.json()["error"]["code"] == "ChainUnavailable"
+    waiting = harness.workflow(workflow_id)["steps"][0]
+    assert waiting["status"] == "awaiting_payment"
+    assert deps.store.payments_for_step(workflow_id, 1) == []
+
+    # algod is back: the same confirmed payment is accepted; nothing was paid twice.
+    again = harness.post("/api/workflows/step/submit_payment", body)
+    assert again.status_code == 200, again.text
+    done = harness.wait_until_done(workflow_id)
+    assert done["status"] == "completed", done
+    assert sorted(p.txid for p in deps.store.payments_for_step(workflow_id, 1)) == sorted(sent.txn_ids)

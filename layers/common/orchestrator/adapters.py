@@ -17,6 +17,7 @@ from orchestrator.models import utcnow
 if TYPE_CHECKING:
     from orchestrator.agents import AgentClient
     from orchestrator.engine import Engine
+    from orchestrator.observability import WorkflowMetrics
     from orchestrator.payments.verification import ChainVerifier
     from orchestrator.planner import Planner
     from orchestrator.store import Store
@@ -33,6 +34,24 @@ class Dependencies:
             from orchestrator.store.sqlite import SQLiteStore
 
             return SQLiteStore(self.settings.sqlite_path)
+        if self.settings.store_backend == "supabase":
+            from orchestrator.secrets import resolve_secret
+            from orchestrator.store.supabase import SupabaseStore
+
+            key = resolve_secret(
+                self.settings.supabase_service_role_key,
+                self.settings.supabase_service_role_key_parameter,
+                what="Supabase service role key",
+            )
+            url = self.settings.supabase_url
+            missing = [
+                name
+                for name, value in (("SUPABASE_URL", url), ("SUPABASE_SERVICE_ROLE_KEY", key))
+                if not value
+            ]
+            if not url or not key:
+                raise ConfigError(f"STORE_BACKEND=supabase needs {' and '.join(missing)}.")
+            return SupabaseStore(url, key, self.settings.supabase_timeout_seconds)
         raise ConfigError(f"store backend {self.settings.store_backend!r} is not available in this build")
 
     @cached_property
@@ -56,6 +75,13 @@ class Dependencies:
             retries=self.settings.agent_retries,
             url_template=self.settings.agent_url_template,
         )
+
+    @cached_property
+    def metrics(self) -> WorkflowMetrics:
+        """CloudWatch EMF through Powertools; prints nothing when POWERTOOLS_METRICS_DISABLED is set."""
+        from orchestrator.observability import EmfMetrics
+
+        return EmfMetrics()
 
     @cached_property
     def chain(self) -> ChainVerifier:

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     # In AWS, secrets come from SSM Parameter Store (a SecureString name) or Secrets Manager
     # ("secretsmanager:<name or arn>"); a value set directly (local runs) wins.
     supabase_service_role_key_parameter: str | None = None
+    supabase_timeout_seconds: float = Field(default=10.0, gt=0)  # per PostgREST request
 
     # --- workflow engine -----------------------------------------------------------------------
     state_machine_arn: str | None = None
@@ -46,6 +47,10 @@ class Settings(BaseModel):
     poll_deadline_seconds: int = Field(default=900, ge=1)
     poll_max_errors: int = Field(default=3, ge=1)
 
+    # --- repairs (orchestrator.services.reconcile: the sweep) -----------------------------------------
+    payment_timeout_seconds: int = Field(default=900, ge=1)  # the state machine's PaymentTimeoutSeconds
+    sweep_margin_seconds: int = Field(default=300, ge=0)  # grace past a step's deadline before a repair
+
     # --- chain ---------------------------------------------------------------------------------
     # A preset (orchestrator/networks.py) fills what the variables below leave empty.
     algorand_network: Literal["localnet", "testnet", "mainnet", "custom"] = "localnet"
@@ -57,6 +62,11 @@ class Settings(BaseModel):
     max_fee_microalgo: int = Field(default=10_000, ge=1000)
     max_validity_rounds: int = Field(default=1000, ge=1)
     submit_payment_retry_seconds: float = Field(default=20.0, ge=0)
+
+    # --- idempotency (orchestrator.idempotency) ------------------------------------------------------
+    # DynamoDB table of Idempotency-Key records. Unset: idempotency is off and the header is ignored.
+    idempotency_table: str | None = None
+    idempotency_expiry_seconds: int = Field(default=86_400, ge=60)  # how long a key is remembered
 
     @model_validator(mode="after")
     def _network_defaults(self) -> Settings:

@@ -22,12 +22,27 @@ class EngineUnavailable(OrchestratorError):
     http_status = 503
 
 
+class ExecutionDescription(BaseModel):
+    """What Step Functions says about one execution (DescribeExecution)."""
+
+    execution_arn: str
+    name: str = ""
+    status: str  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED | PENDING_REDRIVE
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
 class Engine(Protocol):
     def start_execution(self, name: str, execution_input: ExecutionInput) -> str: ...
 
     def send_task_success(self, task_token: str, output: dict[str, Any]) -> bool: ...
 
     def send_task_failure(self, task_token: str, error: str, cause: str) -> bool: ...
+
+    def describe_execution(self, execution_arn: str) -> ExecutionDescription | None:
+        """None when the execution does not exist (any more)."""
+        ...
 
 
 class StepFunctionsEngine:
@@ -67,6 +82,27 @@ class StepFunctionsEngine:
     def send_task_failure(self, task_token: str, error: str, cause: str) -> bool:
         return self._callback(
             lambda: self.client.send_task_failure(taskToken=task_token, error=error, cause=cause[:32000])
+        )
+
+    def describe_execution(self, execution_arn: str) -> ExecutionDescription | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.describe_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ExecutionDoesNotExist":
+                return None
+            raise EngineUnavailable(f"The workflow engine could not describe the execution: {code}") from exc
+        except Exception as exc:  # connection errors
+            raise EngineUnavailable(f"The workflow engine could not describe the execution: {exc}") from exc
+        return ExecutionDescription(
+            execution_arn=str(response["executionArn"]),
+            name=str(response.get("name") or ""),
+            status=str(response["status"]),
+            input=response.get("input"),
+            error=response.get("error"),
+            cause=response.get("cause"),
         )
 
     def _callback(self, call: Any) -> bool:

@@ -3,19 +3,19 @@ split between API Gateway events and state-machine task payloads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.config import ConfigError
 from orchestrator.errors import OrchestratorError
-
-logger = Logger(service="orchestrator")
+from orchestrator.observability import logger
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -40,8 +40,42 @@ def _describe_validation_errors(errors: list[Any]) -> tuple[str, list[dict[str, 
     return f"The request is not valid: {sentence}.", details
 
 
+class RequestScopedResolver(APIGatewayHttpResolver):
+    """Powertools keeps the request being resolved on the router *class* and its route context on the
+    instance: right for Lambda, where a container handles one request at a time, wrong for the local
+    stack, which serves many requests at once in one process (one user's request could read another's
+    claims). Here both live in the resolving thread; in Lambda that changes nothing."""
+
+    _request = threading.local()
+
+    @property  # type: ignore[override]
+    def current_event(self) -> APIGatewayProxyEventV2:
+        event: APIGatewayProxyEventV2 = self._request.event
+        return event
+
+    @current_event.setter
+    def current_event(self, value: APIGatewayProxyEventV2) -> None:
+        self._request.event = value
+
+    @property
+    def context(self) -> dict[str, Any]:
+        if not hasattr(self._request, "context"):
+            self._request.context = {}
+        context: dict[str, Any] = self._request.context
+        return context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._request.context = value
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        self._request.event = self._to_proxy_event(dict(event))
+        self._request.context = {}
+        return super().resolve(event, context)
+
+
 def make_resolver() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = RequestScopedResolver(enable_validation=True)
 
     @app.exception_handler(OrchestratorError)
     def _domain_error(exc: OrchestratorError) -> Response:

@@ -49,6 +49,19 @@ from orchestrator.services.views import load_step, load_workflow, step_view
 
 _NOT_YET_PAID = frozenset({StepStatus.PENDING, StepStatus.AWAITING_PAYMENT})
 
+# Errors that an agent caused (the AgentErrors metric counts them per agent and code).
+AGENT_ERROR_CODES = frozenset(
+    {
+        "AgentUnavailable",
+        "AgentProtocolError",
+        "AgentRejected",
+        "AgentJobFailed",
+        "PollTimeout",
+        "UnsafePaymentGroup",
+        "PaymentRejectedByAgent",
+    }
+)
+
 
 # --- shared checks -------------------------------------------------------------------------------
 
@@ -287,6 +300,8 @@ def submit_payment(
             deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.AWAITING_PAYMENT, receipt=None
         )
         raise PaymentReplay("One of these transactions already paid for another step.")
+    if step.started_at is not None:
+        deps.metrics.payment_wait((deps.clock() - step.started_at).total_seconds())
 
     token = step.task_token or ""
     try:
@@ -398,22 +413,26 @@ def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
     token = deps.store.get_access_token(step.workflow_id, step.step_number, step.job_id)
     try:
         status = deps.agents.job_status(agent, job_id=step.job_id, access_token=token or None)
-    except (AgentUnavailable, AgentProtocolError):
+    except (AgentUnavailable, AgentProtocolError) as exc:
         # A hiccup while the job runs is tolerated a few times in a row before the step fails.
         errors = step.poll_errors + 1
         updated = deps.store.update_step(
             step.workflow_id, step.step_number, expected={StepStatus.RUNNING}, changes={"poll_errors": errors}
         )
         if updated is None or errors >= deps.settings.poll_max_errors:
-            raise
+            raise  # the halt task counts the error that fails the step
+        deps.metrics.agent_error(agent.id, exc.code)
         return None
     if status.status == "succeeded":
+        completed_at = deps.clock()
         updated = deps.store.update_step(
             step.workflow_id,
             step.step_number,
             expected={StepStatus.RUNNING},
-            changes={"status": StepStatus.SUCCEEDED, "output": status.output, "completed_at": deps.clock()},
+            changes={"status": StepStatus.SUCCEEDED, "output": status.output, "completed_at": completed_at},
         )
+        if updated is not None and step.started_at is not None:
+            deps.metrics.step_latency((completed_at - step.started_at).total_seconds())
         return updated or load_step(deps.store, step.workflow_id, step.step_number)
     if status.status == "failed":
         detail = status.output if isinstance(status.output, str) else json.dumps(status.output)
@@ -447,11 +466,12 @@ def advance(deps: Dependencies, task: TaskRef) -> AdvanceOutcome:
         raise InvalidState(f"Step {step.step_number} is {step.status.value}, not succeeded.")
     last = len(workflow.plan.steps)
     if step.step_number >= last:
-        deps.store.update_workflow(
+        if deps.store.update_workflow(
             workflow.id,
             expected={WorkflowStatus.RUNNING},
             changes={"status": WorkflowStatus.COMPLETED, "final_output": step.output, "current_step": last},
-        )
+        ):
+            deps.metrics.workflow_completed()
         return AdvanceOutcome(done=True, next_step=last)
     deps.store.update_workflow(
         workflow.id, expected={WorkflowStatus.RUNNING}, changes={"current_step": step.step_number + 1}
@@ -505,14 +525,16 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
             },
         )
         step_now = deps.store.get_step(workflow.id, step.step_number)
-        deps.store.update_workflow(
+        recorded = step_now.error if step_now and step_now.error else error
+        if deps.store.update_workflow(
             workflow.id,
             expected={WorkflowStatus.RUNNING},
-            changes={
-                "status": WorkflowStatus.FAILED,
-                "error": (step_now.error if step_now and step_now.error else error),
-            },
-        )
+            changes={"status": WorkflowStatus.FAILED, "error": recorded},
+        ):
+            # Counted once, by the call that made the change (the task may be retried).
+            deps.metrics.workflow_failed(recorded.code)
+            if recorded.code in AGENT_ERROR_CODES:
+                deps.metrics.agent_error(step.agent_id, recorded.code)
     final = load_workflow(deps.store, workflow.id)
     final_step = deps.store.get_step(workflow.id, step.step_number)
     return HaltOutcome(workflow_status=final.status, step_status=final_step.status if final_step else None)

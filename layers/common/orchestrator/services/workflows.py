@@ -61,6 +61,7 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
         for step in plan.steps
     ]
     deps.store.create_workflow(workflow, steps)
+    deps.metrics.workflow_created()
     return workflow_view(workflow, steps)
 
 
@@ -115,11 +116,12 @@ def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) ->
     try:
         arn = deps.engine.start_execution(f"wf-{workflow_id}-{attempt}", execution_input)
     except OrchestratorError as exc:
-        deps.store.update_workflow(
+        if deps.store.update_workflow(
             workflow_id,
             expected={WorkflowStatus.RUNNING},
             changes={"status": WorkflowStatus.FAILED, "error": ErrorInfo(code=exc.code, message=exc.message)},
-        )
+        ):
+            deps.metrics.workflow_failed(exc.code)
         raise
     deps.store.update_workflow(workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
     return view_of(deps.store, workflow_id)
