@@ -49,8 +49,8 @@ def test_reconcile_rule_matches_ended_executions_of_the_workflow_state_machine_o
         "Type": "SQS",
         "TargetArn": {"Fn::GetAtt": ["ReconcileDeadLetterQueue", "Arn"]},
     }
-    # It needs no Step Functions permission at all: the event carries the execution.
-    assert "Policies" not in props(doc, "ReconcileFunction")
+    # It needs no Step Functions permission at all (the event carries the execution): only the store's secret.
+    assert props(doc, "ReconcileFunction")["Policies"] == [{"Ref": "StoreSecretReadPolicy"}]
 
 
 def test_sweep_runs_every_five_minutes_and_may_only_describe_this_machines_executions(
@@ -60,7 +60,8 @@ def test_sweep_runs_every_five_minutes_and_may_only_describe_this_machines_execu
     (schedule,) = sweep["Events"].values()
     assert schedule["Type"] == "ScheduleV2"
     assert schedule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
-    (policy,) = sweep["Policies"]
+    store_secret, policy = sweep["Policies"]
+    assert store_secret == {"Ref": "StoreSecretReadPolicy"}
     (statement,) = policy["Statement"]
     assert statement["Action"] == "states:DescribeExecution"
     resource = statement["Resource"]["Fn::Sub"]
@@ -186,3 +187,22 @@ def test_functions_log_trace_and_count_in_the_namespace_the_code_uses(doc: dict[
     env = function_globals["Environment"]["Variables"]
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == observability.NAMESPACE == "AgentOrchestrator"
     assert env["POWERTOOLS_SERVICE_NAME"] == observability.SERVICE
+
+
+def test_store_secret_is_readable_by_every_function_that_touches_the_store_and_the_key_only_by_create(
+    doc: dict[str, Any],
+) -> None:
+    functions = {
+        name: resource["Properties"]
+        for name, resource in doc["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    storeless = {"HealthFunction", "OpenApiFunction"}
+    for name, properties in functions.items():
+        policies = properties.get("Policies", [])
+        assert ({"Ref": "StoreSecretReadPolicy"} in policies) == (name not in storeless), name
+        planner_key = any("PlannerSecretReadPolicy" in str(policy) for policy in policies)
+        assert planner_key == (name == "CreateFunction"), name
+    (statement,) = doc["Resources"]["StoreSecretReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ssm:GetParameter"
+    assert statement["Resource"]["Fn::Sub"].endswith(":parameter${SupabaseServiceRoleKeyParameter}")
