@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo up test lint typecheck unit clean openapi layer sam-build
+.PHONY: demo up test lint typecheck unit clean openapi layer sam-build frontend frontend-test browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,25 @@ $(VENV)/.installed-dev: $(VENV)/.installed-local
 demo: $(VENV)/.installed-local
 	$(BIN)/orch demo
 
-up: $(VENV)/.installed-local
+up: $(VENV)/.installed-local frontend
 	$(BIN)/orch up
+
+# The web pages (frontend/, Vite): `npm ci` when the lock changes, a build when a source changes.
+# `orch up` serves frontend/dist on the API's port (http://127.0.0.1:3000/orchestrator).
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+frontend: frontend/dist/index.html
+
+frontend-test: frontend/node_modules/.installed
+	cd frontend && npm test
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
@@ -44,7 +61,14 @@ $(SAM_VENV)/.installed: sam-requirements.txt
 sam-build: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --build-dir build/sam --cache-dir build/sam-cache
 
-test: lint typecheck sam-build
+# Debian's chromium for the browser tests (tests/browser); they skip loudly where it cannot be had.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+		  apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || true
+	@command -v chromium >/dev/null 2>&1 || echo "!!! chromium is not installed: the browser tests will be skipped !!!"
+
+test: lint typecheck sam-build frontend-test frontend browser
 	$(BIN)/pytest -q
 
 # Regenerate the OpenAPI document from the handlers (a test fails when it is stale).
@@ -56,4 +80,4 @@ layer: $(VENV)/.installed-local
 	$(BIN)/python -m devstack.layer
 
 clean:
-	rm -rf .local build .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .local build .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache frontend/dist frontend/node_modules

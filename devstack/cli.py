@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, LocalIssuer
+from devstack.frontend import frontend_for, site_built
 from devstack.stack import LocalStack, StackConfig
 
 SEED_EXAMPLE = "I have a headache and runny nose and want a movie recommendation"
@@ -60,6 +61,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         ),
     )
     stack = LocalStack(StackConfig(**values))
+    # The web pages (frontend/dist) from the same server, when built; the API's routes come first.
+    with_pages = site_built()
+    if with_pages:
+        stack.fallback = frontend_for(stack)
     try:
         stack.start()
     except OSError as exc:
@@ -67,6 +72,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     print("The local stack is up.\n")
     print(stack.describe())
+    if with_pages:
+        print(
+            f"\nWeb pages:  {stack.api_url}/orchestrator\n"
+            "  (wallet: Mnemonic; paste one of the dev account mnemonics above when it asks)"
+        )
+    else:
+        print("\nThe web pages are not built: run `make frontend` (Node 20.19+ and npm), then restart.")
     print(f"\nTry:  curl -s {stack.api_url}/api/health\nCtrl-C stops the stack.", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

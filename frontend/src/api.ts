@@ -1,0 +1,183 @@
+// The HTTP API client. Every call sends `Authorization: Bearer <token>` from auth.ts; errors become
+// ApiError (the API's `{"error": {"code", "message"}}`) or NetworkError (no answer at all).
+
+import { getAccessToken } from './auth'
+import type { StepView, WorkflowView } from './types'
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+
+  constructor(status: number, code: string, message: string) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+  }
+}
+
+export class NetworkError extends Error {
+  constructor(message = 'The orchestrator API cannot be reached.') {
+    super(message)
+    this.name = 'NetworkError'
+  }
+}
+
+export class NotSignedIn extends Error {
+  constructor() {
+    super('You are not signed in.')
+    this.name = 'NotSignedIn'
+  }
+}
+
+/** A fresh key for the Idempotency-Key header (printable ASCII, at most 255 characters). */
+export function newIdempotencyKey(): string {
+  const cryptoApi = globalThis.crypto
+  if (cryptoApi && typeof cryptoApi.randomUUID === 'function') return cryptoApi.randomUUID()
+  const bytes = new Uint8Array(16)
+  cryptoApi.getRandomValues(bytes)
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Turns an error answer into an ApiError: the API's envelope, API Gateway's 401, or anything else. */
+export function errorFromResponse(status: number, body: unknown): ApiError {
+  if (typeof body === 'object' && body !== null) {
+    const envelope = (body as { error?: unknown }).error
+    if (typeof envelope === 'object' && envelope !== null) {
+      const { code, message } = envelope as { code?: unknown; message?: unknown }
+      return new ApiError(
+        status,
+        typeof code === 'string' ? code : 'Error',
+        typeof message === 'string' ? message : `The API answered ${status}.`,
+      )
+    }
+    // API Gateway's JWT authorizer answers 401 {"message":"Unauthorized"} without an envelope.
+    const message = (body as { message?: unknown }).message
+    if (typeof message === 'string') {
+      return new ApiError(status, status === 401 ? 'Unauthorized' : 'Error', message)
+    }
+  }
+  return new ApiError(status, status === 401 ? 'Unauthorized' : 'Error', `The API answered ${status}.`)
+}
+
+/** What to tell the person about an error: the API's own message plus a friendly line where it helps. */
+export function describeError(error: unknown): { message: string; hint?: string } {
+  if (error instanceof NotSignedIn) {
+    return {
+      message: 'You are not signed in.',
+      hint: 'Sign in and try again. On the local stack, reload the page: orch up hands out a dev token.',
+    }
+  }
+  if (error instanceof ApiError) {
+    if (error.status === 401) {
+      return {
+        message: error.message,
+        hint: 'Your sign-in has expired or is not valid. Sign in again (on the local stack: reload the page).',
+      }
+    }
+    if (error.status === 403) {
+      return { message: error.message, hint: 'This account may not do that.' }
+    }
+    if (error.status >= 500) {
+      return { message: error.message, hint: 'The service had a problem. Try again in a moment.' }
+    }
+    return { message: error.message }
+  }
+  if (error instanceof NetworkError) {
+    return {
+      message: error.message,
+      hint: 'Check your connection (on the local stack: is orch up still running?) and try again.',
+    }
+  }
+  if (error instanceof Error) return { message: error.message }
+  return { message: String(error) }
+}
+
+export interface CreateWorkflowInput {
+  userMessage: string
+  walletAddress: string
+  budgetMicroalgo?: number
+}
+
+export class ApiClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly tokenSource: () => Promise<string | null> = getAccessToken,
+  ) {}
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+    const token = await this.tokenSource()
+    if (!token) throw new NotSignedIn()
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      Authorization: `Bearer ${token}`,
+    }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
+    let response: Response
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      })
+    } catch {
+      throw new NetworkError()
+    }
+    let data: unknown = null
+    const text = await response.text().catch(() => '')
+    if (text) {
+      try {
+        data = JSON.parse(text)
+      } catch {
+        data = null
+      }
+    }
+    if (!response.ok) throw errorFromResponse(response.status, data)
+    return data as T
+  }
+
+  createWorkflow(input: CreateWorkflowInput, idempotencyKey: string = newIdempotencyKey()): Promise<WorkflowView> {
+    const body: Record<string, unknown> = {
+      user_message: input.userMessage,
+      wallet_address: input.walletAddress,
+    }
+    if (input.budgetMicroalgo !== undefined) body.budget_microalgo = input.budgetMicroalgo
+    return this.request('POST', '/api/workflows/create', body, idempotencyKey)
+  }
+
+  getWorkflow(workflowId: string): Promise<WorkflowView> {
+    return this.request('GET', `/api/workflows/${encodeURIComponent(workflowId)}`)
+  }
+
+  approve(workflowId: string): Promise<WorkflowView> {
+    return this.request('POST', '/api/workflows/approve', { workflow_id: workflowId })
+  }
+
+  /** Starts an approved workflow, or resumes a failed or cancelled one. */
+  start(workflowId: string, idempotencyKey: string = newIdempotencyKey()): Promise<WorkflowView> {
+    return this.request('POST', '/api/workflows/start', { workflow_id: workflowId }, idempotencyKey)
+  }
+
+  cancel(workflowId: string): Promise<WorkflowView> {
+    return this.request('POST', '/api/workflows/cancel', { workflow_id: workflowId })
+  }
+
+  /** Re-quotes a step whose offered group expired (the step as it is now). */
+  startJob(workflowId: string, stepNumber: number): Promise<StepView> {
+    return this.request('POST', '/api/workflows/step/start_job', {
+      workflow_id: workflowId,
+      step_number: stepNumber,
+    })
+  }
+
+  submitPayment(workflowId: string, stepNumber: number, txnIds: string[], idempotencyKey: string): Promise<StepView> {
+    return this.request(
+      'POST',
+      '/api/workflows/step/submit_payment',
+      { workflow_id: workflowId, step_number: stepNumber, txn_ids: txnIds },
+      idempotencyKey,
+    )
+  }
+}

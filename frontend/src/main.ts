@@ -1,0 +1,96 @@
+// Start-up: runtime config → auth → API client → wallets → the page for the current URL.
+// A tiny client router: /orchestrator and /workflow/<id> (the server answers both with index.html,
+// so a reload works); links inside the site navigate without a reload, keeping the wallet session.
+
+import './styles.css'
+
+import { ApiClient } from './api'
+import { configureAuth } from './auth'
+import { loadConfig } from './config'
+import { h } from './dom'
+import type { PageContext } from './pages/context'
+import { orchestratorPage } from './pages/orchestrator'
+import { workflowIdFromPath, workflowPage } from './pages/workflow'
+import { createWalletManager } from './wallet'
+
+const root = document.getElementById('main') as HTMLElement
+let dispose: (() => void) | null = null
+
+function notFound(container: HTMLElement): () => void {
+  container.replaceChildren(
+    h('h1', { tabindex: -1, testid: 'page-title' }, 'Page not found'),
+    h('p', { testid: 'not-found' }, 'There is no page here. ', h('a', { href: '/orchestrator' }, 'Make a new request'), '.'),
+  )
+  return () => {}
+}
+
+function route(ctx: PageContext): void {
+  dispose?.()
+  dispose = null
+  const path = window.location.pathname
+  if (path === '/' || path === '/index.html') {
+    window.history.replaceState(null, '', '/orchestrator')
+    route(ctx)
+    return
+  }
+  const workflowId = workflowIdFromPath(path)
+  if (path === '/orchestrator' || path === '/orchestrator/') {
+    document.title = 'New request · Agent orchestrator'
+    dispose = orchestratorPage(root, ctx)
+  } else if (workflowId !== null) {
+    document.title = 'Workflow · Agent orchestrator'
+    dispose = workflowPage(workflowId)(root, ctx)
+  } else {
+    document.title = 'Not found · Agent orchestrator'
+    dispose = notFound(root)
+  }
+  root.querySelector<HTMLElement>('h1')?.focus()
+}
+
+async function start(): Promise<void> {
+  let config
+  try {
+    config = await loadConfig()
+  } catch (err) {
+    root.replaceChildren(
+      h('h1', { tabindex: -1 }, 'The page cannot start'),
+      h('p', { class: 'error', role: 'alert', testid: 'config-error' }, err instanceof Error ? err.message : String(err)),
+    )
+    return
+  }
+  configureAuth(config)
+  const wallets = createWalletManager(config)
+  const badge = document.querySelector<HTMLElement>('[data-testid="network-badge"]')
+  if (badge) {
+    badge.textContent = config.network === 'localnet' ? 'local stack' : config.network
+    badge.hidden = false
+  }
+  const ctx: PageContext = {
+    config,
+    api: new ApiClient(config.apiBaseUrl),
+    wallets,
+    navigate(path: string) {
+      window.history.pushState(null, '', path)
+      route(ctx)
+    },
+  }
+  // Links to our own pages navigate in place (the mnemonic wallet lives in memory only).
+  document.addEventListener('click', (event) => {
+    const link = (event.target as Element | null)?.closest?.('a')
+    if (!link || event.defaultPrevented || event.button !== 0) return
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || link.target) return
+    const url = new URL(link.href, window.location.href)
+    if (url.origin !== window.location.origin) return
+    if (url.pathname === '/orchestrator' || workflowIdFromPath(url.pathname) !== null) {
+      event.preventDefault()
+      ctx.navigate(url.pathname)
+    }
+  })
+  window.addEventListener('popstate', () => route(ctx))
+  wallets.resumeSessions().catch(() => {
+    // A wallet session that cannot be resumed just shows "No wallet connected".
+  })
+  route(ctx)
+}
+
+void start()

@@ -1,0 +1,493 @@
+// /workflow/<id>: the plan, approval, each step's live status and payment, outputs.
+// Everything shown comes from the API (GET /api/workflows/{id}), so a reload mid-workflow shows the
+// same page; only the "paying" state (wallet signing, sending, confirming) is the page's own.
+//
+// Test ids (n = step number, i = transaction index from 0): see frontend/README.md.
+
+import { ApiError, NotSignedIn, describeError, newIdempotencyKey } from '../api'
+import { formatAlgo, shorten } from '../algo'
+import { h, replaceChildren, setText, show } from '../dom'
+import { renderGroupPreview } from '../groupPreview'
+import { renderOutput } from '../output'
+import { OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
+import { Poller } from '../poller'
+import { stepStatusView, workflowStatusView, type PayPhase } from '../status'
+import { TERMINAL_WORKFLOW_STATUSES, type StepView, type WorkflowView } from '../types'
+import { algodOf, walletPanel } from '../wallet'
+import type { Page, PageContext } from './context'
+
+interface LocalStep {
+  phase: PayPhase | null
+  /** Getting the offer ready for the preview (a round check, maybe a re-quote): text to show. */
+  preparing: string
+  offer: PaymentOffer | null
+  notice: string
+  error: string
+}
+
+/** Errors that polling again will not cure: no such workflow, not allowed, not signed in. */
+function isFinal(error: unknown): boolean {
+  return error instanceof NotSignedIn || (error instanceof ApiError && [401, 403, 404].includes(error.status))
+}
+
+function errorLines(error: unknown): (HTMLElement | string)[] {
+  const { message, hint } = describeError(error)
+  return [h('p', {}, message), hint ? h('p', {}, hint) : '']
+}
+
+class StepCard {
+  readonly element: HTMLElement
+  private readonly status: HTMLElement
+  private readonly input: HTMLElement
+  private readonly inputLabel: HTMLElement
+  private readonly payButton: HTMLButtonElement
+  private readonly preview: HTMLElement
+  private readonly previewBody: HTMLElement
+  private readonly previewNotice: HTMLElement
+  private readonly confirmButton: HTMLButtonElement
+  private readonly backButton: HTMLButtonElement
+  private readonly confirmHint: HTMLElement
+  private readonly payDetail: HTMLElement
+  private readonly payError: HTMLElement
+  private readonly receipt: HTMLElement
+  private readonly output: HTMLElement
+  private readonly stepError: HTMLElement
+  private inputShown = ''
+  private outputShown = ''
+  private previewShown: PaymentOffer | null = null
+
+  constructor(
+    readonly n: number,
+    step: StepView,
+    handlers: { pay(n: number): void; confirm(n: number): void; back(n: number): void },
+  ) {
+    this.status = h('span', { testid: `step-status-${n}`, 'aria-live': 'polite' })
+    this.inputLabel = h('h4', {}, 'Input')
+    this.input = h('div', { testid: `step-input-${n}` })
+    this.payButton = h('button', { type: 'button', class: 'button button--primary', testid: `step-pay-${n}` }, 'Sign & pay') as HTMLButtonElement
+    this.payButton.addEventListener('click', () => handlers.pay(n))
+    this.previewNotice = h('p', { class: 'notice', testid: `step-preview-notice-${n}` })
+    this.previewBody = h('div')
+    this.confirmButton = h('button', { type: 'button', class: 'button button--primary', testid: `step-confirm-pay-${n}` }, 'Sign with wallet') as HTMLButtonElement
+    this.confirmButton.addEventListener('click', () => handlers.confirm(n))
+    this.backButton = h('button', { type: 'button', class: 'button button--secondary', testid: `step-cancel-pay-${n}` }, 'Back') as HTMLButtonElement
+    this.backButton.addEventListener('click', () => handlers.back(n))
+    this.confirmHint = h('p', { class: 'muted', testid: `step-confirm-hint-${n}` })
+    this.preview = h(
+      'section',
+      { class: 'preview', testid: `step-preview-${n}`, 'aria-labelledby': `step-preview-heading-${n}` },
+      h('h4', { id: `step-preview-heading-${n}`, tabindex: -1 }, 'What you will sign'),
+      this.previewNotice,
+      this.previewBody,
+      this.confirmHint,
+      h('div', { class: 'actions' }, this.confirmButton, this.backButton),
+    )
+    this.payDetail = h('p', { class: 'muted', testid: `step-pay-detail-${n}`, 'aria-live': 'polite' })
+    this.payError = h('div', { class: 'error', role: 'alert', testid: `step-pay-error-${n}` })
+    this.receipt = h('p', { class: 'receipt', testid: `step-receipt-${n}` })
+    this.output = h('div', { class: 'step-output' })
+    this.stepError = h('div', { class: 'error', testid: `step-error-${n}` })
+    this.element = h(
+      'li',
+      { class: 'step card', testid: `step-${n}`, 'aria-labelledby': `step-heading-${n}` },
+      h(
+        'header',
+        { class: 'step-header' },
+        h('h3', { id: `step-heading-${n}` }, `Step ${n}: `, h('span', { testid: `step-agent-${n}` }, step.agent_name)),
+        this.status,
+      ),
+      h('p', { testid: `step-description-${n}` }, step.description),
+      h('p', { class: 'price' }, 'Price: ', h('strong', { testid: `step-price-${n}` }, formatAlgo(step.price_microalgo))),
+      this.inputLabel,
+      this.input,
+      this.payButton,
+      this.preview,
+      this.payDetail,
+      this.payError,
+      this.receipt,
+      this.stepError,
+      this.output,
+    )
+  }
+
+  update(step: StepView, local: LocalStep, canPay: boolean, walletNote: string): void {
+    const view = stepStatusView(step.status, local.phase)
+    setText(this.status, view.label)
+    this.status.className = view.className
+    this.status.dataset.status = view.key
+    this.element.dataset.status = view.key
+
+    const resolved = step.resolved_input
+    const inputValue = resolved ?? step.input_data
+    const inputKey = JSON.stringify([resolved !== null && resolved !== undefined, inputValue])
+    if (inputKey !== this.inputShown) {
+      this.inputShown = inputKey
+      setText(this.inputLabel, resolved !== null && resolved !== undefined ? 'Input' : 'Planned input')
+      replaceChildren(this.input, renderOutput(inputValue, `step-input-value-${this.n}`))
+    }
+
+    const awaiting = step.status === 'awaiting_payment'
+    show(this.payButton, awaiting && canPay && local.phase === null && !local.preparing && local.offer === null)
+    const offer = awaiting ? local.offer : null
+    show(this.preview, offer !== null)
+    if (offer !== this.previewShown) {
+      this.previewShown = offer
+      replaceChildren(this.previewBody, offer ? renderGroupPreview(offer.summary, `step-preview-${this.n}`) : '')
+    }
+    setText(this.previewNotice, offer ? local.notice : '')
+    show(this.previewNotice, !!(offer && local.notice))
+    if (offer) {
+      const unsafe = offer.summary.warnings.length > 0
+      const blocked = unsafe || (!!walletNote && offer.paidInRound === null)
+      this.confirmButton.disabled = blocked || local.phase !== null
+      setText(this.confirmButton, offer.paidInRound !== null ? 'Hand the payment to the agent' : 'Sign with wallet')
+      setText(this.confirmHint, unsafe ? 'Signing is disabled for this group.' : offer.paidInRound === null ? walletNote : '')
+      this.backButton.disabled = local.phase !== null
+    }
+    const detail = view.detail || (awaiting ? local.preparing : '')
+    setText(this.payDetail, detail)
+    show(this.payDetail, !!detail)
+    setText(this.payError, local.error)
+    show(this.payError, !!local.error)
+
+    const receipt = step.receipt
+    setText(
+      this.receipt,
+      receipt
+        ? `Paid ${formatAlgo(receipt.amount_microalgo)} to ${shorten(receipt.receiver)} in round ${receipt.confirmed_round} (txid ${receipt.txn_ids.map((t) => shorten(t)).join(', ')})`
+        : '',
+    )
+    this.receipt.title = receipt ? receipt.txn_ids.join(', ') : ''
+    show(this.receipt, !!receipt)
+
+    setText(this.stepError, step.error ? `${step.error.message} (${step.error.code})` : '')
+    show(this.stepError, !!step.error)
+
+    const hasOutput = step.output !== null && step.output !== undefined
+    const outputKey = hasOutput ? JSON.stringify(step.output) : ''
+    if (outputKey !== this.outputShown) {
+      this.outputShown = outputKey
+      replaceChildren(this.output, hasOutput ? [h('h4', {}, 'Output'), renderOutput(step.output, `step-output-${this.n}`)] : '')
+    }
+    show(this.output, hasOutput)
+  }
+
+  focusPreview(): void {
+    this.preview.querySelector<HTMLElement>('h4')?.focus()
+  }
+}
+
+export function workflowIdFromPath(pathname: string): string | null {
+  const match = /^\/workflow\/([^/]+)\/?$/.exec(pathname)
+  if (!match) return null
+  try {
+    return decodeURIComponent(match[1])
+  } catch {
+    return null
+  }
+}
+
+export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ctx: PageContext) => {
+  let workflow: WorkflowView | null = null
+  let lastSeen = ''
+  let actionBusy = false
+  let disposed = false
+  const locals = new Map<number, LocalStep>()
+  const cards = new Map<number, StepCard>()
+  const local = (n: number): LocalStep => {
+    let entry = locals.get(n)
+    if (!entry) {
+      entry = { phase: null, preparing: '', offer: null, notice: '', error: '' }
+      locals.set(n, entry)
+    }
+    return entry
+  }
+
+  const title = h('h1', { tabindex: -1, testid: 'page-title' }, 'Workflow')
+  const loading = h('p', { testid: 'workflow-loading', 'aria-live': 'polite' }, 'Loading the workflow…')
+  const pageError = h('div', { class: 'error', role: 'alert', testid: 'page-error' })
+  const pollError = h('p', { class: 'warning-line', testid: 'poll-error', 'aria-live': 'polite' })
+  const status = h('span', { testid: 'workflow-status', 'aria-live': 'polite' })
+  const request = h('p', { testid: 'workflow-request', class: 'quote' })
+  const reasoning = h('p', { testid: 'workflow-reasoning' })
+  const walletLine = h('span', { testid: 'workflow-wallet', class: 'mono address' })
+  const total = h('strong', { testid: 'workflow-total' })
+  const workflowError = h('div', { class: 'error', testid: 'workflow-error' })
+  const approveStart = h('button', { type: 'button', class: 'button button--primary', testid: 'approve-start' }, 'Approve & start')
+  const cancel = h('button', { type: 'button', class: 'button button--secondary', testid: 'cancel' }, 'Cancel workflow')
+  const resume = h('button', { type: 'button', class: 'button button--primary', testid: 'resume' }, 'Resume')
+  const actionStatus = h('p', { class: 'muted', testid: 'action-status', 'aria-live': 'polite' })
+  const walletMismatch = h('p', { class: 'warning-line', testid: 'wallet-mismatch', role: 'status' })
+  const stepsList = h('ol', { class: 'steps', testid: 'steps' })
+  const finalOutput = h('section', { class: 'card final', testid: 'final-output-section', 'aria-labelledby': 'final-heading' })
+  const panel = walletPanel(ctx.wallets, () => render())
+
+  const summary = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'plan-heading', testid: 'workflow-summary' },
+    h('div', { class: 'step-header' }, h('h2', { id: 'plan-heading' }, 'Plan'), status),
+    h('h3', {}, 'Your request'),
+    request,
+    h('h3', {}, "The planner's reasoning"),
+    reasoning,
+    h('p', {}, 'Total cost: ', total),
+    h('p', { class: 'wallet-line' }, 'Pays from: ', walletLine),
+    workflowError,
+    h('div', { class: 'actions' }, approveStart, resume, cancel),
+    actionStatus,
+  )
+  const body = h('div', { class: 'workflow-body' }, summary, panel.element, walletMismatch, h('h2', {}, 'Steps'), stepsList, finalOutput)
+  show(body, false)
+  root.replaceChildren(
+    h('p', { class: 'breadcrumb' }, h('a', { href: '/orchestrator', testid: 'new-request-link' }, 'New request')),
+    title,
+    loading,
+    pageError,
+    pollError,
+    body,
+  )
+  show(pollError, false)
+
+  const paymentContext = (): PaymentContext => ({
+    api: ctx.api,
+    algod: algodOf(ctx.wallets),
+    workflowId,
+    walletAddress: workflow?.wallet_address ?? '',
+  })
+
+  const walletNote = (): string => {
+    if (!workflow) return ''
+    const active = ctx.wallets.activeAddress
+    if (!active) return `Connect the wallet ${shorten(workflow.wallet_address)} to sign.`
+    if (active !== workflow.wallet_address) return `The connected account is not this workflow's wallet (${shorten(workflow.wallet_address)}).`
+    return ''
+  }
+
+  function render(): void {
+    if (!workflow || disposed) return
+    const wf = workflow
+    show(loading, false)
+    show(body, true)
+    setText(title, `Workflow ${shorten(wf.workflow_id, 8, 4)}`)
+    title.title = wf.workflow_id
+    const wfView = workflowStatusView(wf.status)
+    setText(status, wfView.label)
+    status.className = wfView.className
+    status.dataset.status = wf.status
+    setText(request, wf.user_message)
+    setText(reasoning, wf.reasoning)
+    setText(total, formatAlgo(wf.total_cost_microalgo))
+    setText(walletLine, wf.wallet_address)
+    setText(workflowError, wf.error ? `${wf.error.message} (${wf.error.code})` : '')
+    show(workflowError, !!wf.error && wf.status !== 'cancelled')
+
+    show(approveStart, wf.status === 'planned' || wf.status === 'approved')
+    setText(approveStart, wf.status === 'approved' ? 'Start' : 'Approve & start')
+    show(resume, wf.status === 'failed' || wf.status === 'cancelled')
+    show(cancel, wf.status === 'planned' || wf.status === 'approved' || wf.status === 'running')
+    for (const button of [approveStart, resume, cancel]) button.toggleAttribute('disabled', actionBusy)
+
+    const note = walletNote()
+    const needsWallet = wf.steps.some((s) => s.status === 'awaiting_payment')
+    setText(walletMismatch, needsWallet ? note : '')
+    show(walletMismatch, needsWallet && !!note)
+
+    if (cards.size !== wf.steps.length || wf.steps.some((s) => !cards.has(s.step_number))) {
+      cards.clear()
+      replaceChildren(stepsList)
+      for (const step of wf.steps) {
+        const card = new StepCard(step.step_number, step, { pay: startPayment, confirm: confirmPayment, back: dropOffer })
+        cards.set(step.step_number, card)
+        stepsList.appendChild(card.element)
+      }
+    }
+    for (const step of wf.steps) {
+      cards.get(step.step_number)?.update(step, local(step.step_number), wf.status === 'running', note)
+    }
+
+    const hasFinal = wf.final_output !== null && wf.final_output !== undefined
+    const finalKey = hasFinal ? JSON.stringify(wf.final_output) : ''
+    if (finalOutput.dataset.shown !== finalKey) {
+      finalOutput.dataset.shown = finalKey
+      replaceChildren(finalOutput, hasFinal ? [h('h2', { id: 'final-heading' }, 'Final output'), renderOutput(wf.final_output, 'final-output')] : '')
+    }
+    show(finalOutput, hasFinal)
+  }
+
+  /** Takes a fresh view from the API; true when anything changed. */
+  function accept(next: WorkflowView): boolean {
+    const seen = JSON.stringify(next)
+    const changed = seen !== lastSeen
+    lastSeen = seen
+    workflow = next
+    for (const step of next.steps) {
+      const entry = local(step.step_number)
+      // The API moved on (paid elsewhere, timed out, cancelled): drop a stale offer.
+      if (step.status !== 'awaiting_payment' && entry.phase === null && !entry.preparing) {
+        entry.offer = null
+        entry.notice = ''
+      }
+    }
+    render()
+    return changed
+  }
+
+  async function refresh(): Promise<boolean> {
+    const next = await ctx.api.getWorkflow(workflowId)
+    if (disposed) return false
+    setText(pollError, '')
+    show(pollError, false)
+    return accept(next)
+  }
+
+  const busyPaying = (): boolean => Array.from(locals.values()).some((l) => l.phase !== null || !!l.preparing)
+
+  const poller = new Poller(async () => {
+    try {
+      const changed = await refresh()
+      if (workflow && TERMINAL_WORKFLOW_STATUSES.has(workflow.status) && !busyPaying()) return null
+      return changed
+    } catch (err) {
+      if (disposed) return null
+      if (isFinal(err)) {
+        replaceChildren(pageError, errorLines(err))
+        return null
+      }
+      const { message, hint } = describeError(err)
+      setText(pollError, `Live updates paused: ${message}${hint ? ` ${hint}` : ''} Retrying…`)
+      show(pollError, true)
+      return false
+    }
+  })
+
+  async function act(label: string, action: () => Promise<WorkflowView>): Promise<void> {
+    if (actionBusy) return
+    actionBusy = true
+    replaceChildren(pageError)
+    setText(actionStatus, label)
+    render()
+    try {
+      accept(await action())
+      setText(actionStatus, '')
+    } catch (err) {
+      replaceChildren(pageError, errorLines(err))
+      setText(actionStatus, '')
+      try {
+        await refresh()
+      } catch {
+        // the error above says enough
+      }
+    } finally {
+      actionBusy = false
+      render()
+      poller.kick()
+    }
+  }
+
+  approveStart.addEventListener('click', () => {
+    const approved = workflow?.status === 'approved'
+    void act(approved ? 'Starting…' : 'Approving and starting…', async () => {
+      if (!approved) await ctx.api.approve(workflowId)
+      return ctx.api.start(workflowId, newIdempotencyKey())
+    })
+  })
+  resume.addEventListener('click', () => void act('Resuming…', () => ctx.api.start(workflowId, newIdempotencyKey())))
+  cancel.addEventListener('click', () => void act('Cancelling…', () => ctx.api.cancel(workflowId)))
+
+  function stepOf(n: number): StepView | undefined {
+    return workflow?.steps.find((s) => s.step_number === n)
+  }
+
+  async function startPayment(n: number, notice = ''): Promise<void> {
+    const step = stepOf(n)
+    const entry = local(n)
+    if (!step || entry.phase !== null || entry.preparing) return
+    entry.error = ''
+    entry.notice = notice
+    entry.preparing = 'Preparing the payment…'
+    render()
+    const context = paymentContext()
+    context.onRequote = () => {
+      entry.preparing = 'The offer expired: getting a fresh one from the agent…'
+      render()
+    }
+    try {
+      const offer = await prepareOffer(context, step)
+      entry.offer = offer
+      if (offer.paidInRound !== null) {
+        entry.notice = `This payment is already confirmed on chain (round ${offer.paidInRound}); it only needs to reach the agent.`
+      } else if (offer.requoted) {
+        entry.notice = notice || 'The earlier offer had expired; this is a fresh one from the agent.'
+      }
+    } catch (err) {
+      entry.offer = null
+      entry.error = describeError(err).message
+    } finally {
+      entry.preparing = ''
+      render()
+      if (entry.offer) cards.get(n)?.focusPreview()
+      poller.kick()
+    }
+  }
+
+  async function confirmPayment(n: number): Promise<void> {
+    const entry = local(n)
+    const offer = entry.offer
+    if (!offer || entry.phase !== null) return
+    entry.error = ''
+    const context = paymentContext()
+    context.onPhase = (phase) => {
+      entry.phase = phase
+      render()
+    }
+    try {
+      const step = await payOffer(context, offer, (txns) => ctx.wallets.signTransactions(txns))
+      entry.offer = null
+      entry.notice = ''
+      entry.phase = null
+      if (workflow) accept({ ...workflow, steps: workflow.steps.map((s) => (s.step_number === n ? step : s)) })
+    } catch (err) {
+      entry.phase = null
+      if (err instanceof OfferExpired) {
+        entry.offer = null
+        render()
+        await startPayment(n, err.message)
+        return
+      }
+      entry.error = describeError(err).message
+      const hint = describeError(err).hint
+      if (hint) entry.error += ` ${hint}`
+    } finally {
+      render()
+      poller.kick()
+    }
+  }
+
+  function dropOffer(n: number): void {
+    const entry = local(n)
+    if (entry.phase !== null) return
+    entry.offer = null
+    entry.notice = ''
+    render()
+    cards.get(n)?.element.querySelector<HTMLElement>(`[data-testid="step-pay-${n}"]`)?.focus()
+  }
+
+  void (async () => {
+    try {
+      await refresh()
+      title.focus()
+    } catch (err) {
+      show(loading, false)
+      replaceChildren(pageError, errorLines(err))
+      if (isFinal(err)) return
+    }
+    const loaded = workflow as WorkflowView | null
+    if (!disposed && !(loaded && TERMINAL_WORKFLOW_STATUSES.has(loaded.status))) poller.start()
+  })()
+
+  return () => {
+    disposed = true
+    poller.stop()
+    panel.dispose()
+  }
+}

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, test } from 'vitest'
+
+import { ApiClient, ApiError, NetworkError, NotSignedIn, describeError, errorFromResponse } from '../src/api'
+import { serve, type Loopback } from './loopback'
+
+let server: Loopback | null = null
+afterEach(async () => {
+  await server?.close()
+  server = null
+})
+
+describe('ApiClient against a loopback server', () => {
+  test('every call sends the bearer token; create and start send an Idempotency-Key', async () => {
+    server = await serve((r) => ({ status: r.method === 'POST' ? 201 : 200, json: { workflow_id: 'wf-1', path: r.path } }))
+    const api = new ApiClient(server.url, async () => 'token-abc')
+    await api.createWorkflow({ userMessage: 'hello', walletAddress: 'ADDR' }, 'key-1')
+    await api.getWorkflow('wf/1')
+    await api.start('wf-1', 'key-2')
+    await api.submitPayment('wf-1', 2, ['T1', 'T2'], 'key-3')
+    const [create, get, start, submit] = server.requests
+    for (const r of server.requests) expect(r.headers.authorization).toBe('Bearer token-abc')
+    expect([create.method, create.path, create.headers['idempotency-key']]).toEqual(['POST', '/api/workflows/create', 'key-1'])
+    expect(JSON.parse(create.body)).toEqual({ user_message: 'hello', wallet_address: 'ADDR' })
+    expect([get.method, get.path, get.headers['idempotency-key']]).toEqual(['GET', '/api/workflows/wf%2F1', undefined])
+    expect([start.path, start.headers['idempotency-key'], JSON.parse(start.body)]).toEqual([
+      '/api/workflows/start',
+      'key-2',
+      { workflow_id: 'wf-1' },
+    ])
+    expect([submit.path, submit.headers['idempotency-key'], JSON.parse(submit.body)]).toEqual([
+      '/api/workflows/step/submit_payment',
+      'key-3',
+      { workflow_id: 'wf-1', step_number: 2, txn_ids: ['T1', 'T2'] },
+    ])
+  })
+
+  test("the API's error envelope becomes an ApiError with its code and message", async () => {
+    server = await serve(() => ({ status: 409, json: { error: { code: 'InvalidState', message: 'Only a planned workflow can be approved.' } } }))
+    const api = new ApiClient(server.url, async () => 'token')
+    const error = await api.approve('wf-1').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ApiError)
+    expect([(error as ApiError).status, (error as ApiError).code, (error as ApiError).message]).toEqual([
+      409,
+      'InvalidState',
+      'Only a planned workflow can be approved.',
+    ])
+  })
+
+  test('no token: nothing is sent', async () => {
+    server = await serve(() => ({ json: {} }))
+    const api = new ApiClient(server.url, async () => null)
+    await expect(api.getWorkflow('wf-1')).rejects.toBeInstanceOf(NotSignedIn)
+    expect(server.requests).toHaveLength(0)
+  })
+
+  test('an API that does not answer is a NetworkError', async () => {
+    server = await serve(() => ({ json: {} }))
+    const url = server.url
+    await server.close()
+    server = null
+    await expect(new ApiClient(url, async () => 'token').getWorkflow('wf-1')).rejects.toBeInstanceOf(NetworkError)
+  })
+})
+
+describe('errors in words', () => {
+  test("API Gateway's bare 401 gets the sign-in hint", () => {
+    const error = errorFromResponse(401, { message: 'Unauthorized' })
+    expect([error.code, error.message]).toEqual(['Unauthorized', 'Unauthorized'])
+    expect(describeError(error)).toEqual({
+      message: 'Unauthorized',
+      hint: 'Your sign-in has expired or is not valid. Sign in again (on the local stack: reload the page).',
+    })
+  })
+
+  test('network failures get the connection hint; domain errors are their message alone', () => {
+    expect(describeError(new NetworkError()).hint).toBe(
+      'Check your connection (on the local stack: is orch up still running?) and try again.',
+    )
+    expect(describeError(new ApiError(422, 'PlanInvalid', 'No agent fits.'))).toEqual({ message: 'No agent fits.' })
+    expect(describeError(errorFromResponse(502, null))).toEqual({
+      message: 'The API answered 502.',
+      hint: 'The service had a problem. Try again in a moment.',
+    })
+  })
+})

@@ -1,0 +1,50 @@
+// A tiny HTTP server on 127.0.0.1 (port 0) for tests: records requests, answers from a handler.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface Recorded {
+  method: string
+  path: string
+  headers: http.IncomingHttpHeaders
+  body: string
+}
+
+export type Handler = (request: Recorded) => { status?: number; json?: unknown; body?: string }
+
+export interface Loopback {
+  url: string
+  requests: Recorded[]
+  close(): Promise<void>
+}
+
+export async function serve(handler: Handler): Promise<Loopback> {
+  const requests: Recorded[] = []
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() }
+      const cors = {
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key, X-Algo-API-Token',
+        'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+      }
+      if (recorded.method === 'OPTIONS') {
+        res.writeHead(204, cors)
+        res.end()
+        return
+      }
+      requests.push(recorded)
+      const answer = handler(recorded)
+      res.writeHead(answer.status ?? 200, { 'Content-Type': 'application/json', ...cors })
+      res.end(answer.body ?? JSON.stringify(answer.json ?? {}))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}

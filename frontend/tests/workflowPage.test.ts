@@ -1,0 +1,177 @@
+// @vitest-environment happy-dom
+// The workflow page against a loopback API and algod: what it shows for a workflow as the API
+// returns it, and the preview before signing.
+import { afterEach, expect, test } from 'vitest'
+
+import { ApiClient } from '../src/api'
+import { parseConfig } from '../src/config'
+import { workflowIdFromPath, workflowPage } from '../src/pages/workflow'
+import type { StepView, WorkflowView } from '../src/types'
+import { createWalletManager } from '../src/wallet'
+import { AGENT, PAYER, encode, paymentGroup } from './fixtures'
+import { serve, type Loopback } from './loopback'
+
+const servers: Loopback[] = []
+let dispose: (() => void) | null = null
+afterEach(async () => {
+  dispose?.()
+  dispose = null
+  await Promise.all(servers.splice(0).map((s) => s.close()))
+  document.body.replaceChildren()
+})
+
+const ATTACK = '<img src=x onerror="window.pwned=1">'
+
+function view(steps: StepView[], status: WorkflowView['status'] = 'running'): WorkflowView {
+  return {
+    workflow_id: 'wf-1',
+    status,
+    user_message: 'I have a headache',
+    wallet_address: PAYER,
+    reasoning: `Diagnose first. ${ATTACK}`,
+    current_step: 2,
+    total_cost_microalgo: 800_000,
+    budget_microalgo: null,
+    attempt: 1,
+    steps,
+    final_output: null,
+    error: null,
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+  }
+}
+
+const txns = paymentGroup({ amount: 300_000, lastValid: 1100 })
+const STEPS: StepView[] = [
+  {
+    step_number: 1,
+    agent_id: 'a1',
+    agent_name: 'Medical Diagnosis Agent',
+    description: 'Diagnose',
+    input_data: { symptoms: 'headache' },
+    status: 'succeeded',
+    price_microalgo: 500_000,
+    resolved_input: 'headache',
+    output: { condition: 'cold', note: ATTACK },
+    receipt: { txn_ids: ['TXA', 'TXB'], confirmed_round: 42, amount_microalgo: 500_000, receiver: AGENT },
+  },
+  {
+    step_number: 2,
+    agent_id: 'a2',
+    agent_name: 'Movie Recommendation Agent',
+    description: 'Recommend movies',
+    input_data: { condition: '{{step_1_output}}' },
+    status: 'awaiting_payment',
+    price_microalgo: 300_000,
+    resolved_input: 'cold',
+    unsigned_group_txns: encode(txns),
+    txn_ids: txns.map((t) => t.txID()),
+    last_valid_round: 1100,
+  },
+]
+
+async function open(workflow: WorkflowView): Promise<{ root: HTMLElement; api: Loopback }> {
+  const api = await serve(() => ({ json: workflow }))
+  const algod = await serve((r) =>
+    r.path.startsWith('/v2/status')
+      ? { json: { 'catchup-time': 0, 'last-round': 500, 'last-version': 'v', 'next-version': 'v', 'next-version-round': 501, 'next-version-supported': true, 'stopped-at-unsupported-round': false, 'time-since-last-round': 0 } }
+      : { status: 404, json: { message: 'txn does not exist' } },
+  )
+  servers.push(api, algod)
+  const config = parseConfig({ apiBaseUrl: api.url, network: 'localnet', algod: { baseServer: algod.url } })
+  const root = document.createElement('main')
+  document.body.appendChild(root)
+  dispose = workflowPage('wf-1')(root, {
+    config,
+    api: new ApiClient(config.apiBaseUrl, async () => 'token'),
+    wallets: createWalletManager(config),
+    navigate: () => {},
+  })
+  await waitFor(() => root.querySelector('[data-testid="step-2"]'))
+  return { root, api }
+}
+
+async function waitFor<T>(probe: () => T | null | undefined | false, ms = 3000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const value = probe()
+    if (value) return value
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+const $ = (root: ParentNode, testid: string): HTMLElement | null => root.querySelector(`[data-testid="${testid}"]`)
+const visible = (el: HTMLElement | null): boolean => !!el && !el.closest('[hidden]')
+
+test('the workflow id comes from the path', () => {
+  expect(workflowIdFromPath('/workflow/3f0c1a52-9e1b')).toBe('3f0c1a52-9e1b')
+  expect(workflowIdFromPath('/workflow/a%20b/')).toBe('a b')
+  expect(workflowIdFromPath('/workflow/')).toBeNull()
+  expect(workflowIdFromPath('/workflow/a/b')).toBeNull()
+})
+
+test('the page shows the plan, each step and its status as the API has them', async () => {
+  const { root, api } = await open(view(STEPS))
+  expect(api.requests[0].path).toBe('/api/workflows/wf-1')
+  expect(api.requests[0].headers.authorization).toBe('Bearer token')
+  expect($(root, 'workflow-status')?.dataset.status).toBe('running')
+  expect($(root, 'workflow-total')?.textContent).toBe('0.8 ALGO')
+  expect($(root, 'workflow-reasoning')?.textContent).toBe(`Diagnose first. ${ATTACK}`)
+  expect($(root, 'step-agent-1')?.textContent).toBe('Medical Diagnosis Agent')
+  expect($(root, 'step-price-1')?.textContent).toBe('0.5 ALGO')
+  expect($(root, 'step-status-1')?.textContent).toBe('Succeeded')
+  expect($(root, 'step-status-2')?.dataset.status).toBe('awaiting_payment')
+  expect($(root, 'step-input-value-2')?.textContent).toBe('cold')
+  expect($(root, 'step-receipt-1')?.textContent).toBe(`Paid 0.5 ALGO to ${AGENT.slice(0, 6)}…${AGENT.slice(-6)} in round 42 (txid TXA, TXB)`)
+  expect(JSON.parse($(root, 'step-output-1')?.textContent ?? '')).toEqual({ condition: 'cold', note: ATTACK })
+  expect(root.querySelector('img')).toBeNull()
+  expect(visible($(root, 'step-pay-2'))).toBe(true)
+  expect(visible($(root, 'step-pay-1'))).toBe(false)
+  expect(visible($(root, 'cancel'))).toBe(true)
+  expect(visible($(root, 'resume'))).toBe(false)
+  expect(visible($(root, 'approve-start'))).toBe(false)
+  expect($(root, 'wallet-mismatch')?.textContent).toBe(`Connect the wallet ${PAYER.slice(0, 6)}…${PAYER.slice(-6)} to sign.`)
+})
+
+test('Sign & pay first shows what will be signed; without the wallet, signing stays disabled', async () => {
+  const { root } = await open(view(STEPS))
+  $(root, 'step-pay-2')?.click()
+  const confirm = await waitFor(() => (visible($(root, 'step-confirm-pay-2')) ? $(root, 'step-confirm-pay-2') : null))
+  expect($(root, 'step-preview-2-txn-0-receiver')?.textContent).toBe(AGENT)
+  expect($(root, 'step-preview-2-txn-0-amount')?.textContent).toBe('0.3 ALGO')
+  expect($(root, 'step-preview-2-txn-1-app-id')?.textContent).toBe('1001')
+  expect($(root, 'step-preview-2-total')?.textContent).toBe('You pay 0.3 ALGO plus 0.002 ALGO in network fees.')
+  expect((confirm as HTMLButtonElement).disabled).toBe(true)
+  expect($(root, 'step-confirm-hint-2')?.textContent).toContain('Connect the wallet')
+  expect(visible($(root, 'step-pay-2'))).toBe(false)
+  $(root, 'step-cancel-pay-2')?.click()
+  expect(visible($(root, 'step-preview-2'))).toBe(false)
+  expect(visible($(root, 'step-pay-2'))).toBe(true)
+})
+
+test('a planned workflow offers Approve & start; a failed one Resume', async () => {
+  const planned = STEPS.map((s) => ({
+    ...s,
+    status: 'pending' as const,
+    resolved_input: null,
+    output: null,
+    receipt: null,
+    unsigned_group_txns: [],
+  }))
+  const first = await open(view(planned, 'planned'))
+  expect($(first.root, 'approve-start')?.textContent).toBe('Approve & start')
+  expect(visible($(first.root, 'approve-start'))).toBe(true)
+  expect(visible($(first.root, 'step-pay-2'))).toBe(false)
+  // Before the step starts: the planned input, templates and all.
+  expect(JSON.parse($(first.root, 'step-input-value-2')?.textContent ?? '')).toEqual({ condition: '{{step_1_output}}' })
+  expect($(first.root, 'step-2')?.querySelector('h4')?.textContent).toBe('Planned input')
+  dispose?.()
+  document.body.replaceChildren()
+  const failed = await open({ ...view(STEPS, 'failed'), error: { code: 'AgentJobFailed', message: 'The agent failed.' } })
+  expect(visible($(failed.root, 'resume'))).toBe(true)
+  expect(visible($(failed.root, 'cancel'))).toBe(false)
+  expect($(failed.root, 'workflow-error')?.textContent).toBe('The agent failed. (AgentJobFailed)')
+  // Terminal: the step awaiting payment offers no payment.
+  expect(visible($(failed.root, 'step-pay-2'))).toBe(false)
+})
