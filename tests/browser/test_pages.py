@@ -166,3 +166,58 @@ def test_cancel_while_awaiting_payment_then_resume(page: object, stack: LocalSta
         _pay(page, step)
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "completed")
     expect(page.get_by_test_id("final-output")).to_be_visible()
+
+
+AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _serious_accessibility_violations(page: object) -> list[str]:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {len(v['nodes'])} element(s)"
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_pages_are_accessible_and_fit_a_phone(browser: object, stack: LocalStack) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    if not AXE.is_file():
+        _skip_loudly("axe-core is not installed in frontend/node_modules (make frontend)")
+    context = browser.new_context(base_url=stack.api_url, viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    mnemonic = stack.dev_accounts[0].mnemonic
+    page.on("dialog", lambda dialog: dialog.accept(mnemonic))
+    try:
+        _request_and_open_plan(page, stack)
+        expect(page.get_by_test_id("step-agent-2")).to_be_visible()
+        assert _serious_accessibility_violations(page) == []
+        # Nothing wider than the phone's screen: no sideways scrolling.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "plan-phone.png"), full_page=True)
+
+        page.goto("/orchestrator")
+        expect(page.get_by_test_id("request-input")).to_be_visible()
+        assert _serious_accessibility_violations(page) == []
+        # Keyboard only: the request box is reachable with Tab and has a label.
+        label = page.evaluate(
+            "() => { const el = document.querySelector('[data-testid=request-input]');"
+            " return el.labels && el.labels.length ? el.labels[0].textContent.trim() : el.getAttribute('aria-label'); }"
+        )
+        assert label
+        for _ in range(15):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement?.dataset?.testid") == "request-input":
+                break
+        else:
+            raise AssertionError("the request box cannot be reached with the keyboard")
+    finally:
+        context.close()
