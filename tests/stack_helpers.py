@@ -35,6 +35,17 @@ def running_stack(data_dir: Path, **overrides: Any) -> Iterator[LocalStack]:
         yield stack
 
 
+@contextmanager
+def running_harness(data_dir: Path, **overrides: Any) -> Iterator[Harness]:
+    """A running stack and a harness on it, both closed at the end."""
+    with running_stack(data_dir, **overrides) as stack:
+        harness = Harness(stack)
+        try:
+            yield harness
+        finally:
+            harness.close()
+
+
 def sample(slug: str) -> SampleAgentSpec:
     return next(spec for spec in SAMPLE_AGENTS if spec.slug == slug)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
 pytestmark = pytest.mark.e2e
 
@@ -26,11 +26,9 @@ POST_ROUTES = [
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
-        harness = Harness(stack)
+    with running_harness(tmp_path_factory.mktemp("stack")) as harness:
         use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
         yield harness
-        harness.close()
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.adapters import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +43,8 @@ class CountingPlanner(FixedPlanner):
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
-        harness = Harness(stack)
+    with running_harness(tmp_path_factory.mktemp("stack")) as harness:
         yield harness
-        harness.close()
 
 
 @pytest.fixture

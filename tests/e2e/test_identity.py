@@ -17,7 +17,7 @@ from orchestrator.adapters import get_dependencies
 from devstack.auth import DEV_USER_ID, ISSUER_PATH
 from devstack.cli import main as orch
 from devstack.template import load_template
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
 pytestmark = pytest.mark.e2e
 
@@ -35,11 +35,9 @@ OPEN = [(route.method, route.path) for route, _ in load_template().routes() if r
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     # A fixed API port: the last test restarts the stack, and the issuer URL contains the port.
-    with running_stack(tmp_path_factory.mktemp("stack"), api_port=free_port()) as stack:
-        harness = Harness(stack)
+    with running_harness(tmp_path_factory.mktemp("stack"), api_port=free_port()) as harness:
         use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
         yield harness
-        harness.close()
 
 
 def call(harness: Harness, method: str, path: str, authorization: str | None) -> httpx.Response:

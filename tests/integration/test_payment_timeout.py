@@ -6,18 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_stack(tmp_path_factory.mktemp("stack"), payment_timeout_seconds=4) as stack:
-        harness = Harness(stack)
+    with running_harness(tmp_path_factory.mktemp("stack"), payment_timeout_seconds=4) as harness:
         use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
         yield harness
-        harness.close()
 
 
 def test_unpaid_step_times_out_and_the_workflow_can_be_resumed(harness: Harness) -> None:

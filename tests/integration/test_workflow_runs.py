@@ -12,7 +12,7 @@ from orchestrator.adapters import get_dependencies
 from orchestrator.models import AgentMetadata
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +22,8 @@ MOVIES = sample("movie-recommender").id
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
-        harness = Harness(stack)
+    with running_harness(tmp_path_factory.mktemp("stack")) as harness:
         yield harness
-        harness.close()
 
 
 @pytest.fixture(autouse=True)
