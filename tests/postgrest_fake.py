@@ -186,7 +186,6 @@ def orchestrator_tables() -> dict[str, Table]:
                 "output": _jsonb(),
                 "error": _jsonb(),
                 "task_token": _text(),
-                "poll_count": _int(True, 0),
                 "poll_errors": _int(True, 0),
                 "poll_deadline": _stamp(),
                 "started_at": _stamp(),
@@ -202,7 +201,7 @@ def orchestrator_tables() -> dict[str, Table]:
                 ),
                 "step_results_price_nonnegative": _nonneg("price_microalgo"),
                 "step_results_payment_required_nonnegative": _nonneg("payment_required_microalgo"),
-                "step_results_poll_counters_nonnegative": _nonneg("poll_count", "poll_errors"),
+                "step_results_poll_errors_nonnegative": _nonneg("poll_errors"),
                 "step_results_txn_lists_are_arrays": lambda r: all(
                     r[c] is None or isinstance(r[c], list) for c in ("unsigned_group_txns", "txn_ids")
                 ),

@@ -169,7 +169,6 @@ create table if not exists public.step_results (
     output jsonb,
     error jsonb,
     task_token text,  -- secret: not readable by users (see the access migration)
-    poll_count integer not null default 0,
     poll_errors integer not null default 0,
     poll_deadline timestamptz,
     started_at timestamptz,
@@ -193,7 +192,6 @@ alter table public.step_results
     add column if not exists output jsonb,
     add column if not exists error jsonb,
     add column if not exists task_token text,
-    add column if not exists poll_count integer default 0,
     add column if not exists poll_errors integer default 0,
     add column if not exists poll_deadline timestamptz,
     add column if not exists started_at timestamptz,
@@ -216,8 +214,8 @@ select pg_temp.ensure_constraint('public.step_results', 'step_results_price_nonn
     'check (price_microalgo >= 0)');
 select pg_temp.ensure_constraint('public.step_results', 'step_results_payment_required_nonnegative',
     'check (payment_required_microalgo >= 0)');
-select pg_temp.ensure_constraint('public.step_results', 'step_results_poll_counters_nonnegative',
-    'check (poll_count >= 0 and poll_errors >= 0)');
+select pg_temp.ensure_constraint('public.step_results', 'step_results_poll_errors_nonnegative',
+    'check (poll_errors >= 0)');
 select pg_temp.ensure_constraint('public.step_results', 'step_results_txn_lists_are_arrays',
     'check (jsonb_typeof(unsigned_group_txns) = ''array'' and jsonb_typeof(txn_ids) = ''array'')');
 

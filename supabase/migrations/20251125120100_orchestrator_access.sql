@@ -140,14 +140,14 @@ begin
     insert into public.step_results (
         id, workflow_id, step_number, agent_id, status, input, job_id, unsigned_group_txns, txn_ids,
         price_microalgo, payment_required_microalgo, last_valid_round, receipt, output, error,
-        task_token, poll_count, poll_errors, poll_deadline, started_at, completed_at, created_at,
+        task_token, poll_errors, poll_deadline, started_at, completed_at, created_at,
         updated_at
     )
     select
         s.id, s.workflow_id, s.step_number, s.agent_id, coalesce(s.status, 'pending'), s.input, s.job_id,
         coalesce(s.unsigned_group_txns, '[]'::jsonb), coalesce(s.txn_ids, '[]'::jsonb),
         coalesce(s.price_microalgo, 0), coalesce(s.payment_required_microalgo, 0), s.last_valid_round,
-        s.receipt, s.output, s.error, s.task_token, coalesce(s.poll_count, 0),
+        s.receipt, s.output, s.error, s.task_token,
         coalesce(s.poll_errors, 0), s.poll_deadline, s.started_at, s.completed_at,
         coalesce(s.created_at, now()), coalesce(s.updated_at, now())
     from jsonb_populate_recordset(null::public.step_results, steps) as s;

@@ -326,7 +326,7 @@ WORKFLOW_COLUMNS = (
 )
 STEP_COLUMNS = (
     "id,workflow_id,step_number,agent_id,status,input,job_id,unsigned_group_txns,txn_ids,price_microalgo,"
-    "payment_required_microalgo,last_valid_round,receipt,output,error,task_token,poll_count,poll_errors,"
+    "payment_required_microalgo,last_valid_round,receipt,output,error,task_token,poll_errors,"
     "poll_deadline,started_at,completed_at,updated_at"
 )
 PAYMENT_COLUMNS = (

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from orchestrator.networks import NETWORKS, NetworkName
+
 
 class ConfigError(RuntimeError):
     """The environment does not describe a usable configuration."""
@@ -53,7 +55,7 @@ class Settings(BaseModel):
 
     # --- chain ---------------------------------------------------------------------------------
     # A preset (orchestrator/networks.py) fills what the variables below leave empty.
-    algorand_network: Literal["localnet", "testnet", "mainnet", "custom"] = "localnet"
+    algorand_network: NetworkName = "localnet"
     algod_url: str = ""
     algod_token: str = ""
     indexer_url: str | None = None
@@ -70,8 +72,6 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _network_defaults(self) -> Settings:
-        from orchestrator.networks import NETWORKS
-
         preset = NETWORKS[self.algorand_network]
         self.algod_url = self.algod_url or (preset.algod_url or "")
         if not self.algod_url:

@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from orchestrator.errors import OrchestratorError
+
+_EXECUTION_NAME = re.compile(r"^wf-(?P<workflow_id>.+)-(?P<attempt>\d+)$")
+
+
+def execution_name(workflow_id: str, attempt: int) -> str:
+    """An execution is named after its workflow and attempt, so operators find it in the console."""
+    return f"wf-{workflow_id}-{attempt}"
+
+
+def parse_execution_name(name: str) -> tuple[str, int] | None:
+    """(workflow id, attempt) of an execution named by `execution_name`, else None."""
+    named = _EXECUTION_NAME.match(name)
+    return (named.group("workflow_id"), int(named.group("attempt"))) if named else None
+
+
+def execution_ref(detail: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """(workflow id, attempt) of an execution as a status-change event describes it: from its input
+    (an `ExecutionInput`), else from its name."""
+    workflow_id: str | None = None
+    attempt: int | None = None
+    text = detail.get("input")
+    data: Any = None
+    if isinstance(text, str):
+        with contextlib.suppress(ValueError):
+            data = json.loads(text)
+    if isinstance(data, dict):
+        if isinstance(data.get("workflow_id"), str) and data["workflow_id"]:
+            workflow_id = data["workflow_id"]
+        if isinstance(data.get("attempt"), int) and not isinstance(data["attempt"], bool):
+            attempt = data["attempt"]
+    named = parse_execution_name(str(detail.get("name") or ""))
+    if named is not None:
+        workflow_id = workflow_id or named[0]
+        attempt = named[1] if attempt is None else attempt
+    return workflow_id, attempt
 
 
 class ExecutionInput(BaseModel):

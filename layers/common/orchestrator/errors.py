@@ -161,3 +161,16 @@ class WorkflowSuperseded(OrchestratorError):
     """A task of an older execution ran after the workflow was resumed; it stops quietly."""
 
     http_status = 409
+
+
+# Errors an agent caused: the AgentErrors metric counts them per agent and code.
+AGENT_ERRORS: tuple[type[OrchestratorError], ...] = (
+    AgentUnavailable,
+    AgentProtocolError,
+    AgentRejected,
+    AgentJobFailed,
+    PollTimeout,
+    UnsafePaymentGroup,
+    PaymentRejectedByAgent,
+)
+AGENT_ERROR_CODES = frozenset(error.__name__ for error in AGENT_ERRORS)

@@ -80,7 +80,9 @@ def make_resolver() -> APIGatewayHttpResolver:
     @app.exception_handler(OrchestratorError)
     def _domain_error(exc: OrchestratorError) -> Response:
         logger.info("request refused", extra={"code": exc.code, "error_message": exc.message})
-        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+        return Response(
+            status_code=exc.http_status, content_type="application/json", body={"error": exc.to_dict()}
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:

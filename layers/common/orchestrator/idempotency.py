@@ -34,12 +34,12 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 
 from orchestrator.errors import OrchestratorError
+from orchestrator.observability import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 
     from orchestrator.config import Settings
 
-logger = Logger(service="orchestrator", child=True)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

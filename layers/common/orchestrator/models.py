@@ -40,9 +40,6 @@ class StepStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-TERMINAL_STEP_STATUSES = frozenset(
-    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.PAYMENT_TIMEOUT, StepStatus.CANCELLED}
-)
 ACTIVE_STEP_STATUSES = frozenset(
     {StepStatus.AWAITING_PAYMENT, StepStatus.PAYMENT_SUBMITTED, StepStatus.RUNNING}
 )
@@ -115,7 +112,6 @@ class StepResult(BaseModel):
     output: Any = None
     error: ErrorInfo | None = None
     task_token: str | None = None
-    poll_count: int = 0
     poll_errors: int = 0
     poll_deadline: datetime | None = None
     started_at: datetime | None = None

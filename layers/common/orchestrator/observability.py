@@ -17,7 +17,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -25,6 +24,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+from orchestrator.engine import execution_ref
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "orchestrator"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AgentOrchestrator"
@@ -41,8 +42,6 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-_EXECUTION_NAME = re.compile(r"^wf-(?P<workflow_id>.+)-(?P<attempt>\d+)$")
-
 
 # --- correlation ---------------------------------------------------------------------------------
 
@@ -55,11 +54,7 @@ def workflow_id_of(event: Any) -> str | None:
         return str(event["workflow_id"])
     detail = event.get("detail")
     if isinstance(detail, dict):  # an EventBridge "Step Functions Execution Status Change"
-        found = _json_field(detail.get("input"), "workflow_id")
-        if found:
-            return found
-        name = _EXECUTION_NAME.match(str(detail.get("name") or ""))
-        return name.group("workflow_id") if name else None
+        return execution_ref(detail)[0]
     path = event.get("pathParameters") or {}
     if isinstance(path, dict):
         for key in ("id", "workflow_id", "workflowId"):

@@ -130,4 +130,4 @@ def planner_from_settings(settings: Settings) -> Planner:
         )
     from orchestrator.planner.offline import OfflinePlanner
 
-    return OfflinePlanner()
+    return OfflinePlanner(max_steps=settings.max_steps)

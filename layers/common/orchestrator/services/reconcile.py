@@ -17,9 +17,7 @@ from the last successful step without paying twice.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -27,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.adapters import Dependencies
-from orchestrator.engine import EngineUnavailable, ExecutionDescription
+from orchestrator.engine import EngineUnavailable, ExecutionDescription, execution_ref
 from orchestrator.errors import BadRequest
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
@@ -37,12 +35,12 @@ from orchestrator.models import (
     WorkflowRecord,
     WorkflowStatus,
 )
+from orchestrator.services.stopping import stop_workflow
 
 log = logging.getLogger(__name__)
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ENDED_STATUSES = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
-_EXECUTION_NAME = re.compile(r"^wf-(?P<workflow_id>.+)-(?P<attempt>\d+)$")
 _RESUME_HINT = (
     "Payments already made are kept: resume the workflow to continue from its last successful step."
 )
@@ -76,38 +74,26 @@ def execution_error(status: str | None, error: str | None = None, cause: str | N
     )
 
 
-def fail_running_workflow(
-    deps: Dependencies, workflow_id: str, error: ErrorInfo, *, attempt: int | None = None
-) -> bool:
-    """Mark a running workflow (of `attempt`, when given) failed and its active steps failed.
+def fail_running_workflow(deps: Dependencies, workflow: WorkflowRecord, error: ErrorInfo) -> bool:
+    """Mark `workflow` (as just read) failed if it is still running, and its active steps failed.
 
     The step keeps its job id, receipt and payments: a resume delivers or reuses them. True when
     this call made the change (a duplicate event or a concurrent repair finds nothing to do).
     """
-    store = deps.store
-    workflow = store.get_workflow(workflow_id)
-    if workflow is None or workflow.status != WorkflowStatus.RUNNING:
+    if workflow.status != WorkflowStatus.RUNNING:
         return False
-    if attempt is not None and workflow.attempt != attempt:
-        return False
-    failed = store.update_workflow(
-        workflow_id,
+    stopped = stop_workflow(
+        deps,
+        workflow.id,
         expected={WorkflowStatus.RUNNING},
-        changes={"status": WorkflowStatus.FAILED, "error": error},
+        status=WorkflowStatus.FAILED,
+        step_status=StepStatus.FAILED,
+        error=error,
     )
-    if failed is None:
+    if stopped is None:
         return False
-    for step in store.list_steps(workflow_id):
-        if step.status in ACTIVE_STEP_STATUSES:
-            store.update_step(
-                workflow_id,
-                step.step_number,
-                expected={step.status},
-                changes={"status": StepStatus.FAILED, "error": error, "task_token": None},
-            )
-    deps.metrics.workflow_failed(error.code)
     log.warning(
-        "workflow %s failed by a repair: %s", workflow_id, error.code, extra={"workflow_id": workflow_id}
+        "workflow %s failed by a repair: %s", workflow.id, error.code, extra={"workflow_id": workflow.id}
     )
     return True
 
@@ -118,11 +104,12 @@ def fail_orphaned_workflows(deps: Dependencies, reason: str) -> list[str]:
     The local stack calls this at start: its executions live in memory and do not survive a restart.
     """
     error = ErrorInfo(code="ExecutionLost", message=reason)
-    return [
-        workflow_id
-        for workflow_id in deps.store.list_workflow_ids(status=WorkflowStatus.RUNNING)
-        if fail_running_workflow(deps, workflow_id, error)
-    ]
+    failed = []
+    for workflow_id in deps.store.list_workflow_ids(status=WorkflowStatus.RUNNING):
+        workflow = deps.store.get_workflow(workflow_id)
+        if workflow is not None and fail_running_workflow(deps, workflow, error):
+            failed.append(workflow_id)
+    return failed
 
 
 # --- reconcile: an execution ended (EventBridge) ------------------------------------------------------
@@ -145,12 +132,7 @@ class ExecutionEnded(BaseModel):
         if not isinstance(detail, Mapping) or event.get("detail-type") != EXECUTION_STATUS_CHANGE:
             raise BadRequest(f'Expected an EventBridge "{EXECUTION_STATUS_CHANGE}" event.')
         name = str(detail.get("name") or "")
-        workflow_id, attempt = _workflow_of_input(detail.get("input"))
-        named = _EXECUTION_NAME.match(name)
-        if named and workflow_id is None:
-            workflow_id = named.group("workflow_id")
-        if named and attempt is None:
-            attempt = int(named.group("attempt"))
+        workflow_id, attempt = execution_ref(detail)
         return cls(
             execution_arn=str(detail.get("executionArn") or ""),
             name=name,
@@ -160,24 +142,6 @@ class ExecutionEnded(BaseModel):
             error=detail.get("error"),
             cause=detail.get("cause"),
         )
-
-
-def _workflow_of_input(text: Any) -> tuple[str | None, int | None]:
-    """The execution input is `{"workflow_id", "start_step", "attempt"}` (see engine.ExecutionInput)."""
-    if not isinstance(text, str):
-        return None, None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    workflow_id = data.get("workflow_id")
-    attempt = data.get("attempt")
-    return (
-        str(workflow_id) if isinstance(workflow_id, str) and workflow_id else None,
-        attempt if isinstance(attempt, int) and not isinstance(attempt, bool) else None,
-    )
 
 
 class ReconcileOutcome(BaseModel):
@@ -220,7 +184,7 @@ def reconcile_execution(deps: Dependencies, ended: ExecutionEnded) -> ReconcileO
             detail=f"Attempt {ended.attempt} ended; the workflow now runs attempt {workflow.attempt}.",
         )
     error = execution_error(ended.status, ended.error, ended.cause)
-    if fail_running_workflow(deps, workflow.id, error, attempt=workflow.attempt):
+    if fail_running_workflow(deps, workflow, error):
         return ReconcileOutcome(workflow_id=workflow.id, action="failed", detail=error.message)
     return ReconcileOutcome(
         workflow_id=workflow.id, action="unchanged", detail="The workflow changed while it was repaired."
@@ -291,7 +255,7 @@ def sweep_stuck_workflows(deps: Dependencies) -> SweepOutcome:
             execution.error if execution else None,
             execution.cause if execution else None,
         )
-        if fail_running_workflow(deps, workflow_id, error, attempt=workflow.attempt):
+        if fail_running_workflow(deps, workflow, error):
             outcome.repaired.append(
                 SweepRepair(
                     workflow_id=workflow_id,

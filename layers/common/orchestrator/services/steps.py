@@ -10,6 +10,7 @@ from typing import Any
 
 from orchestrator.adapters import Dependencies
 from orchestrator.errors import (
+    AGENT_ERROR_CODES,
     AgentRejected,
     AgentUnavailable,
     InvalidState,
@@ -24,7 +25,6 @@ from orchestrator.errors import (
 )
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
-    TERMINAL_STEP_STATUSES,
     AgentMetadata,
     ErrorInfo,
     JobRecord,
@@ -48,19 +48,6 @@ from orchestrator.schemas import (
 from orchestrator.services.views import load_step, load_workflow, step_view
 
 _NOT_YET_PAID = frozenset({StepStatus.PENDING, StepStatus.AWAITING_PAYMENT})
-
-# Errors that an agent caused (the AgentErrors metric counts them per agent and code).
-AGENT_ERROR_CODES = frozenset(
-    {
-        "AgentUnavailable",
-        "AgentProtocolError",
-        "AgentRejected",
-        "AgentJobFailed",
-        "PollTimeout",
-        "UnsafePaymentGroup",
-        "PaymentRejectedByAgent",
-    }
-)
 
 
 # --- shared checks -------------------------------------------------------------------------------
@@ -272,9 +259,12 @@ def submit_payment(
         raise PaymentReplay(f"Transaction {replayed[0].txid} already paid for another step.")
     confirmed_round = deps.chain.require_confirmed(txn_ids)
     agent = _agent(deps, step.agent_id)
-    amount, receiver = _paid_amount(step)
+    paid = _txn_payments(step)
     receipt = PaymentReceipt(
-        txn_ids=step.txn_ids, confirmed_round=confirmed_round, amount_microalgo=amount, receiver=receiver
+        txn_ids=step.txn_ids,
+        confirmed_round=confirmed_round,
+        amount_microalgo=sum(amount for _, amount, _ in paid),
+        receiver=next((receiver for _, amount, receiver in paid if amount > 0), ""),
     )
     # Claim the step: of two concurrent submissions exactly one gets past this line.
     step = _set_step(
@@ -292,7 +282,7 @@ def submit_payment(
                 receiver=txn_receiver,
                 confirmed_round=confirmed_round,
             )
-            for txid, txn_amount, txn_receiver in _txn_payments(step)
+            for txid, txn_amount, txn_receiver in paid
         ]
     )
     if not recorded:
@@ -329,12 +319,6 @@ def _txn_payments(step: StepResult) -> list[tuple[str, int, str]]:
         else:
             rows.append((txid, 0, f"app:{getattr(txn, 'index', '')}"))
     return rows
-
-
-def _paid_amount(step: StepResult) -> tuple[int, str]:
-    payments = [(amount, receiver) for _, amount, receiver in _txn_payments(step) if amount > 0]
-    receiver = payments[0][1] if payments else ""
-    return sum(amount for amount, _ in payments), receiver
 
 
 # --- re-quote (API: POST /api/workflows/step/start_job) -------------------------------------------
@@ -491,20 +475,8 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
     if step is None:
         raise NotFound(f"Workflow {task.workflow_id} has no step {task.step_number}.")
     error = _error_from_catch(task)
-    step_open = set(ACTIVE_STEP_STATUSES | {StepStatus.PENDING})
-
     if task.reason == "cancelled":
-        deps.store.update_step(
-            workflow.id,
-            step.step_number,
-            expected=step_open,
-            changes={"status": StepStatus.CANCELLED, "error": error, "task_token": None},
-        )
-        deps.store.update_workflow(
-            workflow.id,
-            expected={WorkflowStatus.RUNNING},
-            changes={"status": WorkflowStatus.CANCELLED, "error": error},
-        )
+        step_status, workflow_status, step_error = StepStatus.CANCELLED, WorkflowStatus.CANCELLED, error
     else:
         if task.reason == "payment_timeout":
             error = ErrorInfo(
@@ -514,30 +486,28 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
             )
         # Unpaid and timed out: payment_timeout. Paid (or any other failure): failed, payment kept.
         timed_out_unpaid = task.reason == "payment_timeout" and step.status in _NOT_YET_PAID
-        deps.store.update_step(
-            workflow.id,
-            step.step_number,
-            expected=step_open,
-            changes={
-                "status": StepStatus.PAYMENT_TIMEOUT if timed_out_unpaid else StepStatus.FAILED,
-                "error": step.error or error,
-                "task_token": None,
-            },
-        )
-        step_now = deps.store.get_step(workflow.id, step.step_number)
-        recorded = step_now.error if step_now and step_now.error else error
-        if deps.store.update_workflow(
-            workflow.id,
-            expected={WorkflowStatus.RUNNING},
-            changes={"status": WorkflowStatus.FAILED, "error": recorded},
-        ):
-            # Counted once, by the call that made the change (the task may be retried).
-            deps.metrics.workflow_failed(recorded.code)
-            if recorded.code in AGENT_ERROR_CODES:
-                deps.metrics.agent_error(step.agent_id, recorded.code)
-    final = load_workflow(deps.store, workflow.id)
-    final_step = deps.store.get_step(workflow.id, step.step_number)
-    return HaltOutcome(workflow_status=final.status, step_status=final_step.status if final_step else None)
+        step_status = StepStatus.PAYMENT_TIMEOUT if timed_out_unpaid else StepStatus.FAILED
+        workflow_status, step_error = WorkflowStatus.FAILED, step.error or error
+    step_after = deps.store.update_step(
+        workflow.id,
+        step.step_number,
+        expected=ACTIVE_STEP_STATUSES | {StepStatus.PENDING},
+        changes={"status": step_status, "error": step_error, "task_token": None},
+    ) or deps.store.get_step(workflow.id, step.step_number)
+    # A failed workflow shows its step's error (e.g. the agent's), a cancelled one the cancellation.
+    recorded = error
+    if workflow_status == WorkflowStatus.FAILED and step_after is not None and step_after.error:
+        recorded = step_after.error
+    workflow_after = deps.store.update_workflow(
+        workflow.id, expected={WorkflowStatus.RUNNING}, changes={"status": workflow_status, "error": recorded}
+    )
+    if workflow_after is not None and workflow_status == WorkflowStatus.FAILED:
+        # Counted once, by the call that made the change (the task may be retried).
+        deps.metrics.workflow_failed(recorded.code)
+        if recorded.code in AGENT_ERROR_CODES:
+            deps.metrics.agent_error(step.agent_id, recorded.code)
+    final = workflow_after or load_workflow(deps.store, workflow.id)
+    return HaltOutcome(workflow_status=final.status, step_status=step_after.status if step_after else None)
 
 
 def _error_from_catch(task: HaltTask) -> ErrorInfo:
@@ -556,7 +526,6 @@ def _error_from_catch(task: HaltTask) -> ErrorInfo:
 
 
 __all__ = [
-    "TERMINAL_STEP_STATUSES",
     "advance",
     "halt",
     "poll_job",

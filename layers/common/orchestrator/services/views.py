@@ -68,6 +68,6 @@ def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> Workflow
     )
 
 
-def view_of(store: Store, workflow_id: str) -> WorkflowView:
-    workflow = load_workflow(store, workflow_id)
-    return workflow_view(workflow, store.list_steps(workflow_id))
+def view_of(store: Store, workflow: WorkflowRecord) -> WorkflowView:
+    """The API view of a workflow just read or changed, with its steps as stored now."""
+    return workflow_view(workflow, store.list_steps(workflow.id))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from orchestrator.adapters import Dependencies
-from orchestrator.engine import ExecutionInput
-from orchestrator.errors import InvalidState, OrchestratorError, PlanInvalid
+from orchestrator.engine import ExecutionInput, execution_name
+from orchestrator.errors import InvalidState, OrchestratorError, PlanInvalid, WorkflowCancelled
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
     CANCELLABLE_WORKFLOW_STATUSES,
@@ -18,12 +18,13 @@ from orchestrator.models import (
     WorkflowStatus,
 )
 from orchestrator.schemas import ApproveRequest, CreateWorkflowRequest, WorkflowView
+from orchestrator.services.stopping import stop_workflow
 from orchestrator.services.views import load_workflow, view_of, workflow_view
 
-# Steps that a resume runs again (a succeeded step is never run or paid again).
+# Steps that a resume runs again and must reset first (a succeeded step is never run or paid again;
+# a pending one has nothing to reset).
 _RERUNNABLE_STEP_STATUSES = frozenset(
-    {StepStatus.PENDING, StepStatus.FAILED, StepStatus.PAYMENT_TIMEOUT, StepStatus.CANCELLED}
-    | ACTIVE_STEP_STATUSES
+    {StepStatus.FAILED, StepStatus.PAYMENT_TIMEOUT, StepStatus.CANCELLED} | ACTIVE_STEP_STATUSES
 )
 
 
@@ -80,7 +81,7 @@ def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str |
     )
     if updated is None:
         raise InvalidState(f"Only a planned workflow can be approved; this one is {workflow.status.value}.")
-    return view_of(deps.store, workflow.id)
+    return view_of(deps.store, updated)
 
 
 def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
@@ -114,7 +115,7 @@ def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) ->
 
     execution_input = ExecutionInput(workflow_id=workflow_id, start_step=start_step, attempt=attempt)
     try:
-        arn = deps.engine.start_execution(f"wf-{workflow_id}-{attempt}", execution_input)
+        arn = deps.engine.start_execution(execution_name(workflow_id, attempt), execution_input)
     except OrchestratorError as exc:
         if deps.store.update_workflow(
             workflow_id,
@@ -123,8 +124,11 @@ def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) ->
         ):
             deps.metrics.workflow_failed(exc.code)
         raise
-    deps.store.update_workflow(workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
-    return view_of(deps.store, workflow_id)
+    recorded = deps.store.update_workflow(
+        workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn}
+    )
+    # A cancel may already have won; the view shows the workflow as it is now.
+    return view_of(deps.store, recorded or load_workflow(deps.store, workflow_id))
 
 
 def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
@@ -132,7 +136,6 @@ def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
         "status": StepStatus.PENDING,
         "error": None,
         "task_token": None,
-        "poll_count": 0,
         "poll_errors": 0,
         "poll_deadline": None,
         "completed_at": None,
@@ -147,34 +150,22 @@ def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
 def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
     """Cooperative cancel: mark it cancelled, fail a waiting task token; running tasks see it and stop."""
     workflow = load_workflow(deps.store, workflow_id, user_id)
-    cancelled = deps.store.update_workflow(
+    cancelled = WorkflowCancelled("The workflow was cancelled.")
+    stopped = stop_workflow(
+        deps,
         workflow_id,
         expected=CANCELLABLE_WORKFLOW_STATUSES,
-        changes={
-            "status": WorkflowStatus.CANCELLED,
-            "error": ErrorInfo(code="WorkflowCancelled", message="The workflow was cancelled."),
-        },
+        status=WorkflowStatus.CANCELLED,
+        step_status=StepStatus.CANCELLED,
+        error=ErrorInfo(code=cancelled.code, message=cancelled.message),
     )
-    if cancelled is None:
+    if stopped is None:
         raise InvalidState(f"A {workflow.status.value} workflow cannot be cancelled.")
-    for step in deps.store.list_steps(workflow_id):
-        if step.status not in ACTIVE_STEP_STATUSES:
-            continue
-        updated = deps.store.update_step(
-            workflow_id,
-            step.step_number,
-            expected={step.status},
-            changes={
-                "status": StepStatus.CANCELLED,
-                "error": ErrorInfo(code="WorkflowCancelled", message="The workflow was cancelled."),
-                "task_token": None,
-            },
-        )
-        if updated is not None and step.task_token and step.status == StepStatus.AWAITING_PAYMENT:
-            deps.engine.send_task_failure(step.task_token, "WorkflowCancelled", "The workflow was cancelled.")
-    return view_of(deps.store, workflow_id)
+    for step in stopped[1]:
+        if step.task_token and step.status == StepStatus.AWAITING_PAYMENT:
+            deps.engine.send_task_failure(step.task_token, cancelled.code, cancelled.message)
+    return view_of(deps.store, stopped[0])
 
 
 def get_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
-    load_workflow(deps.store, workflow_id, user_id)
-    return view_of(deps.store, workflow_id)
+    return view_of(deps.store, load_workflow(deps.store, workflow_id, user_id))

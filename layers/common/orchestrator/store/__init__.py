@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from orchestrator.models import (
     AgentMetadata,
     JobRecord,
@@ -18,7 +20,19 @@ from orchestrator.models import (
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
+    utcnow,
 )
+
+
+def stamped_changes(model_type: type[BaseModel], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changes a store applies to a row of `model_type`: only its fields, with `updated_at` now."""
+    unknown = set(changes) - set(model_type.model_fields)
+    if unknown:
+        raise ValueError(f"unknown fields for {model_type.__name__}: {sorted(unknown)}")
+    stamped = dict(changes)
+    if "updated_at" in model_type.model_fields:
+        stamped["updated_at"] = utcnow()
+    return stamped
 
 
 class Store(Protocol):

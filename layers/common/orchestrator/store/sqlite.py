@@ -23,8 +23,8 @@ from orchestrator.models import (
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
-    utcnow,
 )
+from orchestrator.store import stamped_changes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -81,13 +81,8 @@ def _load(model_type: type[ModelT], data: str) -> ModelT:
 
 
 def _apply(model: ModelT, changes: Mapping[str, Any]) -> ModelT:
-    unknown = set(changes) - set(type(model).model_fields)
-    if unknown:
-        raise ValueError(f"unknown fields for {type(model).__name__}: {sorted(unknown)}")
     # Re-validate so that plain values given in `changes` become the proper types.
-    merged = {**model.model_dump(), **changes}
-    if "updated_at" in type(model).model_fields:
-        merged["updated_at"] = utcnow()
+    merged = {**model.model_dump(), **stamped_changes(type(model), changes)}
     return type(model).model_validate(merged)
 
 

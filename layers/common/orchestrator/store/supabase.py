@@ -35,8 +35,8 @@ from orchestrator.models import (
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
-    utcnow,
 )
+from orchestrator.store import stamped_changes
 
 if TYPE_CHECKING:
     from postgrest import SyncRequestBuilder
@@ -79,16 +79,11 @@ def _field_adapter(model_type: type[BaseModel], name: str) -> TypeAdapter[Any]:
 
 
 def _changes_row(model_type: type[BaseModel], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate `changes` against the model's field types (as SQLiteStore does) and encode them."""
-    unknown = set(changes) - set(model_type.model_fields)
-    if unknown:
-        raise ValueError(f"unknown fields for {model_type.__name__}: {sorted(unknown)}")
+    """Validate `changes` against the model's field types and encode them for PostgREST."""
     row: dict[str, Any] = {}
-    for name, value in changes.items():
+    for name, value in stamped_changes(model_type, changes).items():
         adapter = _field_adapter(model_type, name)
         row[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
-    if "updated_at" in model_type.model_fields:
-        row["updated_at"] = utcnow().isoformat()
     return row
 
 
@@ -96,8 +91,13 @@ class SupabaseStore:
     """Thread-safe: one supabase client (one HTTP connection pool) per store, created on first use."""
 
     def __init__(self, url: str, service_role_key: str, timeout_seconds: float = 10.0) -> None:
-        if not url or not service_role_key:
-            raise ConfigError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are both required for Supabase.")
+        missing = [
+            name
+            for name, value in (("SUPABASE_URL", url), ("SUPABASE_SERVICE_ROLE_KEY", service_role_key))
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"STORE_BACKEND=supabase needs {' and '.join(missing)}.")
         if not url.startswith(("https://", "http://")):
             raise ConfigError(f"SUPABASE_URL must be an http(s) URL, not {url!r}.")
         self.url = url

@@ -1,0 +1,50 @@
+"""Stopping a workflow from outside its tasks (cancel, repairs): one conditional change of the
+workflow, then of each of its active steps. Payments and jobs stay, so a resume never pays twice."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from orchestrator.adapters import Dependencies
+from orchestrator.models import (
+    ACTIVE_STEP_STATUSES,
+    ErrorInfo,
+    StepResult,
+    StepStatus,
+    WorkflowRecord,
+    WorkflowStatus,
+)
+
+
+def stop_workflow(
+    deps: Dependencies,
+    workflow_id: str,
+    *,
+    expected: Collection[WorkflowStatus],
+    status: WorkflowStatus,
+    step_status: StepStatus,
+    error: ErrorInfo,
+) -> tuple[WorkflowRecord, list[StepResult]] | None:
+    """Move the workflow from one of `expected` to `status` (with `error`) and its active steps to
+    `step_status`; the stopped workflow and the steps as they were before, or None when the
+    workflow was not in `expected` (a duplicate or a race: nothing to do)."""
+    stopped = deps.store.update_workflow(
+        workflow_id, expected=expected, changes={"status": status, "error": error}
+    )
+    if stopped is None:
+        return None
+    changed = [
+        step
+        for step in deps.store.list_steps(workflow_id)
+        if step.status in ACTIVE_STEP_STATUSES
+        and deps.store.update_step(
+            workflow_id,
+            step.step_number,
+            expected={step.status},
+            changes={"status": step_status, "error": error, "task_token": None},
+        )
+        is not None
+    ]
+    if status == WorkflowStatus.FAILED:
+        deps.metrics.workflow_failed(error.code)
+    return stopped, changed
