@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
@@ -67,23 +66,13 @@ def content_type(path: str) -> str:
     return _CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def split_url(url: str) -> tuple[str, int | str]:
-    """`http://127.0.0.1:4001` → (`http://127.0.0.1`, 4001), as algosdk's (baseServer, port) want it."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    base = f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
-    return base, parts.port if parts.port is not None else ""
-
-
 def runtime_config(stack: LocalStack) -> dict[str, Any]:
-    """The page's `/config.json` for a running local stack."""
-    base_server, port = split_url(stack.algod_url)
+    """The page's `/config.json` for a running local stack (the page moves algod's port out of the
+    URL itself: src/config.ts)."""
     config: dict[str, Any] = {
         "apiBaseUrl": "",
         "network": "localnet",
-        "algod": {"baseServer": base_server, "port": port, "token": ""},
+        "algod": {"baseServer": stack.algod_url, "port": "", "token": ""},
     }
     if stack.issuer is not None:
         config["devAccessToken"] = stack.issuer.mint_token(
@@ -115,7 +104,7 @@ class FrontendSite:
         if _PAGE_PATHS.match(path):
             return self._file(request, "index.html", cache="no-cache")
         relative = path.lstrip("/")
-        if not relative or relative.endswith("/"):
+        if relative.endswith("/"):
             return _not_found(path)
         # Vite names assets by content hash: they never change under the same name.
         cache = "public, max-age=31536000, immutable" if relative.startswith("assets/") else "no-cache"

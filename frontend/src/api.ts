@@ -2,6 +2,7 @@
 // ApiError (the API's `{"error": {"code", "message"}}`) or NetworkError (no answer at all).
 
 import { getAccessToken } from './auth'
+import { h } from './dom'
 import type { StepView, WorkflowView } from './types'
 
 export class ApiError extends Error {
@@ -23,9 +24,11 @@ export class NetworkError extends Error {
   }
 }
 
+const NOT_SIGNED_IN = 'You are not signed in.'
+
 export class NotSignedIn extends Error {
   constructor() {
-    super('You are not signed in.')
+    super(NOT_SIGNED_IN)
     this.name = 'NotSignedIn'
   }
 }
@@ -64,7 +67,7 @@ export function errorFromResponse(status: number, body: unknown): ApiError {
 export function describeError(error: unknown): { message: string; hint?: string } {
   if (error instanceof NotSignedIn) {
     return {
-      message: 'You are not signed in.',
+      message: NOT_SIGNED_IN,
       hint: 'Sign in and try again. On the local stack, reload the page: orch up hands out a dev token.',
     }
   }
@@ -91,6 +94,18 @@ export function describeError(error: unknown): { message: string; hint?: string 
   }
   if (error instanceof Error) return { message: error.message }
   return { message: String(error) }
+}
+
+/** describeError on one line: the message, then the hint if there is one. */
+export function errorText(error: unknown): string {
+  const { message, hint } = describeError(error)
+  return hint ? `${message} ${hint}` : message
+}
+
+/** describeError as paragraphs: the message, then the hint if there is one. */
+export function errorLines(error: unknown): HTMLElement[] {
+  const { message, hint } = describeError(error)
+  return hint ? [h('p', {}, message), h('p', {}, hint)] : [h('p', {}, message)]
 }
 
 export interface CreateWorkflowInput {
@@ -138,7 +153,7 @@ export class ApiClient {
     return data as T
   }
 
-  createWorkflow(input: CreateWorkflowInput, idempotencyKey: string = newIdempotencyKey()): Promise<WorkflowView> {
+  createWorkflow(input: CreateWorkflowInput, idempotencyKey: string): Promise<WorkflowView> {
     const body: Record<string, unknown> = {
       user_message: input.userMessage,
       wallet_address: input.walletAddress,
@@ -156,7 +171,7 @@ export class ApiClient {
   }
 
   /** Starts an approved workflow, or resumes a failed or cancelled one. */
-  start(workflowId: string, idempotencyKey: string = newIdempotencyKey()): Promise<WorkflowView> {
+  start(workflowId: string, idempotencyKey: string): Promise<WorkflowView> {
     return this.request('POST', '/api/workflows/start', { workflow_id: workflowId }, idempotencyKey)
   }
 

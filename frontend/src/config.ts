@@ -74,19 +74,21 @@ export function parseConfig(raw: unknown): RuntimeConfig {
   return config
 }
 
-export async function loadConfig(url = '/config.json'): Promise<RuntimeConfig> {
+const CONFIG_URL = '/config.json'
+
+export async function loadConfig(): Promise<RuntimeConfig> {
   let response: Response
   try {
-    response = await fetch(url, { cache: 'no-store', headers: { Accept: 'application/json' } })
+    response = await fetch(CONFIG_URL, { cache: 'no-store', headers: { Accept: 'application/json' } })
   } catch {
-    throw new ConfigError(`Cannot load ${url}: the site's server cannot be reached.`)
+    throw new ConfigError(`Cannot load ${CONFIG_URL}: the site's server cannot be reached.`)
   }
-  if (!response.ok) throw new ConfigError(`Cannot load ${url}: HTTP ${response.status}.`)
+  if (!response.ok) throw new ConfigError(`Cannot load ${CONFIG_URL}: HTTP ${response.status}.`)
   let raw: unknown
   try {
     raw = await response.json()
   } catch {
-    throw new ConfigError(`${url} is not valid JSON.`)
+    throw new ConfigError(`${CONFIG_URL} is not valid JSON.`)
   }
   return parseConfig(raw)
 }

@@ -29,11 +29,9 @@ export interface TxnSummary {
   sender: string
   receiver: string | null
   amountMicroalgo: bigint | null
-  amount: string | null
   appId: string | null
   method: string | null
   feeMicroalgo: bigint
-  fee: string
   note: string
   noteEncoding: 'none' | 'text' | 'base64'
   firstValid: bigint
@@ -43,6 +41,9 @@ export interface TxnSummary {
 }
 
 export interface GroupSummary {
+  /** The decoded transactions: what the wallet is asked to sign. */
+  transactions: algosdk.Transaction[]
+  /** Their descriptions, in the same order. */
   txns: TxnSummary[]
   totalPaidMicroalgo: bigint
   totalFeesMicroalgo: bigint
@@ -137,11 +138,9 @@ export function describeTransaction(txn: algosdk.Transaction, index: number, exp
     sender,
     receiver,
     amountMicroalgo,
-    amount: amountMicroalgo === null ? null : formatAlgo(amountMicroalgo),
     appId,
     method,
     feeMicroalgo: txn.fee,
-    fee: formatAlgo(txn.fee),
     ...describeNote(txn.note),
     firstValid: txn.firstValid,
     lastValid: txn.lastValid,
@@ -150,9 +149,11 @@ export function describeTransaction(txn: algosdk.Transaction, index: number, exp
 }
 
 export function summarizeGroup(blobs: readonly string[], expectedSender?: string): GroupSummary {
-  const txns = decodeGroup(blobs).map((txn, index) => describeTransaction(txn, index, expectedSender))
+  const transactions = decodeGroup(blobs)
+  const txns = transactions.map((txn, index) => describeTransaction(txn, index, expectedSender))
   const warnings = txns.flatMap((t) => t.warnings.map((w) => `Transaction ${t.index + 1} ${w}.`))
   return {
+    transactions,
     txns,
     totalPaidMicroalgo: txns.reduce((sum, t) => sum + (t.amountMicroalgo ?? 0n), 0n),
     totalFeesMicroalgo: txns.reduce((sum, t) => sum + t.feeMicroalgo, 0n),
@@ -176,10 +177,10 @@ export function renderGroupPreview(summary: GroupSummary, prefix: string): HTMLE
       ...field('From', t.sender, `${id}-sender`, true),
     ]
     if (t.receiver !== null) fields.push(...field('To', t.receiver, `${id}-receiver`, true))
-    if (t.amount !== null) fields.push(...field('Amount', t.amount, `${id}-amount`))
+    if (t.amountMicroalgo !== null) fields.push(...field('Amount', formatAlgo(t.amountMicroalgo), `${id}-amount`))
     if (t.appId !== null) fields.push(...field('App id', t.appId, `${id}-app-id`))
     if (t.method !== null) fields.push(...field('Method', t.method, `${id}-method`))
-    fields.push(...field('Fee', t.fee, `${id}-fee`))
+    fields.push(...field('Fee', formatAlgo(t.feeMicroalgo), `${id}-fee`))
     const noteText = t.noteEncoding === 'none' ? '(none)' : t.noteEncoding === 'base64' ? `${t.note} (base64)` : t.note
     fields.push(...field('Note', noteText, `${id}-note`))
     fields.push(...field('Valid rounds', `${t.firstValid} – ${t.lastValid}`, `${id}-valid`))

@@ -4,11 +4,11 @@
 
 import './styles.css'
 
-import { ApiClient } from './api'
+import { ApiClient, errorText } from './api'
 import { configureAuth } from './auth'
 import { loadConfig } from './config'
 import { h } from './dom'
-import type { PageContext } from './pages/context'
+import type { Page, PageContext } from './pages/context'
 import { orchestratorPage } from './pages/orchestrator'
 import { workflowIdFromPath, workflowPage } from './pages/workflow'
 import { createWalletManager } from './wallet'
@@ -24,6 +24,16 @@ function notFound(container: HTMLElement): () => void {
   return () => {}
 }
 
+/** The page at `path` and its document title, or null when none of ours is there. */
+function pageFor(path: string): { title: string; page: Page } | null {
+  if (path === '/orchestrator' || path === '/orchestrator/') {
+    return { title: 'New request · Agent orchestrator', page: orchestratorPage }
+  }
+  const workflowId = workflowIdFromPath(path)
+  if (workflowId !== null) return { title: 'Workflow · Agent orchestrator', page: workflowPage(workflowId) }
+  return null
+}
+
 function route(ctx: PageContext): void {
   dispose?.()
   dispose = null
@@ -33,13 +43,10 @@ function route(ctx: PageContext): void {
     route(ctx)
     return
   }
-  const workflowId = workflowIdFromPath(path)
-  if (path === '/orchestrator' || path === '/orchestrator/') {
-    document.title = 'New request · Agent orchestrator'
-    dispose = orchestratorPage(root, ctx)
-  } else if (workflowId !== null) {
-    document.title = 'Workflow · Agent orchestrator'
-    dispose = workflowPage(workflowId)(root, ctx)
+  const found = pageFor(path)
+  if (found) {
+    document.title = found.title
+    dispose = found.page(root, ctx)
   } else {
     document.title = 'Not found · Agent orchestrator'
     dispose = notFound(root)
@@ -54,7 +61,7 @@ async function start(): Promise<void> {
   } catch (err) {
     root.replaceChildren(
       h('h1', { tabindex: -1 }, 'The page cannot start'),
-      h('p', { class: 'error', role: 'alert', testid: 'config-error' }, err instanceof Error ? err.message : String(err)),
+      h('p', { class: 'error', role: 'alert', testid: 'config-error' }, errorText(err)),
     )
     return
   }
@@ -81,7 +88,7 @@ async function start(): Promise<void> {
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || link.target) return
     const url = new URL(link.href, window.location.href)
     if (url.origin !== window.location.origin) return
-    if (url.pathname === '/orchestrator' || workflowIdFromPath(url.pathname) !== null) {
+    if (pageFor(url.pathname)) {
       event.preventDefault()
       ctx.navigate(url.pathname)
     }

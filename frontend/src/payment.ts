@@ -5,7 +5,7 @@
 import algosdk from 'algosdk'
 
 import type { ApiClient } from './api'
-import { summarizeGroup, decodeGroup, type GroupSummary } from './groupPreview'
+import { summarizeGroup, type GroupSummary } from './groupPreview'
 import type { PayPhase } from './status'
 import type { StepView } from './types'
 
@@ -25,8 +25,7 @@ export interface PaymentContext {
 /** What the person is shown before signing, and then signs. */
 export interface PaymentOffer {
   stepNumber: number
-  blobs: string[]
-  txnIds: string[]
+  /** The decoded group (`summary.transactions`) and what the person is shown of it. */
   summary: GroupSummary
   /** True when the expired group was replaced by a fresh one from the agent. */
   requoted: boolean
@@ -48,19 +47,24 @@ export function isExpired(lastValid: bigint | number, currentRound: bigint | num
   return BigInt(lastValid) <= BigInt(currentRound)
 }
 
-export async function currentRound(algod: algosdk.Algodv2): Promise<bigint> {
+async function currentRound(algod: algosdk.Algodv2): Promise<bigint> {
   const status = await algod.status().do()
   return status.lastRound
 }
 
 /** The round the transaction was confirmed in, or null when algod does not know it as confirmed. */
-export async function confirmedRound(algod: algosdk.Algodv2, txid: string): Promise<bigint | null> {
+async function confirmedRound(algod: algosdk.Algodv2, txid: string): Promise<bigint | null> {
   try {
     const info = await algod.pendingTransactionInformation(txid).do()
     return info.confirmedRound && info.confirmedRound > 0n ? info.confirmedRound : null
   } catch {
     return null
   }
+}
+
+/** The txids of the offered group, in order. */
+export function offerTxnIds(offer: PaymentOffer): string[] {
+  return offer.summary.txns.map((t) => t.txid)
 }
 
 /** A deterministic key: a repeat of the same payment (retry, reload) is answered once. */
@@ -72,12 +76,12 @@ function offerFrom(step: StepView, walletAddress: string, requoted: boolean): Pa
   const blobs = step.unsigned_group_txns ?? []
   if (blobs.length === 0) throw new PaymentError(`Step ${step.step_number} has no payment group to sign right now.`)
   const summary = summarizeGroup(blobs, walletAddress)
-  const txnIds = summary.txns.map((t) => t.txid)
+  const offer: PaymentOffer = { stepNumber: step.step_number, summary, requoted, paidInRound: null }
   const offered = step.txn_ids ?? []
-  if (offered.length && offered.join(',') !== txnIds.join(',')) {
+  if (offered.length && offered.join(',') !== offerTxnIds(offer).join(',')) {
     summary.warnings.push('The transaction ids the agent gave do not match the transactions.')
   }
-  return { stepNumber: step.step_number, blobs, txnIds, summary, requoted, paidInRound: null }
+  return offer
 }
 
 /** The offer to show for an awaiting-payment step: the stored group, a fresh one when it expired,
@@ -88,7 +92,7 @@ export async function prepareOffer(ctx: PaymentContext, step: StepView): Promise
   }
   const stored = step.unsigned_group_txns?.length ? offerFrom(step, ctx.walletAddress, false) : null
   if (stored) {
-    const round = await confirmedRound(ctx.algod, stored.txnIds[0])
+    const round = await confirmedRound(ctx.algod, offerTxnIds(stored)[0])
     if (round !== null) return { ...stored, paidInRound: round }
   }
   const now = await currentRound(ctx.algod)
@@ -99,7 +103,8 @@ export async function prepareOffer(ctx: PaymentContext, step: StepView): Promise
   return offerFrom(fresh, ctx.walletAddress, true)
 }
 
-function errorText(error: unknown): string {
+/** What algosdk's error says: algod's own message when it answered, else the error's. */
+function algodErrorText(error: unknown): string {
   if (error instanceof Error) {
     const body = (error as { response?: { body?: { message?: unknown } } }).response?.body
     if (body && typeof body.message === 'string') return body.message
@@ -112,15 +117,16 @@ function errorText(error: unknown): string {
  * Throws OfferExpired when the group expired since it was shown (show the fresh offer instead). */
 export async function payOffer(ctx: PaymentContext, offer: PaymentOffer, sign: SignGroup): Promise<StepView> {
   if (offer.summary.warnings.length) throw new PaymentError('This payment group is not safe to sign.')
+  const txnIds = offerTxnIds(offer)
   if (offer.paidInRound === null) {
     if (isExpired(offer.summary.lastValid, await currentRound(ctx.algod))) throw new OfferExpired()
-    const txns = decodeGroup(offer.blobs)
+    const txns = offer.summary.transactions
     ctx.onPhase?.('signing')
     let signed: (Uint8Array | null)[]
     try {
       signed = await sign(txns)
     } catch (error) {
-      throw new PaymentError(`The wallet did not sign: ${errorText(error)}`)
+      throw new PaymentError(`The wallet did not sign: ${algodErrorText(error)}`)
     }
     const complete = signed.filter((s): s is Uint8Array => s instanceof Uint8Array)
     if (complete.length !== txns.length) {
@@ -132,22 +138,17 @@ export async function payOffer(ctx: PaymentContext, offer: PaymentOffer, sign: S
     try {
       await ctx.algod.sendRawTransaction(complete).do()
     } catch (error) {
-      const text = errorText(error)
+      const text = algodErrorText(error)
       // Sent before (a retry): the chain has it already, which is what we want.
       if (!/already in ledger/i.test(text)) throw new PaymentError(`The network refused the payment: ${text}`)
     }
     ctx.onPhase?.('confirming')
     try {
-      await algosdk.waitForConfirmation(ctx.algod, offer.txnIds[0], 20)
+      await algosdk.waitForConfirmation(ctx.algod, txnIds[0], 20)
     } catch (error) {
-      throw new PaymentError(`The payment was not confirmed: ${errorText(error)}`)
+      throw new PaymentError(`The payment was not confirmed: ${algodErrorText(error)}`)
     }
   }
   ctx.onPhase?.('submitting')
-  return ctx.api.submitPayment(
-    ctx.workflowId,
-    offer.stepNumber,
-    offer.txnIds,
-    submitPaymentKey(ctx.workflowId, offer.stepNumber, offer.txnIds),
-  )
+  return ctx.api.submitPayment(ctx.workflowId, offer.stepNumber, txnIds, submitPaymentKey(ctx.workflowId, offer.stepNumber, txnIds))
 }

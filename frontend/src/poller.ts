@@ -1,5 +1,10 @@
 // Live updates: poll with backoff (1 s, growing to 5 s; back to 1 s after a change or an action),
-// only while the page is visible, until told to stop (the workflow is terminal).
+// only while the page is visible, until told to stop (the workflow is terminal) or disposed (the
+// person left the page).
+
+const INITIAL_MS = 1000
+const MAX_MS = 5000
+const FACTOR = 1.5
 
 /** Where visibility comes from: the page's `document` (tests pass their own). */
 export interface VisibilitySource {
@@ -8,35 +13,19 @@ export interface VisibilitySource {
   removeEventListener(type: 'visibilitychange', listener: () => void): void
 }
 
-export interface PollerOptions {
-  initialMs?: number
-  maxMs?: number
-  factor?: number
-  doc?: VisibilitySource
-}
-
 /** `tick` returns true when something changed (the delay goes back to the start) and false when
  * polling should go on backing off; it returns null to stop polling. Errors back off too. */
 export class Poller {
   private timer: ReturnType<typeof setTimeout> | null = null
-  private delay: number
+  private delay = INITIAL_MS
   private running = false
+  private disposed = false
   private inFlight = false
-  private readonly initialMs: number
-  private readonly maxMs: number
-  private readonly factor: number
-  private readonly doc: VisibilitySource
 
   constructor(
     private readonly tick: () => Promise<boolean | null>,
-    options: PollerOptions = {},
-  ) {
-    this.initialMs = options.initialMs ?? 1000
-    this.maxMs = options.maxMs ?? 5000
-    this.factor = options.factor ?? 1.5
-    this.delay = this.initialMs
-    this.doc = options.doc ?? document
-  }
+    private readonly doc: VisibilitySource = document,
+  ) {}
 
   get active(): boolean {
     return this.running
@@ -47,11 +36,11 @@ export class Poller {
   }
 
   start(): void {
-    if (this.running) return
+    if (this.running || this.disposed) return
     this.running = true
-    this.delay = this.initialMs
+    this.delay = INITIAL_MS
     this.doc.addEventListener('visibilitychange', this.onVisibility)
-    this.schedule(this.initialMs)
+    this.schedule(INITIAL_MS)
   }
 
   stop(): void {
@@ -60,20 +49,27 @@ export class Poller {
     this.clear()
   }
 
+  /** Stops for good: start() and kick() do nothing afterwards (the page is gone). */
+  dispose(): void {
+    this.disposed = true
+    this.stop()
+  }
+
   /** Poll again soon and from the shortest delay: after the person did something. */
   kick(): void {
+    if (this.disposed) return
     if (!this.running) {
       this.start()
       return
     }
-    this.delay = this.initialMs
+    this.delay = INITIAL_MS
     this.schedule(0)
   }
 
   private readonly onVisibility = (): void => {
     if (!this.running) return
     if (this.doc.visibilityState === 'visible') {
-      this.delay = this.initialMs
+      this.delay = INITIAL_MS
       this.schedule(0)
     } else {
       this.clear()
@@ -111,7 +107,7 @@ export class Poller {
       this.stop()
       return
     }
-    this.delay = outcome ? this.initialMs : Math.min(this.maxMs, Math.round(this.delay * this.factor))
+    this.delay = outcome ? INITIAL_MS : Math.min(MAX_MS, Math.round(this.delay * FACTOR))
     this.schedule(this.delay)
   }
 }

@@ -34,29 +34,6 @@ const PHASE_DETAILS: Record<PayPhase, string> = {
   submitting: 'Handing the confirmed payment to the agent…',
 }
 
-const DONE: ReadonlySet<string> = new Set(['succeeded'])
-const BAD: ReadonlySet<string> = new Set(['failed', 'payment_timeout', 'cancelled'])
-const ACTIVE: ReadonlySet<string> = new Set(['awaiting_payment', 'paying', 'payment_submitted', 'running'])
-
-function classesFor(key: string): string {
-  const tone = DONE.has(key) ? 'status--done' : BAD.has(key) ? 'status--bad' : ACTIVE.has(key) ? 'status--active' : 'status--idle'
-  return `status status--${key.replace(/_/g, '-')} ${tone}`
-}
-
-export function isStepStatus(value: string): value is StepStatus {
-  return Object.prototype.hasOwnProperty.call(STEP_LABELS, value)
-}
-
-/** The status a step shows. The local paying phase counts only while the API still awaits payment:
- * once the API has moved on (submitted, running, failed…), its status wins. */
-export function stepStatusView(apiStatus: StepStatus, phase: PayPhase | null = null): StatusView {
-  if (phase !== null && apiStatus === 'awaiting_payment') {
-    return { key: 'paying', label: 'Paying', className: classesFor('paying'), detail: PHASE_DETAILS[phase] }
-  }
-  const label = isStepStatus(apiStatus) ? STEP_LABELS[apiStatus] : String(apiStatus)
-  return { key: apiStatus, label, className: classesFor(apiStatus), detail: '' }
-}
-
 const WORKFLOW_LABELS: Record<WorkflowStatus, string> = {
   planned: 'Planned: review and approve',
   approved: 'Approved',
@@ -66,8 +43,30 @@ const WORKFLOW_LABELS: Record<WorkflowStatus, string> = {
   cancelled: 'Cancelled',
 }
 
+// Tones of step and workflow statuses alike (anything else is idle: pending, planned, approved).
+const DONE: ReadonlySet<string> = new Set(['succeeded', 'completed'])
+const BAD: ReadonlySet<string> = new Set(['failed', 'payment_timeout', 'cancelled'])
+const ACTIVE: ReadonlySet<string> = new Set(['awaiting_payment', 'paying', 'payment_submitted', 'running'])
+
+function classesFor(key: string): string {
+  const tone = DONE.has(key) ? 'status--done' : BAD.has(key) ? 'status--bad' : ACTIVE.has(key) ? 'status--active' : 'status--idle'
+  return `status status--${key.replace(/_/g, '-')} ${tone}`
+}
+
+/** The label of a known status; a status this page does not know yet reads as it is. */
+function labelFor(labels: Readonly<Record<string, string>>, key: string): string {
+  return Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : String(key)
+}
+
+/** The status a step shows. The local paying phase counts only while the API still awaits payment:
+ * once the API has moved on (submitted, running, failed…), its status wins. */
+export function stepStatusView(apiStatus: StepStatus, phase: PayPhase | null = null): StatusView {
+  if (phase !== null && apiStatus === 'awaiting_payment') {
+    return { key: 'paying', label: 'Paying', className: classesFor('paying'), detail: PHASE_DETAILS[phase] }
+  }
+  return { key: apiStatus, label: labelFor(STEP_LABELS, apiStatus), className: classesFor(apiStatus), detail: '' }
+}
+
 export function workflowStatusView(status: WorkflowStatus): { label: string; className: string } {
-  const tone =
-    status === 'completed' ? 'status--done' : status === 'failed' || status === 'cancelled' ? 'status--bad' : status === 'running' ? 'status--active' : 'status--idle'
-  return { label: WORKFLOW_LABELS[status] ?? String(status), className: `status status--${status} ${tone}` }
+  return { label: labelFor(WORKFLOW_LABELS, status), className: classesFor(status) }
 }

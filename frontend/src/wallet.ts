@@ -6,16 +6,17 @@ import { NetworkConfigBuilder, NetworkId, WalletId, WalletManager, type Supporte
 import type algosdk from 'algosdk'
 
 import { shorten } from './algo'
+import { errorText } from './api'
 import type { RuntimeConfig } from './config'
 import { h, replaceChildren, setText, show } from './dom'
 
-export function walletsFor(network: RuntimeConfig['network']): SupportedWallet[] {
+function walletsFor(network: RuntimeConfig['network']): SupportedWallet[] {
   if (network === 'localnet') return [WalletId.MNEMONIC]
   return [WalletId.PERA, WalletId.DEFLY, { id: WalletId.LUTE, options: { siteName: 'Agent orchestrator' } }]
 }
 
 export function createWalletManager(config: RuntimeConfig): WalletManager {
-  const algod = { baseServer: config.algod.baseServer, port: config.algod.port, token: config.algod.token }
+  const { algod } = config
   const builder = new NetworkConfigBuilder()
   if (config.network === 'localnet') builder.localnet({ algod, isTestnet: true })
   else if (config.network === 'testnet') builder.testnet({ algod })
@@ -108,7 +109,7 @@ export function walletPanel(manager: WalletManager, onChange: (address: string |
       await wallet.connect()
       wallet.setActive()
     } catch (err) {
-      setText(error, `Could not connect the wallet: ${err instanceof Error ? err.message : String(err)}`)
+      setText(error, `Could not connect the wallet: ${errorText(err)}`)
     } finally {
       busy = false
       render()
@@ -121,7 +122,7 @@ export function walletPanel(manager: WalletManager, onChange: (address: string |
     try {
       await manager.activeWallet?.disconnect()
     } catch (err) {
-      setText(error, `Could not disconnect: ${err instanceof Error ? err.message : String(err)}`)
+      setText(error, `Could not disconnect: ${errorText(err)}`)
     } finally {
       busy = false
       render()

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest'
 
-import { ApiClient, ApiError, NetworkError, NotSignedIn, describeError, errorFromResponse } from '../src/api'
+import { ApiClient, ApiError, NetworkError, NotSignedIn, describeError, errorFromResponse, errorText } from '../src/api'
 import { serve, type Loopback } from './loopback'
 
 let server: Loopback | null = null
@@ -81,5 +81,14 @@ describe('errors in words', () => {
       message: 'The API answered 502.',
       hint: 'The service had a problem. Try again in a moment.',
     })
+  })
+
+  test('errorText: the message, then the hint when there is one', () => {
+    expect(errorText(new NotSignedIn())).toBe(
+      'You are not signed in. Sign in and try again. On the local stack, reload the page: orch up hands out a dev token.',
+    )
+    expect(errorText(new ApiError(422, 'PlanInvalid', 'No agent fits.'))).toBe('No agent fits.')
+    expect(errorText(new Error('boom'))).toBe('boom')
+    expect(errorText('plain')).toBe('plain')
   })
 })

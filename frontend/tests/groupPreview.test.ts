@@ -19,7 +19,7 @@ describe('summarizeGroup: a payment + app call group as agents offer it', () => 
     expect(pay.sender).toBe(PAYER)
     expect(pay.receiver).toBe(AGENT)
     expect(pay.amountMicroalgo).toBe(500_000n)
-    expect(pay.amount).toBe('0.5 ALGO')
+    expect(text(renderGroupPreview(summary, 'p'), 'p-txn-0-amount')).toBe('0.5 ALGO')
     expect(pay.appId).toBeNull()
   })
 
@@ -30,17 +30,21 @@ describe('summarizeGroup: a payment + app call group as agents offer it', () => 
     expect(call.appId).toBe(String(APP_ID))
     expect(call.method).toBe('pay(pay)void')
     expect(call.receiver).toBeNull()
-    expect(call.amount).toBeNull()
+    expect(call.amountMicroalgo).toBeNull()
+    expect(text(renderGroupPreview(summary, 'p'), 'p-txn-1-amount')).toBeNull()
   })
 
   test('fees, note, validity and txids come from the transactions themselves', () => {
+    const preview = renderGroupPreview(summary, 'p')
     for (const [i, t] of summary.txns.entries()) {
-      expect(t.fee).toBe('0.001 ALGO')
+      expect(t.feeMicroalgo).toBe(1000n)
+      expect(text(preview, `p-txn-${i}-fee`)).toBe('0.001 ALGO')
       expect(t.note).toBe('job 42')
       expect(t.noteEncoding).toBe('text')
       expect(t.firstValid).toBe(100n)
       expect(t.lastValid).toBe(1100n)
       expect(t.txid).toBe(txns[i].txID())
+      expect(summary.transactions[i].txID()).toBe(txns[i].txID())
     }
     expect(summary.totalPaidMicroalgo).toBe(500_000n)
     expect(summary.totalFeesMicroalgo).toBe(2000n)

@@ -48,3 +48,24 @@ export async function serve(handler: Handler): Promise<Loopback> {
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
 }
+
+/** algod on loopback: its current round, and no transaction known (404), as for an unpaid group. */
+export function algodAt(round: number): Promise<Loopback> {
+  return serve((r) => {
+    if (r.path.startsWith('/v2/status')) {
+      return {
+        json: {
+          'catchup-time': 0,
+          'last-round': round,
+          'last-version': 'v1',
+          'next-version': 'v1',
+          'next-version-round': round + 1,
+          'next-version-supported': true,
+          'stopped-at-unsupported-round': false,
+          'time-since-last-round': 0,
+        },
+      }
+    }
+    return { status: 404, json: { message: 'txn does not exist' } }
+  })
+}

@@ -2,38 +2,15 @@ import algosdk from 'algosdk'
 import { afterEach, describe, expect, test } from 'vitest'
 
 import { ApiClient } from '../src/api'
-import { OfferExpired, PaymentError, isExpired, payOffer, prepareOffer, submitPaymentKey, type PaymentContext } from '../src/payment'
+import { OfferExpired, PaymentError, isExpired, offerTxnIds, payOffer, prepareOffer, submitPaymentKey, type PaymentContext } from '../src/payment'
 import type { StepView } from '../src/types'
 import { PAYER, STRANGER, encode, paymentGroup } from './fixtures'
-import { serve, type Loopback } from './loopback'
+import { algodAt, serve, type Loopback } from './loopback'
 
 const servers: Loopback[] = []
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()))
 })
-
-/** algod on loopback: its current round, and no transaction known (404), as for an unpaid group. */
-async function algodAt(round: number): Promise<Loopback> {
-  const server = await serve((r) => {
-    if (r.path.startsWith('/v2/status')) {
-      return {
-        json: {
-          'catchup-time': 0,
-          'last-round': round,
-          'last-version': 'v1',
-          'next-version': 'v1',
-          'next-version-round': round + 1,
-          'next-version-supported': true,
-          'stopped-at-unsupported-round': false,
-          'time-since-last-round': 0,
-        },
-      }
-    }
-    return { status: 404, json: { message: 'txn does not exist' } }
-  })
-  servers.push(server)
-  return server
-}
 
 function step(blobs: string[], lastValid: number, txnIds: string[]): StepView {
   return {
@@ -53,7 +30,7 @@ function step(blobs: string[], lastValid: number, txnIds: string[]): StepView {
 async function context(round: number, freshStep?: StepView): Promise<{ ctx: PaymentContext; algod: Loopback; api: Loopback }> {
   const algod = await algodAt(round)
   const api = await serve(() => ({ json: freshStep ?? {} }))
-  servers.push(api)
+  servers.push(algod, api)
   const ctx: PaymentContext = {
     api: new ApiClient(api.url, async () => 'token'),
     algod: new algosdk.Algodv2('', 'http://127.0.0.1', Number(new URL(algod.url).port)),
@@ -81,7 +58,7 @@ describe('prepareOffer', () => {
     const offer = await prepareOffer(ctx, step(encode(txns), 1100, txns.map((t) => t.txID())))
     expect(offer.requoted).toBe(false)
     expect(offer.paidInRound).toBeNull()
-    expect(offer.txnIds).toEqual(txns.map((t) => t.txID()))
+    expect(offerTxnIds(offer)).toEqual(txns.map((t) => t.txID()))
     expect(offer.summary.warnings).toEqual([])
     expect(api.requests).toHaveLength(0)
   })
@@ -99,7 +76,7 @@ describe('prepareOffer', () => {
       ['POST', '/api/workflows/step/start_job', { workflow_id: 'wf-1', step_number: 1 }],
     ])
     expect(offer.requoted).toBe(true)
-    expect(offer.txnIds).toEqual(freshIds)
+    expect(offerTxnIds(offer)).toEqual(freshIds)
     expect(offer.summary.lastValid).toBe(2150n)
   })
 

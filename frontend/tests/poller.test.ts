@@ -31,7 +31,7 @@ async function run(poller: Poller, ms: number): Promise<void> {
 test('backs off from 1 s to 5 s while nothing changes', async () => {
   const times: number[] = []
   const start = Date.now()
-  const poller = new Poller(async () => (times.push(Date.now() - start), false), { doc: new FakeDocument() })
+  const poller = new Poller(async () => (times.push(Date.now() - start), false), new FakeDocument())
   await run(poller, 20_000)
   poller.stop()
   expect(times).toEqual([1000, 2500, 4750, 8125, 13125, 18125])
@@ -46,7 +46,7 @@ test('a change brings the delay back to 1 s; null stops polling', async () => {
     times.push(Date.now() - start)
     const next = answers.shift()
     return next === undefined ? false : next
-  }, { doc })
+  }, doc)
   await run(poller, 30_000)
   expect(times).toEqual([1000, 2500, 4750, 5750, 7250])
   expect(poller.active).toBe(false)
@@ -56,7 +56,7 @@ test('a change brings the delay back to 1 s; null stops polling', async () => {
 test('polls only while the page is visible, and at once when it shows again', async () => {
   const doc = new FakeDocument()
   let ticks = 0
-  const poller = new Poller(async () => (ticks++, false), { doc })
+  const poller = new Poller(async () => (ticks++, false), doc)
   await run(poller, 1000)
   expect(ticks).toBe(1)
   doc.set('hidden')
@@ -76,7 +76,7 @@ test('errors back off like "no change"; kick polls at once from 1 s', async () =
       ticks++
       throw new Error('offline')
     },
-    { doc: new FakeDocument() },
+    new FakeDocument(),
   )
   await run(poller, 2500)
   expect([ticks, poller.currentDelayMs]).toEqual([2, 2250])
@@ -84,4 +84,21 @@ test('errors back off like "no change"; kick polls at once from 1 s', async () =
   await vi.advanceTimersByTimeAsync(0)
   expect([ticks, poller.currentDelayMs]).toEqual([3, 1500])
   poller.stop()
+})
+
+test('after dispose, kick and start poll no more and leave no listener behind', async () => {
+  const doc = new FakeDocument()
+  let ticks = 0
+  const poller = new Poller(async () => (ticks++, false), doc)
+  await run(poller, 1000)
+  expect(ticks).toBe(1)
+  poller.dispose()
+  expect(doc.listenerCount).toBe(0)
+  poller.kick()
+  poller.start()
+  doc.set('visible')
+  await vi.advanceTimersByTimeAsync(60_000)
+  expect(ticks).toBe(1)
+  expect(poller.active).toBe(false)
+  expect(doc.listenerCount).toBe(0)
 })

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 
 import { stepStatusView, workflowStatusView, type PayPhase } from '../src/status'
-import type { StepStatus } from '../src/types'
+import type { StepStatus, WorkflowStatus } from '../src/types'
 
 describe('stepStatusView: the API status of a step', () => {
   const cases: [StepStatus, string, string][] = [
@@ -51,4 +51,14 @@ test('workflowStatusView labels and tones', () => {
   expect(workflowStatusView('completed')).toEqual({ label: 'Completed', className: 'status status--completed status--done' })
   expect(workflowStatusView('failed').className).toBe('status status--failed status--bad')
   expect(workflowStatusView('cancelled').label).toBe('Cancelled')
+})
+
+test('a status the page does not know yet reads as it is, idle', () => {
+  expect(stepStatusView('on_hold' as StepStatus)).toEqual({
+    key: 'on_hold',
+    label: 'on_hold',
+    className: 'status status--on-hold status--idle',
+    detail: '',
+  })
+  expect(workflowStatusView('paused' as WorkflowStatus)).toEqual({ label: 'paused', className: 'status status--paused status--idle' })
 })

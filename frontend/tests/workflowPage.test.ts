@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 // The workflow page against a loopback API and algod: what it shows for a workflow as the API
 // returns it, and the preview before signing.
-import { afterEach, expect, test } from 'vitest'
+import { afterEach, expect, test, vi } from 'vitest'
 
 import { ApiClient } from '../src/api'
 import { parseConfig } from '../src/config'
@@ -9,7 +9,7 @@ import { workflowIdFromPath, workflowPage } from '../src/pages/workflow'
 import type { StepView, WorkflowView } from '../src/types'
 import { createWalletManager } from '../src/wallet'
 import { AGENT, PAYER, encode, paymentGroup } from './fixtures'
-import { serve, type Loopback } from './loopback'
+import { algodAt, serve, type Loopback } from './loopback'
 
 const servers: Loopback[] = []
 let dispose: (() => void) | null = null
@@ -70,13 +70,9 @@ const STEPS: StepView[] = [
   },
 ]
 
-async function open(workflow: WorkflowView): Promise<{ root: HTMLElement; api: Loopback }> {
+async function open(workflow: WorkflowView): Promise<{ root: HTMLElement; api: Loopback; algod: Loopback }> {
   const api = await serve(() => ({ json: workflow }))
-  const algod = await serve((r) =>
-    r.path.startsWith('/v2/status')
-      ? { json: { 'catchup-time': 0, 'last-round': 500, 'last-version': 'v', 'next-version': 'v', 'next-version-round': 501, 'next-version-supported': true, 'stopped-at-unsupported-round': false, 'time-since-last-round': 0 } }
-      : { status: 404, json: { message: 'txn does not exist' } },
-  )
+  const algod = await algodAt(500)
   servers.push(api, algod)
   const config = parseConfig({ apiBaseUrl: api.url, network: 'localnet', algod: { baseServer: algod.url } })
   const root = document.createElement('main')
@@ -88,7 +84,7 @@ async function open(workflow: WorkflowView): Promise<{ root: HTMLElement; api: L
     navigate: () => {},
   })
   await waitFor(() => root.querySelector('[data-testid="step-2"]'))
-  return { root, api }
+  return { root, api, algod }
 }
 
 async function waitFor<T>(probe: () => T | null | undefined | false, ms = 3000): Promise<T> {
@@ -174,4 +170,33 @@ test('a planned workflow offers Approve & start; a failed one Resume', async () 
   expect($(failed.root, 'workflow-error')?.textContent).toBe('The agent failed. (AgentJobFailed)')
   // Terminal: the step awaiting payment offers no payment.
   expect(visible($(failed.root, 'step-pay-2'))).toBe(false)
+})
+
+test('leaving the page mid-payment stops live updates for good', async () => {
+  // Count the page's visibilitychange listeners: the poller adds one while it runs.
+  let listeners = 0
+  const add = vi.spyOn(document, 'addEventListener').mockImplementation(function (this: Document, ...args) {
+    if (args[0] === 'visibilitychange') listeners++
+    return EventTarget.prototype.addEventListener.apply(this, args as Parameters<typeof EventTarget.prototype.addEventListener>)
+  })
+  const remove = vi.spyOn(document, 'removeEventListener').mockImplementation(function (this: Document, ...args) {
+    if (args[0] === 'visibilitychange') listeners--
+    return EventTarget.prototype.removeEventListener.apply(this, args as Parameters<typeof EventTarget.prototype.removeEventListener>)
+  })
+  try {
+    const { root, api, algod } = await open(view(STEPS))
+    $(root, 'step-pay-2')?.click()
+    // Leave while the payment is being prepared (its round check is still to come).
+    dispose?.()
+    dispose = null
+    await waitFor(() => algod.requests.some((r) => r.path.startsWith('/v2/status')))
+    const seen = api.requests.length
+    // Past the poller's first delay (1 s): nothing polls any more.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(api.requests).toHaveLength(seen)
+    expect(listeners).toBe(0)
+  } finally {
+    add.mockRestore()
+    remove.mockRestore()
+  }
 })

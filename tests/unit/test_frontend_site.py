@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from devstack.frontend import FrontendSite, content_type, site_built, split_url
+from devstack.frontend import FrontendSite, content_type, site_built
 
 INDEX = "<!doctype html><title>orchestrator</title><div id=main></div>"
 SCRIPT = "console.log('page')"
@@ -18,7 +18,7 @@ STYLE = "body{margin:0}"
 CONFIG = {
     "apiBaseUrl": "",
     "network": "localnet",
-    "algod": {"baseServer": "http://127.0.0.1", "port": 4001, "token": ""},
+    "algod": {"baseServer": "http://127.0.0.1:4001", "port": "", "token": ""},
 }
 
 
@@ -139,19 +139,6 @@ def test_api_paths_and_other_methods_are_left_to_the_gateway(dist: Path) -> None
 def test_site_built_looks_for_the_index(dist: Path, tmp_path: Path) -> None:
     assert site_built(dist) is True
     assert site_built(tmp_path / "not-built") is False
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("http://127.0.0.1:4001", ("http://127.0.0.1", 4001)),
-        ("http://127.0.0.1:4101/", ("http://127.0.0.1", 4101)),
-        ("https://testnet-api.4160.nodely.dev", ("https://testnet-api.4160.nodely.dev", "")),
-        ("http://[::1]:8080", ("http://[::1]", 8080)),
-    ],
-)
-def test_algod_urls_split_into_base_server_and_port(url: str, expected: tuple[str, int | str]) -> None:
-    assert split_url(url) == expected
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 // Test ids: request-form, request-input, create-submit, create-status, create-error (+ the wallet
 // panel's, see wallet.ts).
 
-import { describeError, newIdempotencyKey } from '../api'
+import { errorLines, newIdempotencyKey } from '../api'
 import { h, setText } from '../dom'
 import { walletPanel } from '../wallet'
 import type { Page } from './context'
@@ -71,8 +71,7 @@ export const orchestratorPage: Page = (root, ctx) => {
       setText(status, 'Planned. Opening the workflow…')
       ctx.navigate(`/workflow/${encodeURIComponent(workflow.workflow_id)}`)
     } catch (err) {
-      const { message, hint: friendly } = describeError(err)
-      error.replaceChildren(h('p', {}, message), friendly ? h('p', {}, friendly) : '')
+      error.replaceChildren(...errorLines(err))
       setText(status, '')
       busy = false
       submit.removeAttribute('disabled')

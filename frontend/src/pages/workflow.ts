@@ -4,7 +4,7 @@
 //
 // Test ids (n = step number, i = transaction index from 0): see frontend/README.md.
 
-import { ApiError, NotSignedIn, describeError, newIdempotencyKey } from '../api'
+import { ApiError, NotSignedIn, errorLines, errorText, newIdempotencyKey } from '../api'
 import { formatAlgo, shorten } from '../algo'
 import { h, replaceChildren, setText, show } from '../dom'
 import { renderGroupPreview } from '../groupPreview'
@@ -12,7 +12,7 @@ import { renderOutput } from '../output'
 import { OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
 import { Poller } from '../poller'
 import { stepStatusView, workflowStatusView, type PayPhase } from '../status'
-import { TERMINAL_WORKFLOW_STATUSES, type StepView, type WorkflowView } from '../types'
+import { TERMINAL_WORKFLOW_STATUSES, type ErrorInfo, type StepView, type WorkflowView } from '../types'
 import { algodOf, walletPanel } from '../wallet'
 import type { Page, PageContext } from './context'
 
@@ -30,9 +30,23 @@ function isFinal(error: unknown): boolean {
   return error instanceof NotSignedIn || (error instanceof ApiError && [401, 403, 404].includes(error.status))
 }
 
-function errorLines(error: unknown): (HTMLElement | string)[] {
-  const { message, hint } = describeError(error)
-  return [h('p', {}, message), hint ? h('p', {}, hint) : '']
+/** An error the API recorded on a workflow or step: its message and code. */
+function recordedError(error: ErrorInfo | null | undefined): string {
+  return error ? `${error.message} (${error.code})` : ''
+}
+
+// What each output section shows now (its JSON), so an unchanged output is not rebuilt.
+const outputShown = new WeakMap<HTMLElement, string>()
+
+/** Fills `section` with a heading and the output, or hides it when there is no output yet. */
+function outputSection(section: HTMLElement, value: unknown, heading: () => HTMLElement, testid: string): void {
+  const has = value !== null && value !== undefined
+  const key = has ? JSON.stringify(value) : ''
+  if (outputShown.get(section) !== key) {
+    outputShown.set(section, key)
+    replaceChildren(section, has ? [heading(), renderOutput(value, testid)] : [])
+  }
+  show(section, has)
 }
 
 class StepCard {
@@ -53,7 +67,6 @@ class StepCard {
   private readonly output: HTMLElement
   private readonly stepError: HTMLElement
   private inputShown = ''
-  private outputShown = ''
   private previewShown: PaymentOffer | null = null
 
   constructor(
@@ -160,16 +173,10 @@ class StepCard {
     this.receipt.title = receipt ? receipt.txn_ids.join(', ') : ''
     show(this.receipt, !!receipt)
 
-    setText(this.stepError, step.error ? `${step.error.message} (${step.error.code})` : '')
+    setText(this.stepError, recordedError(step.error))
     show(this.stepError, !!step.error)
 
-    const hasOutput = step.output !== null && step.output !== undefined
-    const outputKey = hasOutput ? JSON.stringify(step.output) : ''
-    if (outputKey !== this.outputShown) {
-      this.outputShown = outputKey
-      replaceChildren(this.output, hasOutput ? [h('h4', {}, 'Output'), renderOutput(step.output, `step-output-${this.n}`)] : '')
-    }
-    show(this.output, hasOutput)
+    outputSection(this.output, step.output, () => h('h4', {}, 'Output'), `step-output-${this.n}`)
   }
 
   focusPreview(): void {
@@ -278,7 +285,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     setText(reasoning, wf.reasoning)
     setText(total, formatAlgo(wf.total_cost_microalgo))
     setText(walletLine, wf.wallet_address)
-    setText(workflowError, wf.error ? `${wf.error.message} (${wf.error.code})` : '')
+    setText(workflowError, recordedError(wf.error))
     show(workflowError, !!wf.error && wf.status !== 'cancelled')
 
     show(approveStart, wf.status === 'planned' || wf.status === 'approved')
@@ -305,13 +312,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       cards.get(step.step_number)?.update(step, local(step.step_number), wf.status === 'running', note)
     }
 
-    const hasFinal = wf.final_output !== null && wf.final_output !== undefined
-    const finalKey = hasFinal ? JSON.stringify(wf.final_output) : ''
-    if (finalOutput.dataset.shown !== finalKey) {
-      finalOutput.dataset.shown = finalKey
-      replaceChildren(finalOutput, hasFinal ? [h('h2', { id: 'final-heading' }, 'Final output'), renderOutput(wf.final_output, 'final-output')] : '')
-    }
-    show(finalOutput, hasFinal)
+    outputSection(finalOutput, wf.final_output, () => h('h2', { id: 'final-heading' }, 'Final output'), 'final-output')
   }
 
   /** Takes a fresh view from the API; true when anything changed. */
@@ -332,9 +333,10 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     return changed
   }
 
-  async function refresh(): Promise<boolean> {
+  /** Fetches the workflow; true when anything changed, null when the page is gone meanwhile. */
+  async function refresh(): Promise<boolean | null> {
     const next = await ctx.api.getWorkflow(workflowId)
-    if (disposed) return false
+    if (disposed) return null
     setText(pollError, '')
     show(pollError, false)
     return accept(next)
@@ -345,6 +347,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const poller = new Poller(async () => {
     try {
       const changed = await refresh()
+      if (changed === null) return null
       if (workflow && TERMINAL_WORKFLOW_STATUSES.has(workflow.status) && !busyPaying()) return null
       return changed
     } catch (err) {
@@ -353,8 +356,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
         replaceChildren(pageError, errorLines(err))
         return null
       }
-      const { message, hint } = describeError(err)
-      setText(pollError, `Live updates paused: ${message}${hint ? ` ${hint}` : ''} Retrying…`)
+      setText(pollError, `Live updates paused: ${errorText(err)} Retrying…`)
       show(pollError, true)
       return false
     }
@@ -421,7 +423,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       }
     } catch (err) {
       entry.offer = null
-      entry.error = describeError(err).message
+      entry.error = errorText(err)
     } finally {
       entry.preparing = ''
       render()
@@ -454,9 +456,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
         await startPayment(n, err.message)
         return
       }
-      entry.error = describeError(err).message
-      const hint = describeError(err).hint
-      if (hint) entry.error += ` ${hint}`
+      entry.error = errorText(err)
     } finally {
       render()
       poller.kick()
@@ -487,7 +487,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
 
   return () => {
     disposed = true
-    poller.stop()
+    poller.dispose()
     panel.dispose()
   }
 }
