@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo up test lint typecheck unit clean openapi layer sam-build frontend frontend-test browser
+.PHONY: demo up test lint typecheck clean openapi layer sam-build frontend frontend-test browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from orchestrator.adapters import get_dependencies
 
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +49,11 @@ class CountingEngine:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     # A quicker ledger than FAST: three workflows fit the file's time budget.
-    with running_stack(
+    with running_harness(
         tmp_path_factory.mktemp("stack"), block_time=0.1, indexer_lag_seconds=0.2, agent_job_seconds=0.05
-    ) as stack:
-        harness = Harness(stack)
+    ) as harness:
         use_planner(FixedPlanner([(SYMPTOMS, "headache and a runny nose")]))
         yield harness
-        harness.close()
 
 
 @pytest.fixture

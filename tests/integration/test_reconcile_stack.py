@@ -12,39 +12,29 @@ import pytest
 from orchestrator.adapters import get_dependencies
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, use_planner
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_stack(
+    with running_harness(
         tmp_path_factory.mktemp("stack"),
         execution_watch_seconds=0.2,
         sweep_interval_seconds=None,
         poll_deadline_seconds=2,
         indexer_lag_seconds=0.1,
-    ) as stack:
-        harness = Harness(stack)
+    ) as harness:
         yield harness
-        harness.close()
 
 
-@pytest.fixture(autouse=True)
-def _default_planner(harness: Harness) -> Iterator[None]:
-    planner = get_dependencies().planner
-    yield
-    use_planner(planner)
-
-
-def execution_of(harness: Harness, workflow_id: str, attempt: int) -> dict[str, Any]:
-    """The workflow's execution as Step Functions describes it (named wf-{workflow_id}-{attempt})."""
+def execution_of(harness: Harness, workflow_id: str) -> dict[str, Any]:
+    """The workflow's current execution as Step Functions describes it (start recorded its ARN)."""
     sfn = harness.stack.sfn
-    assert sfn is not None
-    machine = sfn.state_machine_arn
-    arn = f"{machine.replace(':stateMachine:', ':execution:')}:wf-{workflow_id}-{attempt}"
-    return dict(sfn.client().describe_execution(executionArn=arn))
+    workflow = get_dependencies().store.get_workflow(workflow_id)
+    assert sfn is not None and workflow is not None and workflow.execution_arn
+    return dict(sfn.client().describe_execution(executionArn=workflow.execution_arn))
 
 
 def stop_while_polling(harness: Harness, job_seconds: float) -> tuple[str, dict[str, Any]]:
@@ -57,7 +47,7 @@ def stop_while_polling(harness: Harness, job_seconds: float) -> tuple[str, dict[
     assert harness.pay_step(workflow_id, 1).status_code == 200
     harness.wait_for_step(workflow_id, 1, "running")
     receipt = harness.workflow(workflow_id)["steps"][0]["receipt"]
-    execution = execution_of(harness, workflow_id, 1)
+    execution = execution_of(harness, workflow_id)
     assert harness.stack.sfn is not None
     harness.stack.sfn.client().stop_execution(
         executionArn=execution["executionArn"], error="Operator", cause="stopped in the console"
@@ -79,7 +69,7 @@ def test_stopped_execution_is_reconciled_and_a_resume_completes_without_paying_t
     assert step["receipt"] == receipt
     operations = harness.stack.operations
     assert operations is not None
-    arn = execution_of(harness, workflow_id, 1)["executionArn"]
+    arn = execution_of(harness, workflow_id)["executionArn"]
     assert operations.delivered[arn]["action"] == "failed"
 
     resumed = harness.post("/api/workflows/start", {"workflowId": workflow_id})
@@ -105,7 +95,7 @@ def test_an_execution_the_halt_task_already_recorded_is_left_as_it_is(harness: H
     assert done["status"] == "failed"
     assert done["error"]["code"] == "AgentJobFailed"
 
-    arn = execution_of(harness, workflow_id, 1)["executionArn"]
+    arn = execution_of(harness, workflow_id)["executionArn"]
     operations = harness.stack.operations
     assert operations is not None
     deadline = time.monotonic() + 10

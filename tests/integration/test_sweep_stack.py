@@ -11,24 +11,22 @@ import pytest
 from orchestrator.adapters import get_dependencies
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_stack, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, use_planner
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_stack(
+    with running_harness(
         tmp_path_factory.mktemp("stack"),
         execution_watch_seconds=None,  # no status events at all
         sweep_interval_seconds=None,  # the test runs the sweep
         poll_deadline_seconds=2,
         indexer_lag_seconds=0.1,
         extra_env={"SWEEP_MARGIN_SECONDS": "0"},
-    ) as stack:
-        harness = Harness(stack)
+    ) as harness:
         yield harness
-        harness.close()
 
 
 def test_the_sweep_repairs_a_stopped_execution_and_a_resume_completes_without_paying_twice(
@@ -41,9 +39,9 @@ def test_the_sweep_repairs_a_stopped_execution_and_a_resume_completes_without_pa
     harness.wait_for_step(workflow_id, 1, "running")
     receipt = harness.workflow(workflow_id)["steps"][0]["receipt"]
     sfn = harness.stack.sfn
-    assert sfn is not None
-    machine = sfn.state_machine_arn
-    execution_arn = f"{machine.replace(':stateMachine:', ':execution:')}:wf-{workflow_id}-1"
+    workflow = get_dependencies().store.get_workflow(workflow_id)
+    assert sfn is not None and workflow is not None and workflow.execution_arn
+    execution_arn = workflow.execution_arn
     sfn.client().stop_execution(executionArn=execution_arn, error="Operator", cause="stopped in the console")
 
     operations = harness.stack.operations

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Tracer
 from orchestrator import observability
 from orchestrator.adapters import reset_dependencies
 from orchestrator.observability import EmfMetrics, logger, metrics, observed, workflow_id_of
@@ -204,18 +203,6 @@ def test_every_log_line_of_an_invocation_carries_the_workflow_and_the_lambda_con
     # The next invocation starts clean: no workflow leaks from the previous one.
     assert second["function_name"] == "HealthFunction"
     assert second.get("correlation_id") is None
-
-
-def test_tracer_switches_itself_off_outside_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
-    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
-    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
-    assert Tracer._is_tracer_disabled() is True
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    assert Tracer._is_tracer_disabled() is False  # in Lambda it traces...
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    assert Tracer._is_tracer_disabled()  # ...unless told not to
-    assert observability.tracer.disabled is True  # this test process
 
 
 # --- every function ----------------------------------------------------------------------------------
