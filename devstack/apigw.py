@@ -13,7 +13,8 @@ from werkzeug.wrappers import Request, Response
 
 from devstack.auth import ISSUER_PATH, JwtAuthorizer, LocalIssuer, Unauthorized, event_authorizer_context
 from devstack.lambdas import FunctionError, FunctionRegistry
-from devstack.template import Route
+from devstack.serving import json_response
+from devstack.template import LOCAL_ACCOUNT, Route
 
 # Extra handlers for paths outside the API (the static site of a later issue, for instance).
 FallbackApp = Callable[[Request], Response | None]
@@ -37,7 +38,7 @@ def build_http_event(request: Request, route: Route, path_parameters: dict[str, 
         "rawQueryString": request.query_string.decode(),
         "headers": headers,
         "requestContext": {
-            "accountId": "123456789012",
+            "accountId": LOCAL_ACCOUNT,
             "apiId": "local",
             "domainName": request.host,
             "domainPrefix": "local",
@@ -68,17 +69,13 @@ def build_http_event(request: Request, route: Route, path_parameters: dict[str, 
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    return Response(
-        json.dumps({"error": {"code": code, "message": message}}),
-        status=status,
-        content_type="application/json",
-    )
+    return json_response({"error": {"code": code, "message": message}}, status)
 
 
 def response_from_result(result: Any) -> Response:
     """Turn a Lambda's result into an HTTP response, as API Gateway does for payload 2.0."""
     if not isinstance(result, dict) or "statusCode" not in result:
-        return Response(json.dumps(result), status=200, content_type="application/json")
+        return json_response(result)
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     response = Response(data, status=int(result["statusCode"]))
@@ -146,7 +143,7 @@ class HttpApiApp:
         if request.method == "GET" and self.issuer is not None:
             document = self._issuer_document(request.path)
             if document is not None:
-                return self._with_cors(Response(json.dumps(document), content_type="application/json"))
+                return self._with_cors(json_response(document))
         if self.fallback is not None:
             found = self.fallback(request)
             if found is not None:

@@ -47,8 +47,6 @@ RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 # The user `orch token` and the tests act as unless told otherwise (Supabase user ids are uuids).
 DEV_USER_ID = "00000000-0000-4000-8000-00000000d0e5"
 DEV_USER_EMAIL = "dev@localhost"
-# The issuer of a stack that has never recorded one: `orch up`'s default API address.
-DEFAULT_ISSUER = f"http://127.0.0.1:3000{ISSUER_PATH}"
 
 KEY_FILE = "jwt-signing-key.pem"
 ISSUER_FILE = "issuer"
@@ -103,7 +101,7 @@ class LocalIssuer:
     """Signs Supabase-like access tokens for local users."""
 
     private_key: rsa.RSAPrivateKey
-    issuer: str = DEFAULT_ISSUER
+    issuer: str
     audience: str = AUDIENCE
     jwk: dict[str, str] = field(init=False)
 
@@ -111,17 +109,22 @@ class LocalIssuer:
         self.jwk = public_jwk(self.private_key.public_key())
 
     @classmethod
-    def load_or_create(cls, data_dir: Path, issuer: str | None = None) -> LocalIssuer:
+    def load_or_create(
+        cls, data_dir: Path, issuer: str | None = None, *, default_issuer: str | None = None
+    ) -> LocalIssuer:
         """The data dir's issuer. With `issuer`, that URL is recorded for `orch token`; without, the
-        recorded one (or `DEFAULT_ISSUER` when the stack never ran there) is used."""
+        recorded one is used, or `default_issuer` when no stack recorded one there."""
         folder = auth_dir(data_dir)
         key = _load_or_create_key(folder / KEY_FILE)
         issuer_file = folder / ISSUER_FILE
         if issuer is not None:
             issuer_file.write_text(issuer + "\n")
         elif issuer_file.exists():
-            issuer = issuer_file.read_text().strip() or DEFAULT_ISSUER
-        return cls(key, issuer=issuer or DEFAULT_ISSUER)
+            issuer = issuer_file.read_text().strip()
+        issuer = issuer or default_issuer
+        if not issuer:
+            raise ValueError(f"{issuer_file} records no issuer and no default_issuer was given")
+        return cls(key, issuer=issuer)
 
     @property
     def kid(self) -> str:

@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, LocalIssuer
+from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, ISSUER_PATH, LocalIssuer
 from devstack.frontend import frontend_for, site_built
 from devstack.stack import LocalStack, StackConfig
 
 SEED_EXAMPLE = "I have a headache and runny nose and want a movie recommendation"
+# The defaults of the options below are StackConfig's: an option not given is not passed on.
+DEFAULTS = StackConfig()
 
 
 def _stack_options(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +33,11 @@ def _stack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-time", type=float, default=None, help="seconds between dev ledger rounds")
     parser.add_argument("--indexer-lag", type=float, default=None, help="seconds the dev indexer lags algod")
     parser.add_argument("--payment-timeout", type=int, default=None, help="seconds a step waits for payment")
+
+
+def _given(args: argparse.Namespace, *fields: str) -> dict[str, Any]:
+    """The StackConfig `fields` whose options were given (each option's dest is its field's name)."""
+    return {field: getattr(args, field) for field in fields if getattr(args, field) is not None}
 
 
 def _apply_stack_options(args: argparse.Namespace, values: dict[str, Any]) -> dict[str, Any]:
@@ -46,21 +53,12 @@ def _apply_stack_options(args: argparse.Namespace, values: dict[str, Any]) -> di
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    values = _apply_stack_options(
-        args,
-        dict(
-            host=args.host,
-            api_port=args.api_port,
-            lambda_port=args.lambda_port,
-            algod_port=args.algod_port,
-            indexer_port=args.indexer_port,
-            agents_base_port=args.agents_port,
-            data_dir=args.data_dir,
-            access_log=True,
-            sweep_interval_seconds=args.sweep_interval or None,
-        ),
+    values = _given(
+        args, "host", "api_port", "lambda_port", "algod_port", "indexer_port", "agents_base_port", "data_dir"
     )
-    stack = LocalStack(StackConfig(**values))
+    if args.sweep_interval is not None:
+        values["sweep_interval_seconds"] = args.sweep_interval or None  # 0: never
+    stack = LocalStack(StackConfig(**_apply_stack_options(args, {**values, "access_log": True})))
     # The web pages (frontend/dist) from the same server, when built; the API's routes come first.
     with_pages = site_built()
     if with_pages:
@@ -107,8 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             dict(
                 persist_ledger=False,
                 payment_timeout_seconds=120,
-                algod_port=args.algod_port,
-                indexer_port=args.indexer_port,
+                **_given(args, "algod_port", "indexer_port"),
             ),
         )
         config = StackConfig.ephemeral(data_dir, **values)
@@ -133,8 +130,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    """Print a token signed with the data dir's key, for the issuer `orch up` recorded there."""
-    issuer = LocalIssuer.load_or_create(args.data_dir)
+    """Print a token signed with the data dir's key, for the issuer `orch up` recorded there (or, if
+    no stack ran there yet, the one it has with its default address)."""
+    issuer = LocalIssuer.load_or_create(
+        args.data_dir or DEFAULTS.data_dir,
+        default_issuer=f"http://{DEFAULTS.host}:{DEFAULTS.api_port}{ISSUER_PATH}",
+    )
     email = args.email if args.email is not None else (DEV_USER_EMAIL if args.user == DEV_USER_ID else None)
     print(issuer.mint_token(args.user, email, expires_in=args.expires_in))
     return 0
@@ -163,18 +164,26 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="serve the local stack on loopback until Ctrl-C")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--api-port", type=int, default=3000)
-    up.add_argument("--lambda-port", type=int, default=3001)
-    up.add_argument("--algod-port", type=int, default=4001)
-    up.add_argument("--indexer-port", type=int, default=8980)
-    up.add_argument("--agents-port", type=int, default=5001, help="first port of the sample agents")
-    up.add_argument("--data-dir", type=Path, default=Path(".local"), help="where state survives restarts")
+    up.add_argument("--host", help=f"default {DEFAULTS.host}")
+    up.add_argument("--api-port", type=int, help=f"default {DEFAULTS.api_port}")
+    up.add_argument("--lambda-port", type=int, help=f"default {DEFAULTS.lambda_port}")
+    up.add_argument("--algod-port", type=int, help=f"default {DEFAULTS.algod_port}")
+    up.add_argument("--indexer-port", type=int, help=f"default {DEFAULTS.indexer_port}")
+    up.add_argument(
+        "--agents-port",
+        type=int,
+        dest="agents_base_port",
+        metavar="AGENTS_PORT",
+        help=f"first port of the sample agents (default {DEFAULTS.agents_base_port})",
+    )
+    up.add_argument(
+        "--data-dir", type=Path, help=f"where state survives restarts (default {DEFAULTS.data_dir})"
+    )
     up.add_argument(
         "--sweep-interval",
         type=float,
-        default=60.0,
-        help="seconds between runs of the sweep that repairs stuck workflows (0: never)",
+        help="seconds between runs of the sweep that repairs stuck workflows "
+        f"(0: never; default {DEFAULTS.sweep_interval_seconds:g})",
     )
     _stack_options(up)
     up.set_defaults(func=cmd_up)
@@ -186,10 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--data-dir", type=Path, default=None, help="keep the demo's state here (default: temp)"
     )
-    demo.add_argument("--algod-port", type=int, default=0, help="dev ledger algod port (default: any free)")
-    demo.add_argument(
-        "--indexer-port", type=int, default=0, help="dev ledger indexer port (default: any free)"
-    )
+    demo.add_argument("--algod-port", type=int, help="dev ledger algod port (default: any free)")
+    demo.add_argument("--indexer-port", type=int, help="dev ledger indexer port (default: any free)")
     _stack_options(demo)
     demo.set_defaults(func=cmd_demo)
 
@@ -202,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", default=DEV_USER_ID, help=f"the user id (sub); default {DEV_USER_ID}")
     token.add_argument("--email", default=None, help="the email claim")
     token.add_argument("--expires-in", type=int, default=3600, help="seconds the token is valid")
-    token.add_argument("--data-dir", type=Path, default=Path(".local"), help="the stack's data dir")
+    token.add_argument("--data-dir", type=Path, help=f"the stack's data dir (default {DEFAULTS.data_dir})")
     token.set_defaults(func=cmd_token)
     return parser
 

@@ -99,7 +99,7 @@ class WorkflowDriver:
                 f"{step['description']}"
             )
         self._log(f"  total cost: {workflow['total_cost_microalgo']} µAlgo")
-        payments: dict[int, tuple[list[str], int]] = {}
+        payments: dict[int, list[str]] = {}
         try:
             self.call("POST", "/api/workflows/approve", {"workflowId": workflow_id})
             self._log("approved")
@@ -112,7 +112,7 @@ class WorkflowDriver:
         return self._result(workflow, payments)
 
     def _follow(
-        self, workflow_id: str, payments: dict[int, tuple[list[str], int]], timeout_seconds: float
+        self, workflow_id: str, payments: dict[int, list[str]], timeout_seconds: float
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_seconds
         seen: dict[int, str] = {}
@@ -143,13 +143,11 @@ class WorkflowDriver:
                 last_news = time.monotonic()
             time.sleep(self.poll_seconds)
 
-    def _pay(
-        self, workflow_id: str, step: dict[str, Any], payments: dict[int, tuple[list[str], int]]
-    ) -> None:
+    def _pay(self, workflow_id: str, step: dict[str, Any], payments: dict[int, list[str]]) -> None:
         number = step["step_number"]
         self._log(f"step {number}: signing the payment group ({step['payment_required_microalgo']} µAlgo)")
         sent = self.wallet.pay(step["unsigned_group_txns"])
-        payments[number] = (sent.txn_ids, sent.confirmed_round)
+        payments[number] = sent.txn_ids
         self._log(
             f"step {number}: paid, txids {', '.join(sent.txn_ids)} confirmed in round {sent.confirmed_round}"
         )
@@ -163,7 +161,7 @@ class WorkflowDriver:
     def _elapsed(self) -> float:
         return round(time.monotonic() - self._started, 2)
 
-    def _result(self, workflow: dict[str, Any], payments: dict[int, tuple[list[str], int]]) -> DemoResult:
+    def _result(self, workflow: dict[str, Any], payments: dict[int, list[str]]) -> DemoResult:
         steps = []
         for step in workflow["steps"]:
             receipt = step.get("receipt") or {}
@@ -174,7 +172,7 @@ class WorkflowDriver:
                     agent_name=step["agent_name"],
                     status=step["status"],
                     price_microalgo=step["price_microalgo"],
-                    txn_ids=receipt.get("txn_ids") or payments.get(step["step_number"], ([], 0))[0],
+                    txn_ids=receipt.get("txn_ids") or payments.get(step["step_number"], []),
                     confirmed_round=receipt.get("confirmed_round"),
                     output=step.get("output"),
                     error=step.get("error"),

@@ -17,10 +17,10 @@ from types import ModuleType
 from typing import Any
 
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from devstack.template import FunctionSpec, Template
+from devstack.serving import json_response
+from devstack.template import FunctionSpec, Template, function_arn
 
 
 @dataclass
@@ -34,7 +34,7 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        return function_arn(self.function_name)
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
@@ -99,10 +99,6 @@ class FunctionRegistry:
             raise FunctionError(type(exc).__name__, str(exc), stack) from exc
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body), status=status, headers=headers or {}, content_type="application/json")
-
-
 class LambdaInvokeApp:
     """`POST /2015-03-31/functions/{name}/invocations`, as boto3's Lambda client calls it."""
 
@@ -118,7 +114,7 @@ class LambdaInvokeApp:
         try:
             _, args = adapter.match()
         except Exception:
-            response = _json({"Type": "User", "message": "Unknown operation"}, 404)
+            response = json_response({"Type": "User", "message": "Unknown operation"}, 404)
             return response(environ, start_response)
         response = self._invoke(args["name"], request)
         return response(environ, start_response)
@@ -127,7 +123,7 @@ class LambdaInvokeApp:
         try:
             self.registry.spec(name)
         except KeyError:
-            return _json(
+            return json_response(
                 {"Type": "User", "message": f"Function not found: {name}"},
                 404,
                 {"x-amzn-ErrorType": "ResourceNotFoundException"},
@@ -136,7 +132,7 @@ class LambdaInvokeApp:
         try:
             event = json.loads(raw) if raw else {}
         except json.JSONDecodeError:
-            return _json(
+            return json_response(
                 {"Type": "User", "message": "Could not parse request body into json"},
                 400,
                 {"x-amzn-ErrorType": "InvalidRequestContentException"},
@@ -144,34 +140,5 @@ class LambdaInvokeApp:
         try:
             result = self.registry.invoke(name, event)
         except FunctionError as exc:
-            return _json(exc.payload(), 200, {"X-Amz-Function-Error": "Unhandled"})
-        return _json(result, 200, {"X-Amz-Executed-Version": "$LATEST"})
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class ThreadedServer:
-    """A werkzeug server in a daemon thread (for the local stack's loopback endpoints)."""
-
-    def __init__(self, app: Any, host: str, port: int, *, access_log: bool = False) -> None:
-        handler = WSGIRequestHandler if access_log else _QuietRequestHandler
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
-        self.host = host
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> ThreadedServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+            return json_response(exc.payload(), 200, {"X-Amz-Function-Error": "Unhandled"})
+        return json_response(result, 200, {"X-Amz-Executed-Version": "$LATEST"})

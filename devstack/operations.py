@@ -4,8 +4,8 @@ and EventBridge Scheduler's runs, both read from template.yaml.
 - The function whose `EventBridgeRule` matches `aws.states` "Step Functions Execution Status Change"
   (the reconcile function) receives the same event AWS would send, once per execution that ends with
   a status the rule names. moto emits no events, so a background thread polls `ListExecutions`.
-- The function with a `ScheduleV2` (or `Schedule`) event (the sweep) runs every `sweep_seconds`
-  (the template's rate unless the local stack says otherwise).
+- The function with a `ScheduleV2` (or `Schedule`) event (the sweep) runs every `sweep_seconds`,
+  the local stack's `sweep_interval_seconds` (not the template's schedule expression).
 
 Both reach the handlers through the same `FunctionRegistry` as the Lambda Invoke API. A failing
 invocation is logged, as a dead-letter queue would keep it; the loop goes on.
@@ -14,24 +14,18 @@ invocation is logged, as a dead-letter queue would keep it; the loop goes on.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from devstack.lambdas import FunctionError, FunctionRegistry
-from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, TEMPLATE_PATH, _CfnLoader
+from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
 
 log = logging.getLogger(__name__)
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
-_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 @dataclass(frozen=True)
@@ -41,30 +35,18 @@ class OperationsSpec:
     reconcile_function: str | None = None
     reconcile_statuses: frozenset[str] = field(default_factory=frozenset)
     sweep_function: str | None = None
-    sweep_rate_seconds: float | None = None
 
 
-def rate_seconds(expression: str) -> float | None:
-    """Seconds between runs of a `rate(N unit)` schedule expression; None for anything else (cron)."""
-    found = _RATE.match(expression.strip())
-    if not found:
-        return None
-    return float(int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")])
-
-
-def operations_spec(template_path: Path = TEMPLATE_PATH) -> OperationsSpec:
-    doc = yaml.load(template_path.read_text(), Loader=_CfnLoader)
+def operations_spec(template: Template) -> OperationsSpec:
     reconcile: str | None = None
     statuses: frozenset[str] = frozenset()
     sweep: str | None = None
-    rate: float | None = None
-    for logical_id, resource in (doc.get("Resources") or {}).items():
+    for logical_id, resource in template.resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
-            props = event.get("Properties") or {}
             if event.get("Type") == "EventBridgeRule":
-                pattern = props.get("Pattern") or {}
+                pattern = (event.get("Properties") or {}).get("Pattern") or {}
                 if "aws.states" in (pattern.get("source") or []) and EXECUTION_STATUS_CHANGE in (
                     pattern.get("detail-type") or []
                 ):
@@ -72,13 +54,7 @@ def operations_spec(template_path: Path = TEMPLATE_PATH) -> OperationsSpec:
                     statuses = frozenset((pattern.get("detail") or {}).get("status") or [])
             elif event.get("Type") in ("ScheduleV2", "Schedule"):
                 sweep = logical_id
-                rate = rate_seconds(str(props.get("ScheduleExpression") or props.get("Schedule") or ""))
-    return OperationsSpec(
-        reconcile_function=reconcile,
-        reconcile_statuses=statuses,
-        sweep_function=sweep,
-        sweep_rate_seconds=rate,
-    )
+    return OperationsSpec(reconcile_function=reconcile, reconcile_statuses=statuses, sweep_function=sweep)
 
 
 def _epoch_millis(value: Any) -> int | None:
@@ -137,7 +113,6 @@ class OperationsLoop:
         self.watch_seconds = watch_seconds if spec.reconcile_function else None
         self.sweep_seconds = sweep_seconds if spec.sweep_function else None
         self.delivered: dict[str, Any] = {}  # execution arn → the reconcile function's answer
-        self.sweeps: list[Any] = []  # the sweep function's answers, latest last (at most 20 kept)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -166,9 +141,7 @@ class OperationsLoop:
     def run_sweep(self) -> Any:
         if not self.spec.sweep_function:
             return None
-        answer = self._invoke(self.spec.sweep_function, {})
-        self.sweeps = [*self.sweeps[-19:], answer]
-        return answer
+        return self._invoke(self.spec.sweep_function, {})
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         try:

@@ -6,12 +6,9 @@ The same `mock_aws` also serves the template's DynamoDB tables (the idempotency 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, TEMPLATE_PATH, Template, _CfnLoader
+from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
 
 # moto executes definitions only when asked; Lambda calls pass through to our Invoke API.
 MOTO_CONFIG: dict[str, Any] = {
@@ -52,11 +49,11 @@ class LocalStepFunctions:
 
         return boto3.client("stepfunctions", region_name=LOCAL_REGION)
 
-    def create_table(self, logical_id: str, template_path: Path = TEMPLATE_PATH) -> str:
+    def create_table(self, logical_id: str) -> str:
         """Create the template's `AWS::DynamoDB::Table` `logical_id` in the mock; named after its logical id."""
         import boto3
 
-        spec = dynamodb_table_spec(logical_id, template_path)
+        spec = dynamodb_table_spec(self.template, logical_id)
         client = boto3.client("dynamodb", region_name=LOCAL_REGION)
         ttl = spec.pop("TimeToLiveSpecification", None)
         client.create_table(**spec)
@@ -70,12 +67,11 @@ class LocalStepFunctions:
             self._mock = None
 
 
-def dynamodb_table_spec(logical_id: str, template_path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """`create_table` arguments for one `AWS::DynamoDB::Table` of template.yaml (keys, billing, TTL)."""
-    doc = yaml.load(template_path.read_text(), Loader=_CfnLoader)
-    resource = (doc.get("Resources") or {}).get(logical_id) or {}
+def dynamodb_table_spec(template: Template, logical_id: str) -> dict[str, Any]:
+    """`create_table` arguments for one `AWS::DynamoDB::Table` of the template (keys, billing, TTL)."""
+    resource = template.resources.get(logical_id) or {}
     if resource.get("Type") != "AWS::DynamoDB::Table":
-        raise ValueError(f"{template_path} declares no AWS::DynamoDB::Table {logical_id}")
+        raise ValueError(f"the template declares no AWS::DynamoDB::Table {logical_id}")
     props = resource.get("Properties") or {}
     spec: dict[str, Any] = {
         "TableName": props.get("TableName", logical_id),

@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 
 from devstack.apigw import FallbackApp, HttpApiApp
 from devstack.auth import ISSUER_PATH, LocalIssuer
-from devstack.lambdas import FunctionRegistry, LambdaInvokeApp, ThreadedServer
-from devstack.operations import OperationsLoop
+from devstack.lambdas import FunctionRegistry, LambdaInvokeApp
+from devstack.operations import OperationsLoop, operations_spec
+from devstack.serving import ThreadedServer
 from devstack.sfn import LocalStepFunctions
 from devstack.template import LOCAL_REGION, PROJECT_ROOT, Template, load_template
 
@@ -141,7 +142,11 @@ class LocalStack:
             self.catalog = [server.catalog_entry() for server in self.agent_servers]
 
         self.lambda_server = ThreadedServer(
-            LambdaInvokeApp(self.registry), cfg.host, cfg.lambda_port, access_log=cfg.access_log
+            LambdaInvokeApp(self.registry),
+            cfg.host,
+            cfg.lambda_port,
+            access_log=cfg.access_log,
+            name="local-lambda",
         )
         self._configure_environment()
         self.sfn = LocalStepFunctions(self.template, payment_timeout_seconds=cfg.payment_timeout_seconds)
@@ -154,7 +159,7 @@ class LocalStack:
         self._reconcile_orphans()
         self._start_operations()
         api = HttpApiApp(self.registry, self.fallback)
-        api_server = ThreadedServer(api, cfg.host, cfg.api_port, access_log=cfg.access_log)
+        api_server = ThreadedServer(api, cfg.host, cfg.api_port, access_log=cfg.access_log, name="local-api")
         # The issuer is the API's own URL + /auth/v1 (known once the port is bound), recorded in the
         # data dir for `orch token`; its key lives there too, so tokens survive restarts.
         self.issuer = api.issuer = LocalIssuer.load_or_create(
@@ -225,7 +230,6 @@ class LocalStack:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
         self._saved_env.setdefault("STATE_MACHINE_ARN", os.environ.get("STATE_MACHINE_ARN"))
-        self._reset_dependencies()
 
     def _restore_environment(self) -> None:
         for key, value in self._saved_env.items():
@@ -271,15 +275,12 @@ class LocalStack:
 
     def _start_operations(self) -> None:
         """Reconcile ended executions and run the sweep in the background, as AWS does (template.yaml)."""
-        from devstack.operations import operations_spec
-
         assert self.sfn is not None
-        spec = operations_spec()
         self.operations = OperationsLoop(
             self.registry,
             self.sfn.client(),
             self.sfn.state_machine_arn,
-            spec,
+            operations_spec(self.template),
             watch_seconds=self.config.execution_watch_seconds,
             sweep_seconds=self.config.sweep_interval_seconds,
         ).start()

@@ -36,6 +36,11 @@ def _tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str,
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def function_arn(logical_id: str) -> str:
+    """The local ARN of the template's function `logical_id`."""
+    return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{logical_id}"
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -60,11 +65,10 @@ class FunctionSpec:
     code_uri: Path
     handler: str
     routes: list[Route] = field(default_factory=list)
-    environment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{self.logical_id}"
+        return function_arn(self.logical_id)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Template:
     state_machine: StateMachineSpec
     parameters: dict[str, Any]
     authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
+    # Every resource as written (short-form tags as {"Ref": ...} data): what the local stack reads
+    # beyond functions and the state machine (event rules, schedules, tables).
+    resources: dict[str, Any] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[Route, FunctionSpec]]:
         return [(route, fn) for fn in self.functions.values() for route in fn.routes]
@@ -190,7 +197,6 @@ def load_template(path: Path = TEMPLATE_PATH) -> Template:
                 code_uri=root / props["CodeUri"],
                 handler=props.get("Handler", "app.lambda_handler"),
                 routes=routes,
-                environment=(props.get("Environment") or {}).get("Variables") or {},
             )
         elif resource.get("Type") == "AWS::Serverless::StateMachine":
             state_machine = StateMachineSpec(
@@ -205,4 +211,5 @@ def load_template(path: Path = TEMPLATE_PATH) -> Template:
         state_machine=state_machine,
         parameters=doc.get("Parameters") or {},
         authorizers=authorizers,
+        resources=resources,
     )

@@ -1,6 +1,6 @@
 """Sample agents of the local stack: stand-ins for marketplace agents, speaking the same protocol."""
 
-from devstack.agents.catalog import SAMPLE_AGENTS, SampleAgentSpec, agent_address, agent_private_key
+from devstack.agents.catalog import SAMPLE_AGENTS, SampleAgentSpec, agent_address
 from devstack.agents.server import AgentBehaviour, SampleAgentServer, start_sample_agents
 
 __all__ = [
@@ -9,6 +9,5 @@ __all__ = [
     "SampleAgentServer",
     "SampleAgentSpec",
     "agent_address",
-    "agent_private_key",
     "start_sample_agents",
 ]

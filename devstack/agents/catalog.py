@@ -3,37 +3,25 @@ Their keys are derived from their slugs, so every local stack pays the same addr
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from algosdk import encoding
-from nacl.signing import SigningKey
-
 from devstack.agents.movies import recommend_movies
 from devstack.agents.recipes import suggest_recipes
 from devstack.agents.sentiment import analyze_sentiment
 from devstack.agents.summarizer import summarize
 from devstack.agents.symptoms import check_symptoms
+from devstack.ledger.accounts import account_from_seed
 
 
 @cache
-def _signing_key(slug: str) -> SigningKey:
-    # Deterministic dev keys: anyone can derive them, so they must never hold real funds.
-    return SigningKey(hashlib.sha256(slug.encode()).digest())
-
-
-def agent_private_key(slug: str) -> str:
-    """The agent's private key in algosdk's format (base64 of seed + public key)."""
-    key = _signing_key(slug)
-    return base64.b64encode(bytes(key) + bytes(key.verify_key)).decode()
-
-
 def agent_address(slug: str) -> str:
-    return str(encoding.encode_address(bytes(_signing_key(slug).verify_key)))
+    # Deterministic dev keys (seed: sha256 of the slug): anyone can derive them, so they must never
+    # hold real funds.
+    return account_from_seed(hashlib.sha256(slug.encode()).digest()).address
 
 
 @dataclass(frozen=True)
@@ -52,10 +40,6 @@ class SampleAgentSpec:
     @property
     def address(self) -> str:
         return agent_address(self.slug)
-
-    @property
-    def private_key(self) -> str:
-        return agent_private_key(self.slug)
 
 
 _SAMPLE_NOTE = "Sample agent of the local stack: deterministic rules, no network."

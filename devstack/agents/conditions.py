@@ -4,10 +4,12 @@ JSON object or JSON text under any key), symptoms described in words, or a condi
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from devstack.agents.inputs import JobInput, parse_job_input
 from devstack.agents.symptoms import check_symptoms
-from devstack.agents.words import phrase_matches
+from devstack.agents.words import find_phrase, phrase_matches
 
 # Conditions people name in plain words ("I have the flu"), checked in this order.
 CONDITION_WORDS: tuple[str, ...] = (
@@ -61,3 +63,28 @@ def _named_condition(text: str) -> str | None:
         if found:
             return found[0]
     return None
+
+
+@dataclass(frozen=True)
+class ConditionFit:
+    """What suits a condition: the tags to prefer, the tags to leave out, and why."""
+
+    wanted: frozenset[str]
+    avoided: frozenset[str]
+    reason: str
+
+
+# Words in a condition's name -> what suits it; the first entry with a matching word wins.
+ConditionTable = tuple[tuple[tuple[str, ...], ConditionFit], ...]
+
+
+def fit_for(condition: str, table: ConditionTable) -> ConditionFit | None:
+    for phrases, fit in table:
+        if any(find_phrase(condition, p, allow_negated=True) for p in phrases):
+            return fit
+    return None
+
+
+def tags_in(text: str, words: Mapping[str, tuple[str, ...]]) -> set[str]:
+    """The tags (keys of `words`) one of whose phrases `text` uses, not negated."""
+    return {tag for tag, phrases in words.items() if any(find_phrase(text, p) for p in phrases)}

@@ -17,7 +17,6 @@ _DECODER = json.JSONDecoder()
 class JobInput:
     """What a skill sees of its input."""
 
-    raw: str
     texts: tuple[str, ...]  # every plain-text fragment and JSON string value, in reading order
     objects: tuple[dict[str, Any], ...]  # every JSON object found, outer ones first
 
@@ -42,11 +41,10 @@ class JobInput:
 
 
 def parse_job_input(job_input: Any) -> JobInput:
-    raw = job_input if isinstance(job_input, str) else json.dumps(job_input, default=str)
     texts: list[str] = []
     objects: list[dict[str, Any]] = []
     _collect(job_input, texts, objects, depth=0)
-    return JobInput(raw=raw, texts=tuple(texts), objects=tuple(objects))
+    return JobInput(texts=tuple(texts), objects=tuple(objects))
 
 
 def _collect(value: Any, texts: list[str], objects: list[dict[str, Any]], depth: int) -> None:

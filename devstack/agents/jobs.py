@@ -33,10 +33,6 @@ class Job:
     access_token: str | None = None  # issued once paid; "" for a free job
     confirmed_round: int | None = None
 
-    @property
-    def released(self) -> bool:
-        return self.access_token is not None
-
     def accepts(self, token: str | None) -> bool:
         if self.access_token is None:
             return False

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.agents.conditions import find_condition
+from devstack.agents.conditions import ConditionFit, ConditionTable, find_condition, fit_for, tags_in
 from devstack.agents.inputs import parse_job_input
-from devstack.agents.words import find_phrase
 
 AGENT_NAME = "Movie Recommendation Agent"
 DEFAULT_COUNT = 3
@@ -261,25 +260,18 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class ConditionMood:
-    wanted: frozenset[str]
-    avoided: frozenset[str]
-    reason: str
-
-
-_RECOVERING = ConditionMood(
+_RECOVERING = ConditionFit(
     frozenset({"comfort", "feel-good", "gentle", "funny"}),
     frozenset({"intense", "scary"}),
     "comforting and easy to follow while you rest",
 )
-_HEAD_PAIN = ConditionMood(
+_HEAD_PAIN = ConditionFit(
     frozenset({"calm", "gentle", "comfort"}),
     frozenset({"intense", "scary", "action", "exciting"}),
     "calm and gentle, without loud or frantic scenes; keep the screen dim and the volume low",
 )
 # Words in a condition's name -> the kind of film that suits.
-CONDITION_MOODS: tuple[tuple[tuple[str, ...], ConditionMood], ...] = (
+CONDITION_MOODS: ConditionTable = (
     (("migraine", "headache"), _HEAD_PAIN),
     (
         (
@@ -305,8 +297,8 @@ def recommend_movies(job_input: Any) -> dict[str, Any]:
     """Job input (mood/genre text, symptoms, or a symptom checker's output) -> films and why."""
     parsed = parse_job_input(job_input)
     condition, own_text = find_condition(parsed)
-    requested = _requested_tags(own_text)
-    condition_mood = _condition_mood(condition) if condition else None
+    requested = tags_in(own_text, MOOD_WORDS)
+    condition_mood = fit_for(condition, CONDITION_MOODS) if condition else None
     films = _rank(requested, condition_mood)[
         : parsed.count_option("count", "limit", "n", default=DEFAULT_COUNT, maximum=MAX_COUNT)
     ]
@@ -330,18 +322,7 @@ def recommend_movies(job_input: Any) -> dict[str, Any]:
     }
 
 
-def _requested_tags(text: str) -> set[str]:
-    return {tag for tag, phrases in MOOD_WORDS.items() if any(find_phrase(text, p) for p in phrases)}
-
-
-def _condition_mood(condition: str) -> ConditionMood | None:
-    for phrases, mood in CONDITION_MOODS:
-        if any(find_phrase(condition, p, allow_negated=True) for p in phrases):
-            return mood
-    return None
-
-
-def _rank(requested: set[str], condition_mood: ConditionMood | None) -> list[Film]:
+def _rank(requested: set[str], condition_mood: ConditionFit | None) -> list[Film]:
     avoided = (condition_mood.avoided - requested) if condition_mood else frozenset()
     wanted = condition_mood.wanted if condition_mood else frozenset()
     if not requested and not wanted:
@@ -356,7 +337,7 @@ def _rank(requested: set[str], condition_mood: ConditionMood | None) -> list[Fil
     return [f for *_, f in scored]
 
 
-def _why(film: Film, requested: set[str], condition: str | None, mood: ConditionMood | None) -> str:
+def _why(film: Film, requested: set[str], condition: str | None, mood: ConditionFit | None) -> str:
     reasons = [film.blurb]
     matched = sorted(film.tags & requested)
     if matched:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.agents.conditions import find_condition
+from devstack.agents.conditions import ConditionFit, ConditionTable, find_condition, fit_for, tags_in
 from devstack.agents.inputs import parse_job_input
 from devstack.agents.words import find_phrase
 
@@ -155,18 +155,11 @@ PREFERENCE_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class ConditionDiet:
-    wanted: frozenset[str]
-    avoided: frozenset[str]
-    reason: str
-
-
 # Words in a condition's name -> the kind of food that suits.
-CONDITION_DIETS: tuple[tuple[tuple[str, ...], ConditionDiet], ...] = (
+CONDITION_DIETS: ConditionTable = (
     (
         ("poisoning", "nausea", "stomach"),
-        ConditionDiet(
+        ConditionFit(
             frozenset({"bland", "gentle", "stomach"}),
             frozenset({"spicy", "sweet"}),
             "bland and easy on the stomach; eat small portions",
@@ -174,11 +167,11 @@ CONDITION_DIETS: tuple[tuple[tuple[str, ...], ConditionDiet], ...] = (
     ),
     (
         ("reflux", "heartburn"),
-        ConditionDiet(frozenset({"gentle", "bland"}), frozenset({"spicy"}), "mild, not spicy or fatty"),
+        ConditionFit(frozenset({"gentle", "bland"}), frozenset({"spicy"}), "mild, not spicy or fatty"),
     ),
     (
         ("cold", "flu", "influenza", "fever", "sick", "ill", "unwell", "allerg*"),
-        ConditionDiet(
+        ConditionFit(
             frozenset({"recovering", "warm", "soothing", "soup"}),
             frozenset(),
             "warm and soothing while you recover; drink plenty too",
@@ -186,7 +179,7 @@ CONDITION_DIETS: tuple[tuple[tuple[str, ...], ConditionDiet], ...] = (
     ),
     (
         ("migraine", "headache"),
-        ConditionDiet(
+        ConditionFit(
             frozenset({"gentle", "quick", "drink"}),
             frozenset({"spicy"}),
             "little effort to make; drinking enough water helps with headaches",
@@ -199,11 +192,9 @@ def suggest_recipes(job_input: Any) -> dict[str, Any]:
     """Job input (ingredients, preferences, symptoms or a symptom checker's output) -> recipes and why."""
     parsed = parse_job_input(job_input)
     condition, own_text = find_condition(parsed)
-    diet = _condition_diet(condition) if condition else None
+    diet = fit_for(condition, CONDITION_DIETS) if condition else None
     have = _ingredients_mentioned(own_text)
-    preferences = {
-        tag for tag, phrases in PREFERENCE_WORDS.items() if any(find_phrase(own_text, p) for p in phrases)
-    }
+    preferences = tags_in(own_text, PREFERENCE_WORDS)
     chosen = _rank(have, preferences, diet)[
         : parsed.count_option("count", "limit", "n", default=DEFAULT_COUNT, maximum=MAX_COUNT)
     ]
@@ -237,14 +228,7 @@ def _ingredients_mentioned(text: str) -> set[str]:
     }
 
 
-def _condition_diet(condition: str) -> ConditionDiet | None:
-    for phrases, diet in CONDITION_DIETS:
-        if any(find_phrase(condition, p, allow_negated=True) for p in phrases):
-            return diet
-    return None
-
-
-def _rank(have: set[str], preferences: set[str], diet: ConditionDiet | None) -> list[Recipe]:
+def _rank(have: set[str], preferences: set[str], diet: ConditionFit | None) -> list[Recipe]:
     avoided = (diet.avoided - preferences) if diet else frozenset()
     wanted = diet.wanted if diet else frozenset()
     if not have and not preferences and not wanted:
@@ -266,7 +250,7 @@ def _rank(have: set[str], preferences: set[str], diet: ConditionDiet | None) -> 
 
 
 def _why(
-    recipe: Recipe, have: set[str], preferences: set[str], condition: str | None, diet: ConditionDiet | None
+    recipe: Recipe, have: set[str], preferences: set[str], condition: str | None, diet: ConditionFit | None
 ) -> str:
     reasons = []
     used = [i for i in recipe.ingredients if i in have]

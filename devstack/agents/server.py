@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from algosdk.v2client.indexer import IndexerClient
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from devstack.agents.catalog import SAMPLE_AGENTS, SampleAgentSpec
@@ -29,6 +27,7 @@ from devstack.agents.payments import (
     build_payment_group,
     verify_payment,
 )
+from devstack.serving import ThreadedServer, json_response
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +154,7 @@ class AgentApp:
         self.jobs.add(job)
         if self.behaviour.free:
             self.jobs.release(job, free=True)
-        return _json(
-            200,
+        return json_response(
             {
                 "job_id": job.job_id,
                 "unsigned_group_txns": unsigned,
@@ -190,7 +188,7 @@ class AgentApp:
             token = self.jobs.release(job, confirmed_round=confirmed_round)
         else:
             token = self.jobs.release(job, free=True)
-        return _json(200, {"status": "success", "access_token": token})
+        return json_response({"status": "success", "access_token": token})
 
     def _job(self, request: Request, job_id: str) -> Response:
         job = self.jobs.get(job_id)
@@ -201,11 +199,10 @@ class AgentApp:
             if token is None:
                 return _error(401, "an access token is required; pay for the job first")
             return _error(403, "the access token is not valid for this job")
-        return _json(200, self.jobs.view(job))
+        return json_response(self.jobs.view(job))
 
     def _about(self, request: Request) -> Response:
-        return _json(
-            200,
+        return json_response(
             {
                 "id": self.spec.id,
                 "name": self.spec.name,
@@ -218,7 +215,7 @@ class AgentApp:
         )
 
     def _health(self, request: Request) -> Response:
-        return _json(200, {"status": "ok"})
+        return json_response({"status": "ok"})
 
 
 def _json_body(request: Request) -> Any:
@@ -234,22 +231,11 @@ def _first_problem(exc: ValidationError) -> str:
     return f"invalid request: {where}: {problem['msg']}"
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
 def _error(status: int, message: str) -> Response:
-    return _json(status, {"status": "error", "message": message})
+    return json_response({"status": "error", "message": message}, status)
 
 
 # --- serving ----------------------------------------------------------------------------------------
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: the orchestrator polls agents several times a second."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 class SampleAgentServer:
     """One sample agent on its own port (a threaded werkzeug server in a daemon thread)."""
 
@@ -275,14 +261,13 @@ class SampleAgentServer:
         )
         self.host = host
         self._requested_port = port
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
 
     @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the agent server is not started")
-        return int(self._server.server_port)
+        return self._server.port
 
     @property
     def base_url(self) -> str:
@@ -291,27 +276,18 @@ class SampleAgentServer:
     def start(self) -> SampleAgentServer:
         if self._server is not None:
             return self
-        self._server = make_server(
-            self.host, self._requested_port, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # stop() waits for the loop to notice the shutdown
-            name=f"agent-{self.spec.slug}",
-            daemon=True,
-        )
-        self._thread.start()
+        # No access log (the default): the orchestrator polls agents several times a second.
+        self._server = ThreadedServer(
+            self.app, self.host, self._requested_port, name=f"agent-{self.spec.slug}"
+        ).start()
         return self
 
     def stop(self) -> None:
         """Stop serving (idempotent). The port stays known, so a stopped agent's entry still names it."""
-        if self._server is None or self._thread is None:
+        if self._server is None:
             return
         self.app.jobs.stop()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> SampleAgentServer:
         return self.start()

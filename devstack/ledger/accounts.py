@@ -17,9 +17,9 @@ class DevAccount:
     mnemonic: str
 
 
-def dev_account(seed: str, index: int) -> DevAccount:
-    """The account whose ed25519 seed is sha256(f"{seed}:{index}")."""
-    signing_key = SigningKey(hashlib.sha256(f"{seed}:{index}".encode()).digest())
+def account_from_seed(seed: bytes) -> DevAccount:
+    """The account whose ed25519 seed (32 bytes) is `seed`."""
+    signing_key = SigningKey(seed)
     public_key = bytes(signing_key.verify_key)
     private_key = base64.b64encode(bytes(signing_key) + public_key).decode()
     return DevAccount(
@@ -27,6 +27,11 @@ def dev_account(seed: str, index: int) -> DevAccount:
         private_key=private_key,
         mnemonic=mnemonic.from_private_key(private_key),
     )
+
+
+def dev_account(seed: str, index: int) -> DevAccount:
+    """The account whose ed25519 seed is sha256(f"{seed}:{index}")."""
+    return account_from_seed(hashlib.sha256(f"{seed}:{index}".encode()).digest())
 
 
 def dev_accounts(count: int = 3, seed: str = "orch-devstack") -> list[DevAccount]:

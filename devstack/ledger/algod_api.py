@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 from devstack.ledger.chain import Ledger
 from devstack.ledger.codec import to_json_value
 from devstack.ledger.errors import LedgerError
-from devstack.ledger.http import JsonApi, json_response, query_format
+from devstack.ledger.http import JsonApi, query_format
 from devstack.ledger.views import (
     CONSENSUS_VERSION,
     algod_account,
@@ -19,6 +19,7 @@ from devstack.ledger.views import (
     pending_transaction_json,
     pending_transaction_msgpack,
 )
+from devstack.serving import json_response
 
 MAX_BODY_BYTES = 1 << 20
 MSGPACK = "application/msgpack"

@@ -5,20 +5,16 @@ as base32)."""
 from __future__ import annotations
 
 import base64
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
-from algosdk import encoding
+from algosdk import constants, encoding
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from devstack.ledger.errors import LedgerError
 
-TXN_PREFIX = b"TX"
-GROUP_PREFIX = b"TG"
-MAX_GROUP_SIZE = 16
 ZERO_ADDRESS = encoding.encode_address(bytes(32))
 # msgpack fields holding 32-byte public keys, which algod renders as base32 addresses in JSON
 ADDRESS_FIELDS = frozenset({"snd", "rcv", "close", "rekey", "sgnr", "asnd", "arcv", "aclose", "fadd", "apat"})
@@ -26,17 +22,7 @@ ADDRESS_FIELDS = frozenset({"snd", "rcv", "close", "rekey", "sgnr", "asnd", "arc
 
 def canonical_msgpack(value: dict[str, Any]) -> bytes:
     """algosdk's canonical encoding: keys sorted, zero values omitted (dicts recursively)."""
-    return bytes(msgpack.packb(_sorted_without_zeros(value), use_bin_type=True))
-
-
-def _sorted_without_zeros(value: dict[str, Any]) -> OrderedDict[str, Any]:
-    ordered: OrderedDict[str, Any] = OrderedDict()
-    for key, item in sorted(value.items()):
-        if isinstance(item, dict):
-            ordered[key] = _sorted_without_zeros(item)
-        elif item:
-            ordered[key] = item
-    return ordered
+    return base64.b64decode(encoding.msgpack_encode(value))
 
 
 def sha512_256(data: bytes) -> bytes:
@@ -125,9 +111,9 @@ def parse_signed_txn(raw: dict[str, Any]) -> SignedTxn:
     without_group = canonical_msgpack({key: value for key, value in txn.items() if key != "grp"})
     return SignedTxn(
         raw=raw,
-        txid=txid_from_hash(sha512_256(TXN_PREFIX + body)),
-        signing_bytes=TXN_PREFIX + body,
-        group_member_hash=sha512_256(TXN_PREFIX + without_group),
+        txid=txid_from_hash(sha512_256(constants.txid_prefix + body)),
+        signing_bytes=constants.txid_prefix + body,
+        group_member_hash=sha512_256(constants.txid_prefix + without_group),
         type=_text(txn, "type"),
         sender=_address(txn, "snd") or ZERO_ADDRESS,
         fee=_uint(txn, "fee"),
@@ -163,8 +149,10 @@ def decode_signed_group(data: bytes) -> list[SignedTxn]:
             if not isinstance(item, dict):
                 raise ValueError("expected a msgpack map per signed transaction")
             txns.append(parse_signed_txn(item))
-            if len(txns) > MAX_GROUP_SIZE:
-                raise LedgerError(400, f"transaction group size exceeds the maximum of {MAX_GROUP_SIZE}")
+            if len(txns) > constants.tx_group_limit:
+                raise LedgerError(
+                    400, f"transaction group size exceeds the maximum of {constants.tx_group_limit}"
+                )
         if consumed != len(data):
             raise ValueError(f"{len(data) - consumed} bytes left over after the last complete transaction")
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
@@ -177,7 +165,7 @@ def decode_signed_group(data: bytes) -> list[SignedTxn]:
 def group_id_of(txns: list[SignedTxn]) -> bytes:
     """The group id algosdk's calculate_group_id gives these transactions."""
     encoded = canonical_msgpack({"txlist": [txn.group_member_hash for txn in txns]})
-    return sha512_256(GROUP_PREFIX + encoded)
+    return sha512_256(constants.tgid_prefix + encoded)
 
 
 def signature_verifies(txn: SignedTxn, signer: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,6 +10,7 @@ from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
 from devstack.ledger.errors import LedgerError
+from devstack.serving import json_response
 
 Handler = Callable[..., Response]
 CORS_HEADERS = {
@@ -18,10 +18,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, X-Algo-API-Token, X-Indexer-API-Token",
 }
-
-
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, content_type="application/json")
 
 
 def error_response(status: int, message: str) -> Response:

@@ -16,8 +16,9 @@ from werkzeug.wrappers import Request, Response
 
 from devstack.ledger.chain import Ledger, TxnRecord
 from devstack.ledger.errors import LedgerError
-from devstack.ledger.http import JsonApi, json_response
+from devstack.ledger.http import JsonApi
 from devstack.ledger.views import indexer_account, indexer_transaction
+from devstack.serving import json_response
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000

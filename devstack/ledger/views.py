@@ -42,19 +42,14 @@ def pending_transaction_msgpack(record: TxnRecord) -> bytes:
     return bytes(msgpack.packb(pending_transaction(record), use_bin_type=True))
 
 
-def algod_account(view: AccountView) -> dict[str, Any]:
+def _account_common(view: AccountView) -> dict[str, Any]:
+    """The fields algod's and the indexer's account answers share."""
     body: dict[str, Any] = {
         "address": view.address,
         "amount": view.amount,
         "amount-without-pending-rewards": view.amount,
-        "apps-local-state": [],
-        "apps-total-schema": {"num-byte-slice": 0, "num-uint": 0},
-        "assets": [],
-        "created-apps": [],
-        "created-assets": [],
         "min-balance": MIN_BALANCE,
         "pending-rewards": 0,
-        "reward-base": 0,
         "rewards": 0,
         "round": view.round,
         "status": "Offline",
@@ -68,6 +63,18 @@ def algod_account(view: AccountView) -> dict[str, Any]:
     if view.auth_addr:
         body["auth-addr"] = view.auth_addr
     return body
+
+
+def algod_account(view: AccountView) -> dict[str, Any]:
+    return {
+        **_account_common(view),
+        "apps-local-state": [],
+        "apps-total-schema": {"num-byte-slice": 0, "num-uint": 0},
+        "assets": [],
+        "created-apps": [],
+        "created-assets": [],
+        "reward-base": 0,
+    }
 
 
 # --- indexer --------------------------------------------------------------------------------------
@@ -146,24 +153,4 @@ def _application_call(fields: dict[str, Any], app_id: int, on_completion: int) -
 
 
 def indexer_account(view: AccountView) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "address": view.address,
-        "amount": view.amount,
-        "amount-without-pending-rewards": view.amount,
-        "deleted": False,
-        "min-balance": MIN_BALANCE,
-        "pending-rewards": 0,
-        "rewards": 0,
-        "round": view.round,
-        "sig-type": "sig",
-        "status": "Offline",
-        "total-apps-opted-in": 0,
-        "total-assets-opted-in": 0,
-        "total-box-bytes": 0,
-        "total-boxes": 0,
-        "total-created-apps": 0,
-        "total-created-assets": 0,
-    }
-    if view.auth_addr:
-        body["auth-addr"] = view.auth_addr
-    return body
+    return {**_account_common(view), "deleted": False, "sig-type": "sig"}

@@ -14,7 +14,7 @@ from orchestrator.models import AgentMetadata
 from devstack.agents import AgentBehaviour
 from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
 
 SYMPTOMS = sample("symptom-checker").id
 MOVIES = sample("movie-recommender").id
@@ -24,13 +24,6 @@ MOVIES = sample("movie-recommender").id
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     with running_harness(tmp_path_factory.mktemp("stack")) as harness:
         yield harness
-
-
-@pytest.fixture(autouse=True)
-def _default_planner(harness: Harness) -> Iterator[None]:
-    planner = get_dependencies().planner
-    yield
-    use_planner(planner)
 
 
 def third_agent_id() -> str:
@@ -209,8 +202,8 @@ def test_confirmed_payment_the_agent_refused_is_delivered_again_on_resume(harnes
 
 
 def test_expired_payment_group_is_requoted_under_the_same_task_token(harness: Harness) -> None:
-    # The agent offers groups valid for 4 rounds (1 s on the test ledger): the person is too slow.
-    brief = harness.add_agent("symptom-checker", "brief-symptoms", AgentBehaviour(validity_rounds=4))
+    # The agent offers groups valid for 12 rounds (3 s on the test ledger): the person is too slow.
+    brief = harness.add_agent("symptom-checker", "brief-symptoms", AgentBehaviour(validity_rounds=12))
     use_planner(FixedPlanner([(brief, "headache")]))
     workflow_id = harness.create_and_start()
     offered = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
@@ -219,8 +212,7 @@ def test_expired_payment_group_is_requoted_under_the_same_task_token(harness: Ha
     # While the group is still valid a re-quote changes nothing.
     unchanged = harness.post("/api/workflows/step/start_job", body)
     assert unchanged.status_code == 200, unchanged.text
-    if _round(harness) <= offered["last_valid_round"]:
-        assert unchanged.json()["txn_ids"] == offered["txn_ids"]
+    assert unchanged.json()["txn_ids"] == offered["txn_ids"]
 
     deadline = time.monotonic() + 10
     while _round(harness) <= offered["last_valid_round"]:
@@ -274,7 +266,7 @@ def test_unsafe_payment_group_fails_the_step_and_the_workflow_stays_resumable(ha
 def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harness) -> None:
     from werkzeug.wrappers import Request, Response
 
-    from devstack.lambdas import ThreadedServer
+    from devstack.serving import ThreadedServer
 
     @Request.application  # type: ignore[arg-type]
     def garbage(request: Request) -> Response:

@@ -20,7 +20,6 @@ from werkzeug.test import Client
 from devstack.apigw import HttpApiApp
 from devstack.auth import (
     AUDIENCE,
-    DEFAULT_ISSUER,
     DEV_USER_ID,
     JwtAuthorizer,
     LocalIssuer,
@@ -29,6 +28,7 @@ from devstack.auth import (
     claim_string,
     event_authorizer_context,
 )
+from devstack.cli import main as orch
 from devstack.lambdas import FunctionRegistry
 from devstack.template import load_template
 
@@ -68,13 +68,23 @@ def test_key_is_generated_once_and_kept_private_in_the_data_dir(tmp_path: Path) 
     assert authorizer_for(again).verify(f"Bearer {token}")["sub"] == "user-1"
 
 
-def test_a_data_dir_the_stack_never_ran_in_uses_the_default_issuer(tmp_path: Path) -> None:
-    assert LocalIssuer.load_or_create(tmp_path).issuer == DEFAULT_ISSUER == "http://127.0.0.1:3000/auth/v1"
+def test_a_data_dir_the_stack_never_ran_in_uses_the_default_issuer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert LocalIssuer.load_or_create(tmp_path, default_issuer=ISSUER).issuer == ISSUER
+    with pytest.raises(ValueError, match="no default_issuer"):
+        LocalIssuer.load_or_create(tmp_path)
+    # `orch token`'s default: the issuer `orch up` has with its default address.
+    assert orch(["token", "--data-dir", str(tmp_path)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == "http://127.0.0.1:3000/auth/v1"
 
 
 def test_processes_creating_the_key_at_once_end_up_with_one_key(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        kids = set(pool.map(lambda _: LocalIssuer.load_or_create(tmp_path).kid, range(4)))
+        kids = set(
+            pool.map(lambda _: LocalIssuer.load_or_create(tmp_path, default_issuer=ISSUER).kid, range(4))
+        )
     assert len(kids) == 1
     assert [p.name for p in auth_dir(tmp_path).iterdir()] == ["jwt-signing-key.pem"]
 
@@ -305,10 +315,8 @@ def test_template_routes_use_the_default_authorizer_unless_they_opt_out() -> Non
     assert [template.resolve(a) for a in spec.audience] == ["authenticated"]
     guarded = {route.route_key: route.authorizer for route, _ in template.routes()}
     assert guarded["GET /api/health"] is None
-    if "GET /api/openapi.json" in guarded:
-        assert guarded["GET /api/openapi.json"] is None
     open_routes = {"GET /api/health", "GET /api/openapi.json"}
-    assert {key for key, name in guarded.items() if name is None} <= open_routes
+    assert {key for key, name in guarded.items() if name is None} == open_routes
     assert all(name == "SupabaseJwt" for key, name in guarded.items() if key not in open_routes)
     assert guarded["POST /api/workflows/create"] == "SupabaseJwt"
 

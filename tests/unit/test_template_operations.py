@@ -11,7 +11,7 @@ import pytest
 import yaml
 from orchestrator import observability
 
-from devstack.operations import OperationsSpec, operations_spec, rate_seconds
+from devstack.operations import OperationsSpec, operations_spec
 from devstack.template import TEMPLATE_PATH, _CfnLoader, load_template
 
 
@@ -81,25 +81,11 @@ def test_functions_without_routes_stay_out_of_the_local_api() -> None:
 
 
 def test_the_local_stack_finds_the_reconcile_and_sweep_functions_in_the_template() -> None:
-    assert operations_spec() == OperationsSpec(
+    assert operations_spec(load_template()) == OperationsSpec(
         reconcile_function="ReconcileFunction",
         reconcile_statuses=frozenset({"ABORTED", "TIMED_OUT", "FAILED"}),
         sweep_function="SweepFunction",
-        sweep_rate_seconds=300.0,
     )
-
-
-@pytest.mark.parametrize(
-    "expression, seconds",
-    [
-        ("rate(5 minutes)", 300.0),
-        ("rate(1 minute)", 60.0),
-        ("rate(2 hours)", 7200.0),
-        ("cron(0 * * * ? *)", None),
-    ],
-)
-def test_rate_expressions(expression: str, seconds: float | None) -> None:
-    assert rate_seconds(expression) == seconds
 
 
 def test_state_machine_alarms_watch_failed_timed_out_and_aborted_executions(doc: dict[str, Any]) -> None:
