@@ -1,12 +1,36 @@
 """The agent HTTP client: the marketplace's agent protocol (start_job, submit_payment, job status).
 
-Only connection errors and 5xx are retried (and, for submit_payment, 402 while the agent's indexer
-catches up); every answer is validated, so a garbled agent fails with a named error."""
+Liberal in what it accepts, strict in what it hands on. Answers are validated into the models below:
+extra fields are ignored, timestamps may be epoch seconds (the SDK's integers), milliseconds or any
+text, `output` may be text, JSON or null. Error answers are quoted from `message`, `error` or
+`detail`, or, for an HTML page (Flask's 500 page) or other text, as a one-line excerpt of its text:
+never markup, never a newline, at most `EXCERPT_CHARS` characters. A garbled answer is a named error.
+
+Retry policy: each request is repeated only where a repeat cannot cost the person anything.
+- Every request is re-sent (`retries` times, with backoff) when it never left us: the connection
+  could not be established (`httpx.ConnectError` such as connection refused, `httpx.ConnectTimeout`,
+  `httpx.PoolTimeout`).
+- `GET /job/{id}` reads only, so it is also re-sent after a 5xx or any other transport error.
+- `POST /start_job` creates a job on every call (the SDK's `J<millis>` ids), so after anything else
+  that may have reached the agent (a 5xx, a read or write timeout, a connection broken after
+  sending) it is not re-sent: `AgentUnavailable` at once, saying the agent may have created a job.
+- `POST /submit_payment`: a 402 means the agent could not verify the payment yet (its indexer lags
+  the chain) and it accepts a later submit, so 402 (and a connection that could not be established)
+  is retried with backoff for up to `retry_for_seconds`. A repeat after a *success* makes the agent
+  issue a new access token and run the job again, so after an answer that may have been a success
+  (a 5xx, a read timeout, a connection broken after sending) it is not re-sent: `AgentUnavailable` at
+  once, saying the agent may have accepted the payment.
+An `AgentUnavailable` from a request carries `details={"may_have_reached_agent": bool}`: whether the
+agent may have acted on it (a job created, a payment accepted) although we heard no answer."""
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -16,15 +40,42 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.errors import AgentProtocolError, AgentRejected, AgentUnavailable
 from orchestrator.models import AgentMetadata
 
-# Status words foreign agents use for a finished job, mapped onto the protocol's two outcomes.
+# Status words foreign agents use for a finished job, mapped onto the protocol's two outcomes. The SDK's
+# own words (queued, payment_processing, running, succeeded, failed) pass through as they are.
 _SUCCEEDED_WORDS = frozenset({"succeeded", "success", "completed", "complete", "done", "finished"})
 _FAILED_WORDS = frozenset({"failed", "failure", "error", "errored"})
+
+# Failures before the request left us: re-sending cannot make the agent act twice.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+EXCERPT_CHARS = 200
+_BODY_CHARS_READ = 64_000  # of an error page, enough to find its title and first text
+_MILLISECONDS_FROM = 1e11  # as epoch seconds that is the year 5138: a number this big is milliseconds
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 def _text_id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _timestamp_text(value: Any) -> str | None:
+    """Epoch seconds (or milliseconds) become ISO 8601 UTC; text is kept as sent (on one line); anything
+    else is dropped: a timestamp is never worth failing a paid step over."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None
+        seconds = value / 1000 if abs(value) >= _MILLISECONDS_FROM else value
+        try:
+            moment = datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return moment.isoformat().replace("+00:00", "Z")
+    if isinstance(value, str):
+        return _one_line(value, limit=100) or None
+    return None
 
 
 class StartJobResponse(BaseModel):
@@ -51,10 +102,12 @@ class JobStatusResponse(BaseModel):
 
     job_id: str | None = None
     status: str
-    output: Any = None
+    output: Any = None  # text, JSON or null (the SDK hides the output without the access token)
     created_at: str | None = None
+    completed_at: str | None = None
 
     _job_id_text = field_validator("job_id", mode="before")(_text_id)
+    _timestamps = field_validator("created_at", "completed_at", mode="before")(_timestamp_text)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -100,15 +153,23 @@ class AgentClient:
     # --- the protocol -------------------------------------------------------------------------
 
     def start_job(self, agent: AgentMetadata, *, sender_address: str, job_input: str) -> StartJobResponse:
+        """Ask for a job and its payment group. Never re-sent once it may have reached the agent."""
         body = {"sender_address": sender_address, "job_input": job_input, "agent_id": agent.id}
-        response = self._send(agent, "POST", "/start_job", json=body)
+        response = self._send(
+            agent,
+            "POST",
+            "/start_job",
+            json=body,
+            if_maybe_received="It may have created a job; start_job is not sent again",
+        )
         return self._parse(agent, response, StartJobResponse, "start_job")
 
     def submit_payment(
         self, agent: AgentMetadata, *, job_id: str, txids: list[str], retry_for_seconds: float = 0.0
     ) -> SubmitPaymentResponse:
         """Hand confirmed txids to the agent. Agents verify through an indexer that lags the chain, so
-        402 and 5xx are retried with backoff for up to `retry_for_seconds`."""
+        402 (and a connection that could not be made) is retried with backoff for up to
+        `retry_for_seconds`; an answer that may have been a success is never followed by a repeat."""
         deadline = time.monotonic() + retry_for_seconds
         delay = self.backoff_seconds
         while True:
@@ -118,27 +179,32 @@ class AgentClient:
                     "POST",
                     "/submit_payment",
                     json={"job_id": _wire_job_id(job_id), "txid": txids},
-                    retry=False,
+                    if_maybe_received=(
+                        "It may have accepted the payment; it is not sent again, since a repeat would "
+                        "run the job again"
+                    ),
                 )
-                if response.status_code == 402:
+            except AgentUnavailable as exc:
+                if _may_have_reached_agent(exc) or time.monotonic() + delay > deadline:
+                    raise
+            else:
+                if response.status_code != 402:
+                    break
+                if time.monotonic() + delay > deadline:
                     raise AgentRejected(
                         f"{agent.name} does not see the payment yet: {_message_of(response)}",
                         details={"status_code": 402},
                     )
-                parsed = self._parse(agent, response, SubmitPaymentResponse, "submit_payment")
-            except (AgentUnavailable, AgentRejected) as exc:
-                retryable = isinstance(exc, AgentUnavailable) or _status_of(exc) == 402
-                if not retryable or time.monotonic() + delay > deadline:
-                    raise
-                self._sleep(delay)
-                delay = min(delay * 2, 4.0)
-                continue
-            if parsed.status.lower() != "success":
-                raise AgentRejected(
-                    f"{agent.name} answered status {parsed.status!r}: {parsed.message or 'no message'}",
-                    details={"status_code": response.status_code},
-                )
-            return parsed
+            self._sleep(delay)
+            delay = min(delay * 2, 4.0)
+        parsed = self._parse(agent, response, SubmitPaymentResponse, "submit_payment")
+        if parsed.status.strip().lower() != "success":
+            raise AgentRejected(
+                f"{agent.name} answered status {_one_line(parsed.status)!r}: "
+                f"{_one_line(parsed.message or '') or 'no message'}",
+                details={"status_code": response.status_code},
+            )
+        return parsed
 
     def job_status(self, agent: AgentMetadata, *, job_id: str, access_token: str | None) -> JobStatusResponse:
         params = {"access_token": access_token} if access_token else None
@@ -151,24 +217,50 @@ class AgentClient:
     # --- plumbing ---------------------------------------------------------------------------
 
     def _send(
-        self, agent: AgentMetadata, method: str, path: str, *, retry: bool = True, **kwargs: Any
+        self,
+        agent: AgentMetadata,
+        method: str,
+        path: str,
+        *,
+        if_maybe_received: str | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """Send one request; any answer below 500 is returned. A request that never left us is re-sent
+        up to `retries` times. `if_maybe_received` marks a request that must not be repeated once it may
+        have reached the agent (it says what the agent may have done); without it the request is safe
+        to repeat and is also re-sent after a 5xx or any other transport error."""
         url = self.base_url_for(agent) + path
-        attempts = 1 + (self.retries if retry else 0)
         delay = self.backoff_seconds
-        for attempt in range(1, attempts + 1):
+        failure: AgentUnavailable | None = None
+        for attempt in range(1 + max(0, self.retries)):
+            if attempt:
+                self._sleep(delay)
+                delay *= 2
             try:
                 response = self._http.request(method, url, **kwargs)
+            except _NEVER_SENT as exc:
+                failure = AgentUnavailable(
+                    f"{agent.name} could not be reached ({type(exc).__name__}) on {method} {path}.",
+                    details={"may_have_reached_agent": False},
+                )
+                continue
             except httpx.HTTPError as exc:
-                problem = f"{agent.name} could not be reached ({type(exc).__name__})"
+                problem = f"{agent.name} gave no answer ({type(exc).__name__}) to {method} {path}"
             else:
                 if response.status_code < 500:
                     return response
-                problem = f"{agent.name} answered HTTP {response.status_code}: {_message_of(response)}"
-            if attempt < attempts:
-                self._sleep(delay)
-                delay *= 2
-        raise AgentUnavailable(f"{problem} on {method} {path}.")
+                problem = (
+                    f"{agent.name} answered HTTP {response.status_code} on {method} {path}: "
+                    f"{_message_of(response)}"
+                )
+            problem = problem.rstrip(".")
+            if if_maybe_received is not None:
+                raise AgentUnavailable(
+                    f"{problem}. {if_maybe_received}.", details={"may_have_reached_agent": True}
+                )
+            failure = AgentUnavailable(f"{problem}.", details={"may_have_reached_agent": True})
+        assert failure is not None
+        raise failure
 
     def _parse(self, agent: AgentMetadata, response: httpx.Response, model: type[Model], what: str) -> Model:
         if 400 <= response.status_code < 500:
@@ -180,7 +272,8 @@ class AgentClient:
             payload = response.json()
         except ValueError as exc:
             raise AgentProtocolError(
-                f"{agent.name} answered {what} with something that is not JSON."
+                f"{agent.name} answered {what} with something that is not JSON "
+                f"(HTTP {response.status_code}): {_text_excerpt(response)}"
             ) from exc
         try:
             return model.model_validate(payload)
@@ -188,8 +281,13 @@ class AgentClient:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "body"
             raise AgentProtocolError(
-                f"{agent.name} answered {what} in an unexpected shape ({where}: {first['msg']})."
+                f"{agent.name} answered {what} in an unexpected shape ({where}: {_one_line(first['msg'])})."
             ) from exc
+
+
+def _may_have_reached_agent(exc: AgentUnavailable) -> bool:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    return details.get("may_have_reached_agent") is not False
 
 
 def _wire_job_id(job_id: str) -> str | int:
@@ -199,19 +297,100 @@ def _wire_job_id(job_id: str) -> str | int:
     return job_id
 
 
+# --- quoting what an agent said -----------------------------------------------------------------
+
+
+def _one_line(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """`text` on one line: control characters and runs of white space become one space, and at most
+    `limit` characters (the last an ellipsis when cut)."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    collapsed = " ".join(printable.split())
+    return collapsed if len(collapsed) <= limit else collapsed[: limit - 1].rstrip() + "…"
+
+
 def _message_of(response: httpx.Response) -> str:
+    """What an error answer says: its JSON message (`message`, `error` or `detail`, however nested),
+    else an excerpt of its text."""
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200] or "no message"
+        return _text_excerpt(response)
+    found = _json_message(body)
+    if found:
+        return _one_line(found)
+    return _one_line(json.dumps(body, ensure_ascii=False, separators=(",", ":"))) or "no message"
+
+
+def _json_message(body: Any) -> str | None:
+    if isinstance(body, str):
+        return body.strip() or None
     if isinstance(body, dict):
-        for key in ("message", "error", "detail"):
-            if isinstance(body.get(key), str):
-                return str(body[key])[:300]
-    return str(body)[:200]
+        for key in ("message", "error", "detail", "error_description", "msg"):
+            found = _json_message(body.get(key))
+            if found:
+                return found
+        return None
+    if isinstance(body, list):  # e.g. FastAPI's detail: [{"loc": [...], "msg": "...", ...}, ...]
+        found_all = [text for text in map(_json_message, body[:5]) if text]
+        return "; ".join(found_all) or None
+    return None
 
 
-def _status_of(exc: AgentRejected) -> int | None:
-    details = exc.details if isinstance(exc.details, dict) else {}
-    status = details.get("status_code")
-    return status if isinstance(status, int) else None
+def _text_excerpt(response: httpx.Response) -> str:
+    """A one-line excerpt of a body that is not JSON: an HTML page's title (or first heading, or first
+    text), or the text itself; never markup."""
+    text = response.text[:_BODY_CHARS_READ]
+    content_type = response.headers.get("content-type", "").lower()
+    if "html" in content_type or "xml" in content_type or text.lstrip().startswith("<"):
+        page = _PageText()
+        page.feed(text)
+        page.close()
+        text = next((part for part in (page.title, page.heading, page.text) if _one_line(part)), "")
+    return _one_line(text) or "an empty body"
+
+
+class _PageText(HTMLParser):
+    """The title, first <h1> and visible text of an HTML page (scripts and styles left out)."""
+
+    _HIDDEN = frozenset({"script", "style", "noscript", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self._title: list[str] = []
+        self._heading: list[str] = []
+        self._text: list[str] = []
+        self._open: list[str] = []
+        self._headings_seen = 0
+
+    @property
+    def title(self) -> str:
+        return " ".join(self._title)
+
+    @property
+    def heading(self) -> str:
+        return " ".join(self._heading)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self._text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._HIDDEN or tag in ("title", "h1"):
+            self._open.append(tag)
+            if tag == "h1":
+                self._headings_seen += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._open:
+            while self._open and self._open.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if "title" in self._open:
+            self._title.append(data)
+        elif any(tag in self._HIDDEN for tag in self._open):
+            return
+        else:
+            if "h1" in self._open and self._headings_seen == 1:
+                self._heading.append(data)
+            self._text.append(data)
