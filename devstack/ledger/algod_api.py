@@ -12,6 +12,7 @@ from devstack.ledger.chain import Ledger
 from devstack.ledger.codec import to_json_value
 from devstack.ledger.errors import LedgerError
 from devstack.ledger.http import JsonApi, query_format
+from devstack.ledger.simulate import parse_simulate_request, simulate_response
 from devstack.ledger.views import (
     CONSENSUS_VERSION,
     algod_account,
@@ -29,6 +30,12 @@ def _get(path: str, endpoint: str) -> Rule:
     return Rule(path, endpoint=endpoint, methods=["GET"])
 
 
+def _body(request: Request) -> bytes:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise LedgerError(400, f"request body larger than {MAX_BODY_BYTES} bytes")
+    return bytes(request.get_data())
+
+
 class AlgodApi(JsonApi):
     url_map = Map(
         [
@@ -40,6 +47,7 @@ class AlgodApi(JsonApi):
             _get("/v2/status/wait-for-block-after/<int:round_number>", "wait_for_block_after"),
             _get("/v2/transactions/params", "params"),
             Rule("/v2/transactions", endpoint="send", methods=["POST"]),
+            Rule("/v2/transactions/simulate", endpoint="simulate", methods=["POST"]),
             _get("/v2/transactions/pending", "pending_list"),
             _get("/v2/transactions/pending/<txid>", "pending"),
             _get("/v2/accounts/<address>", "account"),
@@ -123,10 +131,22 @@ class AlgodApi(JsonApi):
         )
 
     def on_send(self, request: Request) -> Response:
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            raise LedgerError(400, f"request body larger than {MAX_BODY_BYTES} bytes")
-        txid = self.ledger.submit_signed_group(request.get_data())
+        txid = self.ledger.submit_signed_group(_body(request))
         return json_response({"txId": txid})
+
+    def on_simulate(self, request: Request) -> Response:
+        response_format = query_format(request)
+        simulate = parse_simulate_request(_body(request))
+        simulation = self.ledger.simulate_group(
+            simulate.txns,
+            allow_empty_signatures=simulate.allow_empty_signatures,
+            fix_signers=simulate.fix_signers,
+            round_number=simulate.round,
+        )
+        body = simulate_response(simulate, simulation)
+        if response_format == "msgpack":
+            return Response(msgpack.packb(body, use_bin_type=True), content_type=MSGPACK)
+        return json_response(to_json_value(body))
 
     def on_pending(self, request: Request, txid: str) -> Response:
         response_format = query_format(request)

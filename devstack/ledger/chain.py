@@ -29,7 +29,16 @@ from devstack.ledger.persistence import (
     load_snapshot,
     save_snapshot,
 )
-from devstack.ledger.rules import FIRST_APP_ID, AccountState, Network, apply_group, check_group
+from devstack.ledger.rules import (
+    FIRST_APP_ID,
+    AccountState,
+    FeeShortfall,
+    GroupOutcome,
+    Network,
+    Rejection,
+    apply_group,
+    check_group,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +74,27 @@ class AccountView:
 class ChainStatus:
     last_round: int
     seconds_since_last_round: float
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What a group would do in the next round, from the last round's state (nothing is changed).
+    `failure` is why it would fail (then `outcome` is None)."""
+
+    last_round: int
+    outcome: GroupOutcome | None
+    failure: Rejection | None = None
+
+
+class _ConfirmedTxids:
+    """The ids of confirmed transactions, as a container over the ledger's records (pooled ones excluded)."""
+
+    def __init__(self, records: dict[str, TxnRecord]) -> None:
+        self._records = records
+
+    def __contains__(self, txid: object) -> bool:
+        record = self._records.get(txid) if isinstance(txid, str) else None
+        return record is not None and record.confirmed_round is not None
 
 
 def _require_address(address: str) -> None:
@@ -187,6 +217,42 @@ class Ledger:
                 self._pool.append(record)
                 self._txns[txn.txid] = record
         return txns[0].txid
+
+    def simulate_group(
+        self,
+        txns: list[SignedTxn],
+        *,
+        allow_empty_signatures: bool = False,
+        fix_signers: bool = False,
+        round_number: int = 0,
+    ) -> Simulation:
+        """Evaluate a group as algod's simulate does: against the last round's accounts and confirmed
+        transactions (not the pool), changing nothing. A group the rules refuse is a `failure`, except
+        short fees, which algod refuses as a bad request (FeeShortfall is raised). No AVM runs."""
+        with self._lock:
+            last_round = self._round
+            if round_number and round_number != last_round:
+                raise LedgerError(
+                    400,
+                    f"the dev ledger simulates at its latest round only ({last_round}), not at round "
+                    f"{round_number}",
+                )
+            try:
+                check_group(
+                    txns,
+                    self._network,
+                    last_round + 1,
+                    _ConfirmedTxids(self._txns),
+                    allow_empty_signatures=allow_empty_signatures,
+                )
+                outcome = apply_group(
+                    txns, self._accounts, last_round + 1, self._next_app_id, fix_signers=fix_signers
+                )
+            except FeeShortfall:
+                raise
+            except Rejection as exc:
+                return Simulation(last_round, None, exc)
+        return Simulation(last_round, outcome)
 
     def produce_block(self) -> int:
         """Confirm every pooled transaction in a new round; the round."""

@@ -5,6 +5,7 @@ as base32)."""
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ from devstack.ledger.errors import LedgerError
 ZERO_ADDRESS = encoding.encode_address(bytes(32))
 # msgpack fields holding 32-byte public keys, which algod renders as base32 addresses in JSON
 ADDRESS_FIELDS = frozenset({"snd", "rcv", "close", "rekey", "sgnr", "asnd", "arcv", "aclose", "fadd", "apat"})
+# the other byte-string fields of a SignedTransaction (base64 in algod's JSON); "n" is a box's name
+BYTES_FIELDS = frozenset(
+    {"sig", "note", "gh", "grp", "lx", "apap", "apsu", "apaa", "n", "am", "votekey", "selkey", "sprfkey"}
+)
 
 
 def canonical_msgpack(value: dict[str, Any]) -> bytes:
@@ -191,4 +196,21 @@ def to_json_value(value: Any, field: str = "") -> Any:
         if field in ADDRESS_FIELDS and len(value) == 32:
             return encoding.encode_address(value)
         return b64(value)
+    return value
+
+
+def from_json_value(value: Any, field: str = "") -> Any:
+    """The inverse of to_json_value for a SignedTransaction in algod's JSON: the address and byte-string
+    fields back to bytes (an address may also come as base64 of its 32 bytes); ValueError if malformed."""
+    if isinstance(value, dict):
+        return {str(key): from_json_value(item, str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_json_value(item, field) for item in value]
+    if isinstance(value, str) and (field in ADDRESS_FIELDS or field in BYTES_FIELDS):
+        if field in ADDRESS_FIELDS and encoding.is_valid_address(value):
+            return bytes(encoding.decode_address(value))
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"field {field!r} is neither an address nor base64") from exc
     return value

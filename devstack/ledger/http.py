@@ -53,8 +53,9 @@ class JsonApi:
 
 
 def query_format(request: Request) -> str:
-    """algod's `format` parameter: json (the default) or msgpack."""
+    """algod's `format` parameter: json (the default) or msgpack (also `msgp`; any case)."""
     value = request.args.get("format", "json")
-    if value not in ("json", "msgpack"):
+    normal = {"json": "json", "msgpack": "msgpack", "msgp": "msgpack"}.get(value.lower())
+    if normal is None:
         raise LedgerError(400, f"unsupported format {value!r}: use json or msgpack")
-    return value
+    return normal

@@ -18,9 +18,23 @@ SUPPORTED_TYPES = ("pay", "appl")
 FIRST_APP_ID = 1001
 
 
-def rejected(message: str, txid: str | None = None) -> LedgerError:
-    subject = f"transaction {txid}: " if txid else ""
-    return LedgerError(400, f"TransactionPool.Remember: {subject}{message}")
+class Rejection(LedgerError):
+    """A group the rules refuse: `reason` is algod's words without the pool's prefix (as its simulate
+    endpoint reports them), `culprit` the id of the transaction at fault (None: the group as a whole)."""
+
+    def __init__(self, message: str, txid: str | None = None, *, culprit: str | None = None) -> None:
+        self.reason = f"transaction {txid}: {message}" if txid else message
+        self.culprit = culprit or txid
+        super().__init__(400, f"TransactionPool.Remember: {self.reason}")
+
+
+class FeeShortfall(Rejection):
+    """The group's pooled fees are short: algod's verifier refuses the whole request for this, even
+    when it only simulates (no transaction is to blame)."""
+
+
+def rejected(message: str, txid: str | None = None, *, culprit: str | None = None) -> Rejection:
+    return Rejection(message, txid, culprit=culprit)
 
 
 @dataclass
@@ -38,22 +52,31 @@ class Network:
 
 
 def check_group(
-    txns: list[SignedTxn], network: Network, next_round: int, known_txids: Container[str]
+    txns: list[SignedTxn],
+    network: Network,
+    next_round: int,
+    known_txids: Container[str],
+    *,
+    allow_empty_signatures: bool = False,
 ) -> None:
-    """The checks that need no balances: structure, types, network, window, duplicates, signatures, fees."""
+    """The checks that need no balances: structure, types, network, window, duplicates, signatures, fees.
+    With `allow_empty_signatures` (simulate's option) a transaction may carry no signature at all."""
     _check_group_id(txns)
     seen: set[str] = set()
     for txn in txns:
-        _check_signature_kind(txn)
+        if not (allow_empty_signatures and txn.signature_kind == "none"):
+            _check_signature_kind(txn)
         _check_type(txn)
         _check_network(txn, network)
         _check_window(txn, next_round)
         if txn.txid in known_txids or txn.txid in seen:
-            raise rejected(f"transaction already in ledger: {txn.txid}")
+            raise rejected(f"transaction already in ledger: {txn.txid}", culprit=txn.txid)
         seen.add(txn.txid)
     for txn in txns:
         # The claimed signer (sgnr, else the sender) must have signed; whether that signer is the
         # account's authorized one is checked against balances in apply_group.
+        if txn.signature_kind == "none":  # only here when empty signatures are allowed
+            continue
         if not signature_verifies(txn, txn.authorizer_claim or txn.sender):
             raise rejected("At least one signature didn't pass verification", txn.txid)
     _check_fees(txns, network.min_fee)
@@ -135,7 +158,7 @@ def _check_fees(txns: list[SignedTxn], min_fee: int) -> None:
     # Fees are pooled across a group, as on algod: the sum must cover the minimum for every member.
     total = sum(txn.fee for txn in txns)
     if total < min_fee * len(txns):
-        raise rejected(
+        raise FeeShortfall(
             f"txgroup had {total} in fees, which is less than the minimum {len(txns)} * {min_fee}",
             txns[0].txid if len(txns) == 1 else None,
         )
@@ -146,13 +169,21 @@ class GroupOutcome:
     accounts: dict[str, AccountState]  # the new state of every account the group touched
     closing_amounts: dict[str, int] = field(default_factory=dict)  # by txid
     created_apps: dict[str, int] = field(default_factory=dict)  # by txid
+    fixed_signers: dict[str, str] = field(default_factory=dict)  # by txid: the signer fix_signers chose
     next_app_id: int = FIRST_APP_ID
 
 
 def apply_group(
-    txns: list[SignedTxn], accounts: Mapping[str, AccountState], next_round: int, next_app_id: int
+    txns: list[SignedTxn],
+    accounts: Mapping[str, AccountState],
+    next_round: int,
+    next_app_id: int,
+    *,
+    fix_signers: bool = False,
 ) -> GroupOutcome:
-    """Apply the group, in order, to copies of the accounts; raise on the first failing transaction."""
+    """Apply the group, in order, to copies of the accounts; raise on the first failing transaction.
+    With `fix_signers` (simulate's option) an unsigned transaction counts as signed by whoever the
+    sender's account needs, and that signer is reported when it is not the one the transaction names."""
     outcome = GroupOutcome(accounts={}, next_app_id=next_app_id)
 
     def account(address: str) -> AccountState:
@@ -165,6 +196,8 @@ def apply_group(
         sender = account(txn.sender)
         required = sender.auth_addr or txn.sender
         claimed = txn.authorizer_claim or txn.sender
+        if fix_signers and txn.signature_kind == "none" and claimed != required:
+            outcome.fixed_signers[txn.txid] = claimed = required
         if claimed != required:
             raise rejected(
                 f"should have been authorized by {required} but was actually authorized by {claimed}",

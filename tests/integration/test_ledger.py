@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import msgpack
 import pytest
-from algosdk import abi, transaction
-from algosdk.atomic_transaction_composer import AccountTransactionSigner
+from algosdk import abi, encoding, transaction
+from algosdk.atomic_transaction_composer import (
+    AccountTransactionSigner,
+    AtomicTransactionComposer,
+    EmptySigner,
+    TransactionWithSigner,
+)
 from algosdk.error import AlgodHTTPError, IndexerHTTPError
+from algosdk.v2client import models
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
@@ -387,3 +395,218 @@ def test_browser_wallets_may_call_across_origins(chain: Chain) -> None:
         assert "X-Algo-API-Token" in answer.headers["Access-Control-Allow-Headers"]
     with urllib.request.urlopen(chain.server.indexer_url + "/health", timeout=5) as answer:
         assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+# --- POST /v2/transactions/simulate ------------------------------------------------------------------
+NEVER_CREATED_APP_ID = 1001  # what the marketplace's sample agents call: no app by that id exists here
+
+
+def sdk_agent_composer(
+    algod: AlgodClient, price: int = PRICE, app_id: int = NEVER_CREATED_APP_ID
+) -> AtomicTransactionComposer:
+    """What orca-agent-sdk's start_job composes: `pay(pay)void` taking the payment as its argument, flat
+    fee 2000 per transaction, unsigned (its signer leaves the signatures empty)."""
+    params = algod.suggested_params()
+    params.flat_fee, params.fee = True, 2000
+    payment = transaction.PaymentTxn(PAYER.address, params, AGENT.address, price)
+    composer = AtomicTransactionComposer()
+    composer.add_method_call(
+        app_id=app_id,
+        method=abi.Method.from_signature("pay(pay)void"),
+        sender=PAYER.address,
+        sp=params,
+        signer=EmptySigner(),
+        method_args=[TransactionWithSigner(payment, EmptySigner())],
+    )
+    return composer
+
+
+def algokit_request() -> models.SimulateRequest:
+    """The request algokit-utils' populate_app_call_resources sends (its _get_group_execution_info)."""
+    return models.SimulateRequest(txn_groups=[], allow_unnamed_resources=True, allow_empty_signatures=True)
+
+
+def simulate_raw(chain: Chain, body: bytes, query: str = "") -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"{chain.server.algod_url}/v2/transactions/simulate{query}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/msgpack"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def request_body(txns: Sequence[transaction.GenericSignedTransaction], **options: object) -> dict[str, Any]:
+    """A simulate request as algosdk encodes it (msgpack field names), plus options it has no words for."""
+    group = models.SimulateRequestTransactionGroup(txns=list(txns))
+    request = models.SimulateRequest(txn_groups=[group], allow_empty_signatures=True)
+    body = dict(msgpack.unpackb(base64.b64decode(encoding.msgpack_encode(request)), raw=False))
+    return {**body, **options}
+
+
+def test_simulate_answers_the_sdk_agents_group_as_algokit_asks(chain: Chain) -> None:
+    before = chain.account(PAYER.address)["amount"]
+    composer = sdk_agent_composer(chain.algod)
+    group = [tws.txn for tws in composer.build_group()]
+    result = composer.simulate(chain.algod, algokit_request())
+
+    assert (result.failure_message, result.failed_at, result.version) == ("", None, 2)
+    assert result.tx_ids == [txn.get_txid() for txn in group]
+    assert [r.decode_error for r in result.abi_results] == [None]  # void: nothing to decode
+    assert result.eval_overrides is not None
+    assert (result.eval_overrides.allow_empty_signatures, result.eval_overrides.allow_unnamed_resources) == (
+        True,
+        True,
+    )
+    response = result.simulate_response
+    assert response["last-round"] <= chain.status()["last-round"]
+    (simulated,) = response["txn-groups"]
+    assert "unnamed-resources-accessed" not in simulated and "failure-message" not in simulated
+    assert simulated["app-budget-added"] == 700
+    echoed = [r["txn-result"]["txn"] for r in simulated["txn-results"]]
+    assert all("sig" not in signed_txn for signed_txn in echoed)
+    assert [transaction.SignedTransaction.undictify(_msgpack_form(e)).get_txid() for e in echoed] == [
+        txn.get_txid() for txn in group
+    ]
+    assert echoed[0]["txn"]["rcv"] == AGENT.address and echoed[0]["txn"]["amt"] == PRICE
+    assert echoed[1]["txn"]["apid"] == NEVER_CREATED_APP_ID
+    assert all("unnamed-resources-accessed" not in r for r in simulated["txn-results"])
+    assert all(r["txn-result"]["pool-error"] == "" for r in simulated["txn-results"])
+    # Nothing happened: no pool entry, no balance moved.
+    assert chain.pool_size() == 0
+    assert chain.account(PAYER.address)["amount"] == before
+
+
+def _msgpack_form(signed_json: dict[str, Any]) -> dict[str, Any]:
+    """algod's JSON rendering of a SignedTransaction back to what msgpack carries (addresses, base64)."""
+    from devstack.ledger.codec import from_json_value
+
+    return dict(from_json_value(signed_json))
+
+
+def test_simulate_answers_msgpack_when_asked(chain: Chain) -> None:
+    composer = sdk_agent_composer(chain.algod)
+    stxns = composer.gather_signatures()
+    request = algokit_request()
+    request.txn_groups = [models.SimulateRequestTransactionGroup(txns=list(stxns))]
+    packed = chain.algod.simulate_transactions(
+        request, params={"format": "msgpack"}, response_format="msgpack"
+    )
+    assert isinstance(packed, bytes)
+    decoded = msgpack.unpackb(packed, raw=False)
+    as_json_answer = as_json(chain.algod.simulate_transactions(request))
+    assert decoded["version"] == as_json_answer["version"] == 2
+    assert decoded["eval-overrides"] == as_json_answer["eval-overrides"]
+    echoed = [r["txn-result"]["txn"] for r in decoded["txn-groups"][0]["txn-results"]]
+    assert echoed == [stxn.dictify() for stxn in stxns]  # bytes stay bytes, as sent
+    assert echoed[0]["txn"]["snd"] == encoding.decode_address(PAYER.address)
+
+
+def test_simulate_accepts_a_json_request(chain: Chain) -> None:
+    from devstack.ledger.codec import to_json_value
+
+    stxns = sdk_agent_composer(chain.algod).gather_signatures()
+    status, answer = simulate_raw(chain, json.dumps(to_json_value(request_body(stxns))).encode())
+    assert status == 200, answer
+    response = json.loads(answer)
+    assert "failure-message" not in response["txn-groups"][0]
+    txids = [
+        transaction.SignedTransaction.undictify(_msgpack_form(r["txn-result"]["txn"])).get_txid()
+        for r in response["txn-groups"][0]["txn-results"]
+    ]
+    assert txids == [stxn.get_txid() for stxn in stxns]
+
+
+def test_simulate_reports_what_would_fail_in_the_group(chain: Chain) -> None:
+    too_dear = sdk_agent_composer(chain.algod, price=FUNDS)
+    result = too_dear.simulate(chain.algod, algokit_request())
+    assert result.failed_at == [0]  # the payment, first in the group
+    assert "overspend" in result.failure_message
+    assert result.failure_message.startswith(f"transaction {result.tx_ids[0]}: ")
+
+    params = chain.algod.suggested_params()
+    forged = _tampered(params)
+    status, answer = simulate_raw(chain, msgpack.packb(request_body(forged), use_bin_type=True))
+    assert status == 200
+    group = json.loads(answer)["txn-groups"][0]
+    assert group["failed-at"] == [0]
+    assert "At least one signature didn't pass verification" in group["failure-message"]
+
+    unsigned = [
+        transaction.SignedTransaction(transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1), "")
+    ]
+    status, answer = simulate_raw(
+        chain, msgpack.packb(request_body(unsigned, **{"allow-empty-signatures": False}), use_bin_type=True)
+    )
+    assert status == 200 and "is not signed" in json.loads(answer)["txn-groups"][0]["failure-message"]
+
+
+def test_simulate_after_a_rekey_needs_or_fixes_the_signer(chain: Chain) -> None:
+    params = chain.algod.suggested_params()
+    rekey = transaction.PaymentTxn(PAYER.address, params, PAYER.address, 0, rekey_to=AGENT.address)
+    transaction.wait_for_confirmation(chain.algod, chain.algod.send_transactions(signed([rekey])), 10)
+    unsigned = [
+        transaction.SignedTransaction(transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1), "")
+    ]
+
+    status, answer = simulate_raw(chain, msgpack.packb(request_body(unsigned), use_bin_type=True))
+    assert status == 200
+    assert (
+        f"should have been authorized by {AGENT.address}"
+        in json.loads(answer)["txn-groups"][0]["failure-message"]
+    )
+
+    status, answer = simulate_raw(
+        chain, msgpack.packb(request_body(unsigned, **{"fix-signers": True}), use_bin_type=True)
+    )
+    response = json.loads(answer)
+    assert status == 200 and "failure-message" not in response["txn-groups"][0]
+    assert response["txn-groups"][0]["txn-results"][0]["fixed-signer"] == AGENT.address
+    assert response["eval-overrides"] == {"allow-empty-signatures": True, "fix-signers": True}
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("two groups", "expected 1 transaction group, got 2"),
+        ("no group", "expected 1 transaction group, got 0"),
+        ("empty group", "empty txgroup"),
+        ("short fees", "txgroup had 0 in fees, which is less than the minimum 1 * 1000"),
+        ("fix signers alone", "FixSigners requires AllowEmptySignatures to be enabled"),
+        ("unknown option", "unknown field(s) state-overrides"),
+        ("not msgpack", "failed to decode object"),
+        ("another round", "simulates at its latest round only"),
+        ("bad format", "unsupported format 'xml'"),
+    ],
+)
+def test_simulate_refuses_requests_algod_refuses(chain: Chain, case: str, message: str) -> None:
+    params = chain.algod.suggested_params()
+    one = [transaction.SignedTransaction(transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1), "")]
+    body = request_body(one)
+    query = ""
+    if case == "two groups":
+        body["txn-groups"] = body["txn-groups"] * 2
+    elif case == "no group":
+        body["txn-groups"] = []
+    elif case == "empty group":
+        body["txn-groups"] = [{"txns": []}]
+    elif case == "short fees":
+        params.flat_fee, params.fee = True, 0
+        free = transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1)
+        body = request_body([transaction.SignedTransaction(free, "")])
+    elif case == "fix signers alone":
+        body = {**request_body(one, **{"fix-signers": True}), "allow-empty-signatures": False}
+    elif case == "unknown option":
+        body["state-overrides"] = {}
+    elif case == "another round":
+        body["round"] = chain.status()["last-round"] + 100
+    elif case == "bad format":
+        query = "?format=xml"
+    data = b"\xc1 not msgpack" if case == "not msgpack" else msgpack.packb(body, use_bin_type=True)
+    status, answer = simulate_raw(chain, data, query)
+    assert status == 400, answer
+    assert message in json.loads(answer)["message"]
