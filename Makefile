@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo up test lint typecheck clean openapi layer sam-build frontend frontend-test browser
+.PHONY: demo up test lint typecheck clean openapi layer sam-build frontend frontend-test browser sdk-agents
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,18 @@ $(SAM_VENV)/.installed: sam-requirements.txt
 sam-build: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --build-dir build/sam --cache-dir build/sam-cache
 
+# Agents built with the marketplace's SDK (orca-agent-sdk, unmodified) run in their own venv, pinned in
+# devstack/sdk_agents/requirements.txt; tests/integration/test_sdk_agents.py and
+# tests/e2e/test_sdk_agents_hire.py start them with devstack/sdk_agents/run_agent.py.
+AGENTS_VENV := .venv-agents
+AGENTS_REQUIREMENTS := devstack/sdk_agents/requirements.txt
+$(AGENTS_VENV)/.installed: $(AGENTS_REQUIREMENTS)
+	$(PYTHON) -m venv $(AGENTS_VENV)
+	$(AGENTS_VENV)/bin/pip install --disable-pip-version-check -q -r $(AGENTS_REQUIREMENTS)
+	@touch $@
+
+sdk-agents: $(AGENTS_VENV)/.installed
+
 # Debian's chromium for the browser tests (tests/browser); they skip loudly where it cannot be had.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
@@ -68,7 +80,7 @@ browser:
 		  apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || true
 	@command -v chromium >/dev/null 2>&1 || echo "!!! chromium is not installed: the browser tests will be skipped !!!"
 
-test: lint typecheck sam-build frontend-test frontend browser
+test: lint typecheck sam-build frontend-test frontend browser sdk-agents
 	$(BIN)/pytest -q
 
 # Regenerate the OpenAPI document from the handlers (a test fails when it is stale).
@@ -80,4 +92,4 @@ layer: $(VENV)/.installed-local
 	$(BIN)/python -m devstack.layer
 
 clean:
-	rm -rf .local build .aws-sam $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache frontend/dist frontend/node_modules
+	rm -rf .local build .aws-sam $(VENV) $(SAM_VENV) $(AGENTS_VENV) .pytest_cache .mypy_cache .ruff_cache frontend/dist frontend/node_modules
