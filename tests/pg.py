@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL 15 cluster for tests: initdb into a temporary directory, start it on a free
-loopback port, hand out connection strings, stop it and delete everything at the end.
+loopback port, hand out connection strings, stop it and delete everything at the end. Also the
+client tools on it: `psql_file` runs an SQL file as `psql -f` does, `schema_dump` is `pg_dump -s`.
 
 PostgreSQL refuses to run as root. When the tests run as root, the cluster's files are given to the
 `postgres` user (or `nobody` when there is none) and initdb/pg_ctl run as that user through runuser.
@@ -33,6 +34,47 @@ class PgCluster:
 
     def conninfo(self, dbname: str = "postgres") -> str:
         return f"host={self.host} port={self.port} user={self.superuser} dbname={dbname} connect_timeout=5"
+
+
+@dataclass(frozen=True)
+class PsqlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def psql_file(cluster: PgCluster, dbname: str, path: Path, *, stop_on_error: bool = True) -> PsqlResult:
+    """Run an SQL file with psql: one statement after another, each in its own transaction unless the
+    file opens one (no implicit transaction around the whole file, unlike a multi-statement query).
+    With `stop_on_error` psql stops at the first error (exit code 3); without, it goes on with the
+    next statements, as a careless client would."""
+    command = [
+        str(PG_BIN / "psql"),
+        "-X",
+        "-q",
+        "-v",
+        f"ON_ERROR_STOP={1 if stop_on_error else 0}",
+        "-d",
+        cluster.conninfo(dbname),
+        "-f",
+        str(path),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    return PsqlResult(result.returncode, result.stdout, result.stderr)
+
+
+def schema_dump(cluster: PgCluster, dbname: str) -> str:
+    """`pg_dump --schema-only`: every table, constraint, index, policy, grant and function (without
+    the random `\\restrict` key of newer pg_dump releases, so that two dumps compare)."""
+    command = [str(PG_BIN / "pg_dump"), "--schema-only", "-d", cluster.conninfo(dbname)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"pg_dump failed ({result.returncode}):\n{result.stderr}")
+    return "".join(
+        line
+        for line in result.stdout.splitlines(keepends=True)
+        if not line.startswith(("\\restrict", "\\unrestrict"))
+    )
 
 
 def _free_port() -> int:

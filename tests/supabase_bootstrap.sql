@@ -9,7 +9,9 @@
 --     anon, authenticated and service_role. That generosity is why the migrations must revoke and
 --     rely on RLS, and the tests check them against it;
 --   * schema `auth` with auth.uid(), auth.role() and auth.jwt() reading the JWT claims PostgREST
---     puts in the `request.jwt.claims` setting, as Supabase defines them.
+--     puts in the `request.jwt.claims` setting, as Supabase defines them;
+--   * auth.users, keyed by `id uuid` as Supabase has it (the marketplace's user_id columns reference
+--     it), with a few of Supabase's other columns; no API role may read it.
 -- Tests act as a user with `set local role authenticated` plus
 -- `select set_config('request.jwt.claims', '{"sub": "<uuid>", "role": "authenticated"}', true)`,
 -- which is what PostgREST does for each request.
@@ -69,3 +71,17 @@ as $$
 $$;
 
 grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+
+create table if not exists auth.users (
+    instance_id uuid,
+    id uuid not null primary key,
+    aud varchar(255),
+    role varchar(255),
+    email varchar(255),
+    encrypted_password varchar(255),
+    email_confirmed_at timestamptz,
+    raw_app_meta_data jsonb,
+    raw_user_meta_data jsonb,
+    created_at timestamptz,
+    updated_at timestamptz
+);
