@@ -1,21 +1,27 @@
 """A small PostgREST emulator for testing SupabaseStore without a Supabase project.
 
 It interprets the HTTP requests the supabase/postgrest client sends (as a respx side effect) against
-in-memory tables that mirror supabase/migrations/ (columns, NOT NULLs, keys, checks, foreign keys;
-tests/integration/test_migrations.py checks the mirror against the real migrated database), and
-answers the way PostgREST does: status codes, `Prefer` handling, error bodies with SQLSTATE codes.
+in-memory tables that mirror the six tables as supabase/migrations/ leave them: the marketplace's
+columns plus the orchestrator's, NOT NULLs, defaults, keys and unique constraints, checks, foreign
+keys and the partial unique index on payments.txid (tests/integration/test_migrations.py checks
+the mirror against the real migrated database). It answers the way PostgREST does: status codes,
+`Prefer` handling, error bodies with SQLSTATE codes.
 
-Emulated: `GET|POST|PATCH /rest/v1/<table>` with filters `eq.`, `in.(…)`, `is.null`, `select`,
-`order`, `limit`, `on_conflict`, `columns`, `Prefer: return=…, resolution=merge-duplicates`; and
-`POST /rest/v1/rpc/orchestrator_create_workflow`. Each request is one transaction: it applies
+Emulated: `GET|POST|PATCH /rest/v1/<table>` with filters `eq.`, `in.(…)`, `is.null` and their
+`not.` forms, `select`, `order`, `limit`, `on_conflict` (upserts need a unique constraint on exactly
+those columns, as PostgreSQL does: agents on `id`, jobs on `job_id`, access_tokens on
+`workflow_id,step_number,job_id`), `columns`, `Prefer: return=…, resolution=…, missing=default`;
+and `POST /rest/v1/rpc/orchestrator_create_workflow`. Each request is one transaction: it applies
 whole or not at all, and requests are serialized (one lock), like row locks on a single row.
-Anything else answers 501 so that a store doing something unexpected fails loudly.
+Foreign keys to tables the emulator does not hold (auth.users) are not checked. Anything else
+answers 501 so that a store doing something unexpected fails loudly.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +43,18 @@ STEP_STATUSES = {
     "payment_timeout",
     "cancelled",
 }
+# The marketplace's own lists.
+JOB_STATES = {
+    "prepared",
+    "payment_pending",
+    "onchain_confirmed",
+    "running",
+    "succeeded",
+    "failed",
+    "expired",
+    "cancelled",
+}
+RUNTIME_STATUSES = {"active", "inactive", "error", "maintenance"}
 
 
 class PgError(Exception):
@@ -73,7 +91,7 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class Column:
-    kind: str  # text | int | bool | jsonb | timestamptz
+    kind: str  # text (text, varchar) | int (integer, bigint) | bool | jsonb | timestamptz | uuid
     not_null: bool = False
     default: Callable[[], Any] | None = None
 
@@ -94,8 +112,26 @@ def _stamp(not_null: bool = False, default_now: bool = False) -> Column:
     return Column("timestamptz", not_null, _now if default_now else None)
 
 
+def _uuid(not_null: bool = False, default_random: bool = False) -> Column:
+    return Column("uuid", not_null, (lambda: str(uuid.uuid4())) if default_random else None)
+
+
 def _nonneg(*columns: str) -> Callable[[Row], bool]:
     return lambda row: all(row[c] is None or row[c] >= 0 for c in columns)
+
+
+def _one_of(column: str, values: set[str]) -> Callable[[Row], bool]:
+    return lambda row: row[column] is None or row[column] in values
+
+
+@dataclass(frozen=True)
+class PartialUnique:
+    """A unique index with a WHERE clause (not a constraint: no upsert can target it)."""
+
+    name: str
+    columns: tuple[str, ...]
+    where_sql: str  # as pg_get_expr renders the index predicate
+    where: Callable[[Row], bool]
 
 
 @dataclass
@@ -106,157 +142,247 @@ class Table:
     checks: dict[str, Callable[[Row], bool]] = field(default_factory=dict)
     foreign_keys: list[tuple[tuple[str, ...], str, tuple[str, ...]]] = field(default_factory=list)
     identity: str | None = None
+    partial_unique: list[PartialUnique] = field(default_factory=list)
+
+    def unique_name(self, key: tuple[str, ...]) -> str:
+        """PostgreSQL's names: <table>_pkey, <table>_<columns>_key."""
+        return f"{self.name}_pkey" if key == self.unique[0] else f"{self.name}_{'_'.join(key)}_key"
 
 
 def orchestrator_tables() -> dict[str, Table]:
-    """The tables of supabase/migrations/ as a fresh database has them."""
-    step_key = (("workflow_id", "step_number"), "step_results", ("workflow_id", "step_number"))
+    """The six tables as supabase/migrations/ leave them (an empty database or the marketplace's)."""
+    agents = (("agent_id",), "agents", ("id",))
+    workflow = (("workflow_id",), "workflows", ("workflow_id",))
+    jobs = (("job_id",), "jobs", ("job_id",))
     tables = [
         Table(
             "agents",
             {
-                "id": _text(True),
+                "id": _uuid(True, True),
+                "user_id": _uuid(),
                 "name": _text(True),
-                "description": _text(True, ""),
-                "capabilities": _jsonb(True, []),
-                "price_microalgo": _int(True, 0),
-                "address": _text(True, ""),
+                "description": _text(),
+                "subdomain": _text(True),
+                "repo_owner": _text(True),
+                "repo_name": _text(True),
+                "github_url": _text(True),
+                "status": _text(default="pending"),
+                "created_at": _stamp(default_now=True),
+                "updated_at": _stamp(default_now=True),
+                "agent_address": _text(),
                 "app_id": _int(),
-                "base_url": _text(),
-                "subdomain": _text(),
-                "is_active": Column("bool", True, lambda: True),
-                "created_at": _stamp(True, True),
-                "updated_at": _stamp(True, True),
+                "price_microalgo": _int(default=0),
+                "runtime_status": _text(default="inactive"),
+                "category": _text(default="General"),
+                "tags": _jsonb(default=[]),
+                "data_input": _text(),
+                "example_input": _text(),
+                "example_output": _text(),
+                "agent_token": _text(),
+                "base_url": _text(),  # the orchestrator's
             },
-            [("id",)],
-            {
-                "agents_price_microalgo_nonnegative": _nonneg("price_microalgo"),
-                "agents_app_id_nonnegative": _nonneg("app_id"),
-                "agents_capabilities_is_array": lambda r: (
-                    r["capabilities"] is None or isinstance(r["capabilities"], list)
-                ),
-            },
+            [("id",), ("subdomain",), ("agent_token",)],
+            {"agents_runtime_status_check": _one_of("runtime_status", RUNTIME_STATUSES)},
+            [(("user_id",), "auth.users", ("id",))],
         ),
         Table(
             "workflows",
             {
-                "id": _text(True),
-                "user_id": _text(True),
-                "wallet_address": _text(True),
+                "workflow_id": _uuid(True, True),
+                "user_id": _uuid(),
                 "user_message": _text(True),
+                "wallet_address": _text(True),
                 "plan": _jsonb(True),
-                "status": _text(True, "planned"),
-                "current_step": _int(True, 1),
-                "total_cost_microalgo": _int(True, 0),
+                "current_step": _int(default=0),
+                "status": _text(default="planned"),
+                "created_at": _stamp(default_now=True),
+                "updated_at": _stamp(default_now=True),
+                # the orchestrator's
+                "total_cost_microalgo": _int(),
                 "budget_microalgo": _int(),
-                "attempt": _int(True, 0),
+                "attempt": _int(),
                 "execution_arn": _text(),
                 "final_output": _jsonb(),
                 "error": _jsonb(),
-                "created_at": _stamp(True, True),
-                "updated_at": _stamp(True, True),
             },
-            [("id",)],
+            [("workflow_id",)],
             {
-                "workflows_status_valid": lambda r: r["status"] is None or r["status"] in WORKFLOW_STATUSES,
-                "workflows_current_step_positive": lambda r: (
-                    r["current_step"] is None or r["current_step"] >= 1
-                ),
+                "workflows_status_valid": _one_of("status", WORKFLOW_STATUSES),
+                "workflows_current_step_nonnegative": _nonneg("current_step"),
                 "workflows_total_cost_nonnegative": _nonneg("total_cost_microalgo"),
                 "workflows_budget_nonnegative": _nonneg("budget_microalgo"),
                 "workflows_attempt_nonnegative": _nonneg("attempt"),
             },
+            [(("user_id",), "auth.users", ("id",))],
         ),
         Table(
             "step_results",
             {
-                "id": _text(True),
-                "workflow_id": _text(True),
+                "id": _uuid(True, True),
+                "workflow_id": _uuid(),
                 "step_number": _int(True),
-                "agent_id": _text(True),
-                "status": _text(True, "pending"),
+                "agent_id": _uuid(),
+                "job_id": _uuid(),
+                "status": _text(default="pending"),
+                "access_token": _text(),
+                "output": _text(),
+                "created_at": _stamp(default_now=True),
+                "completed_at": _stamp(),
+                "agent_job_id": _text(),
+                "agent_name": _text(),
+                "unsigned_group_txns": _jsonb(),
+                "txn_ids": _jsonb(),
+                # the orchestrator's
                 "input": _text(),
-                "job_id": _text(),
-                "unsigned_group_txns": _jsonb(True, []),
-                "txn_ids": _jsonb(True, []),
-                "price_microalgo": _int(True, 0),
-                "payment_required_microalgo": _int(True, 0),
+                "output_format": _text(),
+                "price_microalgo": _int(),
+                "payment_required_microalgo": _int(),
                 "last_valid_round": _int(),
                 "receipt": _jsonb(),
-                "output": _jsonb(),
                 "error": _jsonb(),
                 "task_token": _text(),
-                "poll_errors": _int(True, 0),
+                "poll_errors": _int(),
                 "poll_deadline": _stamp(),
                 "started_at": _stamp(),
-                "completed_at": _stamp(),
-                "created_at": _stamp(True, True),
-                "updated_at": _stamp(True, True),
+                "updated_at": _stamp(),
             },
             [("id",), ("workflow_id", "step_number")],
             {
-                "step_results_status_valid": lambda r: r["status"] is None or r["status"] in STEP_STATUSES,
+                "step_results_status_valid": _one_of("status", STEP_STATUSES),
+                "step_results_output_format_valid": _one_of("output_format", {"text", "json"}),
                 "step_results_step_number_positive": lambda r: (
                     r["step_number"] is None or r["step_number"] >= 1
                 ),
                 "step_results_price_nonnegative": _nonneg("price_microalgo"),
                 "step_results_payment_required_nonnegative": _nonneg("payment_required_microalgo"),
-                "step_results_poll_errors_nonnegative": _nonneg("poll_errors"),
-                "step_results_txn_lists_are_arrays": lambda r: all(
-                    r[c] is None or isinstance(r[c], list) for c in ("unsigned_group_txns", "txn_ids")
-                ),
             },
-            [(("workflow_id",), "workflows", ("id",))],
+            [workflow, agents, jobs],
         ),
         Table(
             "jobs",
             {
-                "job_id": _text(True),
-                "workflow_id": _text(True),
-                "step_number": _int(True),
-                "agent_id": _text(True),
-                "status": _text(True, "started"),
-                "created_at": _stamp(True, True),
+                "job_id": _uuid(True, True),
+                "agent_id": _uuid(),
+                "requester_addr": _text(True),
+                "callee_addr": _text(),
+                "job_input": _jsonb(True),
+                "job_input_hash": _text(True),
+                "amount_microalgo": _int(),
+                "state": _text(True),
+                "txid": _text(),
+                "group_id": _text(),
+                "token_id": _uuid(),
+                "created_at": _stamp(default_now=True),
+                "updated_at": _stamp(default_now=True),
+                # the orchestrator's
+                "workflow_id": _uuid(),
+                "step_number": _int(),
+                "agent_job_id": _text(),
             },
-            [("workflow_id", "step_number", "job_id")],
-            foreign_keys=[step_key],
+            [("job_id",)],
+            {"jobs_state_check": _one_of("state", JOB_STATES)},
+            [agents, workflow],
         ),
         Table(
             "payments",
             {
-                "txid": _text(True),
-                "workflow_id": _text(True),
-                "step_number": _int(True),
-                "agent_id": _text(True),
-                "job_id": _text(),
+                "payment_id": _uuid(True, True),
+                "job_id": _uuid(),
+                "agent_id": _uuid(),
+                "payer_addr": _text(True),
+                "payee_addr": _text(True),
                 "amount_microalgo": _int(True),
-                "receiver": _text(True),
-                "confirmed_round": _int(True),
+                "txid": _text(True),
+                "confirmed_at": _stamp(default_now=True),
+                # the orchestrator's
+                "workflow_id": _uuid(),
+                "step_number": _int(),
+                "confirmed_round": _int(),
                 "seq": _int(True),
-                "created_at": _stamp(True, True),
             },
-            [("txid",)],
-            {
-                "payments_amount_nonnegative": _nonneg("amount_microalgo"),
-                "payments_confirmed_round_nonnegative": _nonneg("confirmed_round"),
-            },
-            [step_key],
+            [("payment_id",)],
+            foreign_keys=[jobs, agents, workflow],
             identity="seq",
+            partial_unique=[
+                PartialUnique(
+                    "payments_orchestrator_txid_key",
+                    ("txid",),
+                    "(workflow_id IS NOT NULL)",
+                    lambda r: r["workflow_id"] is not None,
+                )
+            ],
         ),
         Table(
             "access_tokens",
             {
-                "workflow_id": _text(True),
-                "step_number": _int(True),
-                "job_id": _text(True),
-                "token": _text(True),
-                "created_at": _stamp(True, True),
+                "id": _uuid(True, True),
+                "user_id": _uuid(True),
+                "wallet_address": _text(True),
+                "job_id": _text(True),  # the agent's job id
+                "agent_id": _uuid(),
+                "access_token": _text(True),
+                "job_input_hash": _text(),
+                "job_output": _text(),
+                "created_at": _stamp(default_now=True),
+                # the orchestrator's
+                "workflow_id": _uuid(),
+                "step_number": _int(),
             },
-            [("workflow_id", "step_number", "job_id")],
-            foreign_keys=[step_key],
+            [("id",), ("workflow_id", "step_number", "job_id")],
+            foreign_keys=[agents, workflow],
         ),
     ]
     return {t.name: t for t in tables}
+
+
+# What orchestrator_create_workflow inserts (other keys of its JSON are ignored; a NULL where the
+# column has a default takes the default).
+RPC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "workflows": (
+        "workflow_id",
+        "user_id",
+        "user_message",
+        "wallet_address",
+        "plan",
+        "status",
+        "current_step",
+        "total_cost_microalgo",
+        "budget_microalgo",
+        "attempt",
+        "execution_arn",
+        "final_output",
+        "error",
+        "created_at",
+        "updated_at",
+    ),
+    "step_results": (
+        "id",
+        "workflow_id",
+        "step_number",
+        "agent_id",
+        "agent_name",
+        "status",
+        "input",
+        "job_id",
+        "agent_job_id",
+        "unsigned_group_txns",
+        "txn_ids",
+        "price_microalgo",
+        "payment_required_microalgo",
+        "last_valid_round",
+        "receipt",
+        "output",
+        "output_format",
+        "error",
+        "task_token",
+        "poll_errors",
+        "poll_deadline",
+        "started_at",
+        "completed_at",
+        "created_at",
+        "updated_at",
+    ),
+}
 
 
 # --- value conversion -----------------------------------------------------------------------------------
@@ -273,9 +399,15 @@ def _coerce(table: Table, column: str, value: Any) -> Any:
         "bool": isinstance(value, bool),
         "jsonb": True,
         "timestamptz": isinstance(value, str),
+        "uuid": isinstance(value, str),
     }[kind]
     if not ok:
         raise PgError("22P02", f'invalid input syntax for type {kind}: "{value}"')
+    if kind == "uuid":
+        try:
+            return str(uuid.UUID(value))  # as PostgreSQL prints it: lower case, with hyphens
+        except ValueError as exc:
+            raise PgError("22P02", f'invalid input syntax for type uuid: "{value}"') from exc
     if kind == "timestamptz":
         try:
             stamp = datetime.fromisoformat(value)
@@ -296,7 +428,7 @@ def _from_filter(table: Table, column: str, text: str) -> Any:
             return int(text)
         if kind == "bool":
             return {"true": True, "false": False}[text]
-        if kind == "timestamptz":
+        if kind in ("timestamptz", "uuid"):
             return _coerce(table, column, text)
     except (ValueError, KeyError) as exc:
         raise PgError("22P02", f'invalid input syntax for type {kind}: "{text}"') from exc
@@ -413,25 +545,26 @@ class FakePostgrest:
             raise
 
     # --- reading -------------------------------------------------------------------------------------
-    def _filters(self, table: Table, request: httpx.Request) -> list[tuple[str, str, set[Any]]]:
-        """(column, operator, values): `eq` and `in` match a non-null value in `values`; `is` matches null."""
-        filters: list[tuple[str, str, set[Any]]] = []
+    def _filters(self, table: Table, request: httpx.Request) -> list[tuple[str, str, bool, set[Any]]]:
+        """(column, operator, negated, values): `eq` and `in` match a non-null value in `values`, `is`
+        matches null; negated (`not.`) they match what SQL's NOT matches (never a null for eq/in)."""
+        filters: list[tuple[str, str, bool, set[Any]]] = []
         for key, raw in request.url.params.multi_items():
             if key in self.RESERVED_PARAMS:
                 continue
             self._known(table, [key])
-            op, _, operand = raw.partition(".")
+            negated = raw.startswith("not.")
+            op, _, operand = raw.removeprefix("not.").partition(".")
             if op == "eq":
-                filters.append((key, "in", {_from_filter(table, key, operand)}))
+                filters.append((key, "in", negated, {_from_filter(table, key, operand)}))
             elif op == "in":
                 if not (operand.startswith("(") and operand.endswith(")")):
                     raise PgError("PGRST100", f'"failed to parse filter (in.{operand})"')
                 inner = operand[1:-1]
-                filters.append(
-                    (key, "in", {_from_filter(table, key, v) for v in _split_list(inner)} if inner else set())
-                )
+                values = {_from_filter(table, key, v) for v in _split_list(inner)} if inner else set()
+                filters.append((key, "in", negated, values))
             elif op == "is" and operand == "null":
-                filters.append((key, "is", set()))
+                filters.append((key, "is", negated, set()))
             else:
                 raise PgError("PGRST100", f"postgrest_fake does not emulate the filter {key}={raw}")
         return filters
@@ -445,10 +578,14 @@ class FakePostgrest:
         filters = self._filters(table, request)
 
         def matches(row: Row) -> bool:
-            return all(
-                row[column] is None if op == "is" else row[column] is not None and row[column] in values
-                for column, op, values in filters
-            )
+            for column, op, negated, values in filters:
+                value = row[column]
+                if op == "is":
+                    if (value is None) == negated:
+                        return False
+                elif value is None or (value in values) == negated:
+                    return False
+            return True
 
         return [row for row in self.rows[table.name] if matches(row)]
 
@@ -491,15 +628,20 @@ class FakePostgrest:
                 raise PgError(
                     "23514", f'new row for relation "{table.name}" violates check constraint "{name}"'
                 )
-        for key in table.unique:
-            if any(row[c] is None for c in key):
+        keys = [(table.unique_name(key), key, others) for key in table.unique]
+        keys += [
+            (index.name, index.columns, [o for o in others if index.where(o)])
+            for index in table.partial_unique
+            if index.where(row)
+        ]
+        for name, key, rivals in keys:
+            if any(row[c] is None for c in key):  # NULLs are distinct
                 continue
-            if any(all(other[c] == row[c] for c in key) for other in others):
-                name = f"{table.name}_{'_'.join(key)}_key"
+            if any(all(other[c] == row[c] for c in key) for other in rivals):
                 detail = f"Key ({', '.join(key)})=({', '.join(str(row[c]) for c in key)}) already exists."
                 raise PgError("23505", f'duplicate key value violates unique constraint "{name}"', detail)
         for columns, parent, parent_columns in table.foreign_keys:
-            if any(row[c] is None for c in columns):
+            if any(row[c] is None for c in columns) or parent not in self.rows:
                 continue
             wanted = [row[c] for c in columns]
             if not any([p[c] for c in parent_columns] == wanted for p in self.rows[parent]):
@@ -565,9 +707,19 @@ class FakePostgrest:
             for values in payload:
                 row = self._new_row(table, values, use_default_for_missing=use_defaults, given=given)
                 existing = self.rows[table.name]
-                clash = next((r for r in existing if all(r[c] == row[c] for c in conflict_key)), None)
+                clash = next(
+                    (
+                        r
+                        for r in existing
+                        if all(
+                            row[c] is not None and r[c] == row[c] for c in conflict_key
+                        )  # NULLs never clash
+                    ),
+                    None,
+                )
                 if clash is not None and resolution == "merge-duplicates":
-                    merged = {**clash, **{c: _coerce(table, c, values[c]) for c in values}}
+                    # ON CONFLICT DO UPDATE SET <each column sent> = EXCLUDED.<column>
+                    merged = {**clash, **{c: row[c] for c in given}}
                     others = [r for r in existing if r is not clash]
                     self._check(table, merged, others)
                     self.rows[table.name] = [merged if r is clash else r for r in existing]
@@ -633,24 +785,30 @@ class FakePostgrest:
             raise PgError("22023", "workflow must be a JSON object")
         if not isinstance(steps, list):
             raise PgError("22023", "steps must be a JSON array")
-        if any(not isinstance(s, dict) or s.get("workflow_id") != workflow.get("id") for s in steps):
-            raise PgError("22023", f"every step must be an object with workflow_id {workflow.get('id')}")
+        workflows, step_results = self.schema["workflows"], self.schema["step_results"]
+        workflow_id = _coerce(workflows, "workflow_id", workflow.get("workflow_id"))
+        if workflow_id is None:
+            raise PgError("22023", "workflow.workflow_id is required")
+        if any(
+            not isinstance(s, dict)
+            or _coerce(step_results, "workflow_id", s.get("workflow_id")) != workflow_id
+            for s in steps
+        ):
+            raise PgError("22023", f"every step must be an object with workflow_id {workflow_id}")
 
         def insert(table: Table, values: Row) -> None:
-            # jsonb_populate_record: unknown keys are ignored; the function coalesces NULLs to defaults.
-            known = {k: v for k, v in values.items() if k in table.columns}
+            # The function inserts its columns only (other keys are ignored); a NULL takes the
+            # column's default.
+            known = {k: v for k, v in values.items() if k in RPC_COLUMNS[table.name] and v is not None}
             row = self._new_row(table, known, use_default_for_missing=True, given=())
-            for column, spec in table.columns.items():
-                if row[column] is None and spec.default is not None:
-                    row[column] = spec.default()
             self._check(table, row, self.rows[table.name])
             self.rows[table.name] = [*self.rows[table.name], row]
 
         def work() -> httpx.Response:
-            insert(self.schema["workflows"], workflow)
+            insert(workflows, workflow)
             for step in steps:
-                insert(self.schema["step_results"], step)
-            return httpx.Response(200, json=workflow.get("id"))
+                insert(step_results, step)
+            return httpx.Response(200, json=workflow_id)
 
         return self._transaction(work)
 
