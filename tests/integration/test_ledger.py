@@ -25,6 +25,7 @@ from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
 from devstack.ledger import DevAccount, Ledger, LedgerServer, dev_accounts, genesis_hash_for
+from devstack.ledger.codec import from_json_value, to_json_value
 
 pytestmark = pytest.mark.integration
 
@@ -448,6 +449,11 @@ def request_body(txns: Sequence[transaction.GenericSignedTransaction], **options
     return {**body, **options}
 
 
+def _msgpack_form(signed_json: dict[str, Any]) -> dict[str, Any]:
+    """algod's JSON rendering of a SignedTransaction back to what msgpack carries (addresses, base64)."""
+    return dict(from_json_value(signed_json))
+
+
 def test_simulate_answers_the_sdk_agents_group_as_algokit_asks(chain: Chain) -> None:
     before = chain.account(PAYER.address)["amount"]
     composer = sdk_agent_composer(chain.algod)
@@ -481,13 +487,6 @@ def test_simulate_answers_the_sdk_agents_group_as_algokit_asks(chain: Chain) -> 
     assert chain.account(PAYER.address)["amount"] == before
 
 
-def _msgpack_form(signed_json: dict[str, Any]) -> dict[str, Any]:
-    """algod's JSON rendering of a SignedTransaction back to what msgpack carries (addresses, base64)."""
-    from devstack.ledger.codec import from_json_value
-
-    return dict(from_json_value(signed_json))
-
-
 def test_simulate_answers_msgpack_when_asked(chain: Chain) -> None:
     composer = sdk_agent_composer(chain.algod)
     stxns = composer.gather_signatures()
@@ -507,8 +506,6 @@ def test_simulate_answers_msgpack_when_asked(chain: Chain) -> None:
 
 
 def test_simulate_accepts_a_json_request(chain: Chain) -> None:
-    from devstack.ledger.codec import to_json_value
-
     stxns = sdk_agent_composer(chain.algod).gather_signatures()
     status, answer = simulate_raw(chain, json.dumps(to_json_value(request_body(stxns))).encode())
     assert status == 200, answer
@@ -543,6 +540,33 @@ def test_simulate_reports_what_would_fail_in_the_group(chain: Chain) -> None:
         chain, msgpack.packb(request_body(unsigned, **{"allow-empty-signatures": False}), use_bin_type=True)
     )
     assert status == 200 and "is not signed" in json.loads(answer)["txn-groups"][0]["failure-message"]
+
+
+def test_simulate_checks_the_group_and_what_the_chain_already_holds() -> None:
+    server = start_chain(block_time=60)  # rounds advance only when the test produces them
+    try:
+        chain = Chain(server)
+        params = chain.algod.suggested_params()
+
+        def simulated(stxns: list[transaction.GenericSignedTransaction]) -> dict[str, Any]:
+            status, answer = simulate_raw(chain, msgpack.packb(request_body(stxns), use_bin_type=True))
+            assert status == 200, answer
+            return dict(json.loads(answer)["txn-groups"][0])
+
+        reordered = simulated(_reordered(params))
+        assert reordered["failed-at"] == [0]
+        assert "transactionGroup: incomplete group" in reordered["failure-message"]
+
+        payment = signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000)])
+        txid = chain.algod.send_transactions(payment)
+        # Simulation works on the last round, not on the pool: the pooled copy is no duplicate yet.
+        assert "failure-message" not in simulated(payment)
+        chain.ledger.produce_block()
+        confirmed = simulated(payment)
+        assert confirmed["failed-at"] == [0]
+        assert f"transaction already in ledger: {txid}" in confirmed["failure-message"]
+    finally:
+        server.stop()
 
 
 def test_simulate_after_a_rekey_needs_or_fixes_the_signer(chain: Chain) -> None:
