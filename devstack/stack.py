@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from devstack.apigw import FallbackApp, HttpApiApp
 from devstack.auth import ISSUER_PATH, LocalIssuer
@@ -60,21 +62,88 @@ class StackConfig(BaseModel):
         return cls(data_dir=data_dir, **{**ports, **overrides})
 
 
-def load_catalog_file(path: Path) -> list[dict[str, Any]]:
-    """A JSON list of agent records: AgentMetadata fields plus base_url."""
+@dataclass(frozen=True)
+class CatalogFile:
+    """A `--catalog` file as read: the records that can be hired, and why each of the others cannot."""
+
+    records: list[dict[str, Any]]  # the hireable agents, as AgentMetadata reads them (no other column)
+    left_out: list[str]  # "name (id): why not", one per record left out of planning
+
+
+# Columns of the local stack's earlier catalog shape, and the marketplace's own for the same thing.
+_RENAMED_COLUMNS = {"address": "agent_address", "is_active": "status", "capabilities": "tags"}
+
+
+def load_catalog_file(path: Path, *, url_template: str | None = None) -> CatalogFile:
+    """A JSON list of the marketplace's `agents` rows (plus an optional local `base_url`). Columns the
+    catalog does not read (`created_at`, `runtime_status`, the secret `agent_token`, ...) are dropped
+    and never shown. A record that cannot be hired (`orchestrator.catalog`: not active, no price, no
+    way to reach it with `url_template`, nowhere valid to pay) is left out and reported; a file that
+    is not such a list, or in which no agent can be hired, ends the start with a message."""
+    from orchestrator.catalog import check_catalog, payment_problems
     from orchestrator.models import AgentMetadata
 
     try:
         records = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SystemExit(f"cannot read the catalog {path}: {exc}") from exc
     if not isinstance(records, list):
-        raise SystemExit(f"the catalog {path} must be a JSON list of agent records")
-    for record in records:
-        agent = AgentMetadata.model_validate(record)
-        if not agent.base_url and not agent.subdomain:
-            raise SystemExit(f"agent {agent.id} in {path} has neither base_url nor subdomain")
-    return records
+        raise SystemExit(f"the catalog {path} must be a JSON list of agent records (rows of `agents`)")
+    if not records:
+        raise SystemExit(f"the catalog {path} holds no agent records")
+    agents: list[AgentMetadata] = []
+    numbers: dict[str, int] = {}
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise SystemExit(f"the catalog {path}: record {number} is not a JSON object")
+        try:
+            agent = AgentMetadata.model_validate(record)
+        except ValidationError as exc:
+            # Where and what only: pydantic's own text would quote the input, secrets included.
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'record'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise SystemExit(
+                f"the catalog {path}: record {number}{_record_name(record)} is not an agent record: {problems}"
+            ) from None
+        if agent.id in numbers:
+            raise SystemExit(
+                f"the catalog {path}: record {number}{_record_name(record)} repeats the id {agent.id!r} "
+                f"of record {numbers[agent.id]}"
+            )
+        numbers[agent.id] = number
+        agents.append(agent)
+
+    checked = check_catalog(agents, url_template=url_template)
+    hireable = {agent.id for agent in checked.hireable}
+    left_out = []
+    for agent, record in zip(agents, records, strict=True):
+        if agent.id in hireable:
+            continue
+        who = f"{agent.name} ({agent.id})"
+        reasons = checked.left_out.get(who) or [
+            f"status {agent.status!r}, not 'active'",
+            *payment_problems(agent, url_template=url_template),
+        ]
+        renamed = [
+            f"{old} is {new}" for old, new in _RENAMED_COLUMNS.items() if old in record and new not in record
+        ]
+        if renamed:
+            reasons = [*reasons, f"(the marketplace's columns: {', '.join(renamed)})"]
+        left_out.append(f"{who}: {'; '.join(reasons)}")
+    if not checked.hireable:
+        raise SystemExit(f"no agent in the catalog {path} can be hired:\n  " + "\n  ".join(left_out))
+    return CatalogFile(
+        records=[agent.model_dump(mode="json") for agent in checked.hireable], left_out=left_out
+    )
+
+
+def _record_name(record: dict[str, Any]) -> str:
+    """` ("name", id ...)` of a record as far as it says, for messages about it."""
+    parts = [f"{value!r}" for value in (record.get("name"),) if isinstance(value, str)]
+    parts += [f"id {value!r}" for value in (record.get("id"),) if isinstance(value, str | int)]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 class LocalStack:
@@ -88,6 +157,7 @@ class LocalStack:
         self.ledger_server: Any = None
         self.agent_servers: list[Any] = []
         self.catalog: list[dict[str, Any]] = []
+        self.catalog_left_out: list[str] = []  # "name (id): why" for each --catalog record not hired
         self.dev_accounts: list[Any] = []
         self.sfn: LocalStepFunctions | None = None
         self.lambda_server: ThreadedServer | None = None
@@ -124,9 +194,7 @@ class LocalStack:
         )
         self.ledger_server.start()
 
-        if cfg.catalog_file is not None:
-            self.catalog = load_catalog_file(cfg.catalog_file)
-        else:
+        if cfg.catalog_file is None:
             behaviours = None
             if cfg.agent_job_seconds is not None:
                 from devstack.agents import SAMPLE_AGENTS
@@ -149,6 +217,8 @@ class LocalStack:
             name="local-lambda",
         )
         self._configure_environment()
+        if cfg.catalog_file is not None:
+            self._load_catalog_file(cfg.catalog_file)  # checked against the handlers' environment
         self.sfn = LocalStepFunctions(self.template, payment_timeout_seconds=cfg.payment_timeout_seconds)
         self.lambda_server.start()
         os.environ["STATE_MACHINE_ARN"] = self.sfn.start()
@@ -206,6 +276,8 @@ class LocalStack:
             "INDEXER_URL": self.ledger_server.indexer_url,
             "INDEXER_TOKEN": "",
             "GENESIS_HASH": self.ledger.genesis_hash,
+            # As deployed: an agent without a base_url override is reached through its subdomain.
+            "AGENT_URL_TEMPLATE": str(self.template.parameter_default("AgentUrlTemplate")),
             "POLL_DEADLINE_SECONDS": str(cfg.poll_deadline_seconds),
             "POLL_MAX_SECONDS": str(cfg.poll_max_seconds),
             "SUBMIT_PAYMENT_RETRY_SECONDS": str(cfg.submit_payment_retry_seconds),
@@ -249,7 +321,8 @@ class LocalStack:
         reset_idempotency()  # its DynamoDB client belongs to the moto mock of this stack
 
     def _seed_catalog(self) -> None:
-        """The store's `agents` table holds exactly this stack's catalog (others are deactivated)."""
+        """The store's `agents` table holds exactly this stack's hireable catalog as active agents; every
+        other agent in it (an earlier run's, a --catalog record left out) is set `inactive`."""
         from orchestrator.adapters import get_dependencies
         from orchestrator.models import AgentMetadata
 
@@ -257,11 +330,19 @@ class LocalStack:
         wanted = [AgentMetadata.model_validate(record) for record in self.catalog]
         wanted_ids = {a.id for a in wanted}
         stale = [
-            a.model_copy(update={"is_active": False})
+            a.model_copy(update={"status": "inactive"})
             for a in store.list_agents(active_only=False)
             if a.id not in wanted_ids
         ]
         store.upsert_agents(stale + wanted)
+
+    def _load_catalog_file(self, path: Path) -> None:
+        """The --catalog records that can be hired, as the handlers will reach them (their
+        AGENT_URL_TEMPLATE); each record left out is reported on stderr (and by `describe`)."""
+        loaded = load_catalog_file(path, url_template=os.environ.get("AGENT_URL_TEMPLATE") or None)
+        self.catalog, self.catalog_left_out = loaded.records, loaded.left_out
+        for line in self.catalog_left_out:
+            print(f"catalog: left out of planning: {line}", file=sys.stderr, flush=True)
 
     def _describe_operations(self) -> str:
         cfg = self.config
@@ -325,6 +406,9 @@ class LocalStack:
             f"  {r['name']:<32} {r.get('base_url') or r.get('subdomain')}  {r['price_microalgo']} µAlgo"
             for r in self.catalog
         ]
+        if self.catalog_left_out:
+            lines.append("left out of planning (cannot be hired):")
+            lines += [f"  {line}" for line in self.catalog_left_out]
         lines.append("funded dev accounts (local only, never use elsewhere):")
         for account in self.dev_accounts:
             lines.append(f"  {account.address}")

@@ -142,7 +142,7 @@ class AgentApp:
             group = build_payment_group(
                 self.algod,
                 sender=body.sender_address,
-                receiver=self.spec.address,
+                receiver=self.spec.agent_address,
                 amount=self.spec.price_microalgo,
                 app_id=self.spec.app_id,
                 note=f"{self.spec.slug} job {job.job_id}".encode(),
@@ -178,7 +178,7 @@ class AgentApp:
                     submitted_txids=body.txid,
                     expected_txids=job.txn_ids,
                     sender=job.sender,
-                    receiver=self.spec.address,
+                    receiver=self.spec.agent_address,
                     price=job.price_microalgo,
                 )
             except PaymentNotFound as exc:
@@ -202,17 +202,7 @@ class AgentApp:
         return json_response(self.jobs.view(job))
 
     def _about(self, request: Request) -> Response:
-        return json_response(
-            {
-                "id": self.spec.id,
-                "name": self.spec.name,
-                "description": self.spec.description,
-                "price_microalgo": self.price,
-                "address": self.spec.address,
-                "app_id": self.spec.app_id,
-                "sample_agent": True,
-            },
-        )
+        return json_response({**self.spec.catalog_record(price_microalgo=self.price), "sample_agent": True})
 
     def _health(self, request: Request) -> Response:
         return json_response({"status": "ok"})
@@ -296,18 +286,9 @@ class SampleAgentServer:
         self.stop()
 
     def catalog_entry(self) -> dict[str, Any]:
-        """The agent as the catalog (`AgentMetadata`) records it, with where to reach it."""
-        return {
-            "id": self.spec.id,
-            "name": self.spec.name,
-            "description": self.spec.description,
-            "capabilities": list(self.spec.capabilities),
-            "price_microalgo": self.app.price,
-            "address": self.spec.address,
-            "app_id": self.spec.app_id,
-            "is_active": True,
-            "base_url": self.base_url,
-        }
+        """The agent as the marketplace's `agents` table records it (what `AgentMetadata` reads), with
+        its price as served (0 when free) and where to reach it (`base_url`)."""
+        return self.spec.catalog_record(price_microalgo=self.app.price, base_url=self.base_url)
 
 
 def start_sample_agents(

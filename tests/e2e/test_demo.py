@@ -84,13 +84,23 @@ def test_demo_with_a_catalog_of_foreign_agents(tmp_path: Path) -> None:
             json.dumps(
                 [
                     {
-                        "id": "foreign-poet",
+                        "id": "3c1e7f0a-94d2-4b6e-8a51-2f7d9c0b6e44",
                         "name": "Verse Writer",
                         "description": "Writes a short poem about any topic.",
-                        "capabilities": ["poem", "poetry", "verse", "write"],
+                        "subdomain": "verse-writer",
+                        "status": "active",
+                        "category": "Writing",
+                        "tags": ["poem", "poetry", "verse", "write"],
+                        "data_input": "A topic to write a poem about",
+                        "example_input": "the sea at night",
+                        "example_output": "Dark water hums...",
                         "price_microalgo": 250000,
-                        "address": receiver,
+                        "agent_address": receiver,
                         "app_id": 4242,
+                        "repo_owner": "someone",
+                        "repo_name": "verse-writer",
+                        "github_url": "https://github.com/someone/verse-writer",
+                        "created_at": "2025-11-20T10:00:00Z",
                         "base_url": f"http://127.0.0.1:{agent_port}",
                     }
                 ]
@@ -111,7 +121,7 @@ def test_demo_with_a_catalog_of_foreign_agents(tmp_path: Path) -> None:
         agent.wait(timeout=10)
     assert code == 0, result
     assert result["status"] == "completed"
-    assert result["steps"][0]["agent_id"] == "foreign-poet"
+    assert result["steps"][0]["agent_id"] == "3c1e7f0a-94d2-4b6e-8a51-2f7d9c0b6e44"
     assert len(result["steps"][0]["txn_ids"]) == 2
     assert "verse" in result["final_output"]
 

@@ -60,7 +60,10 @@ def test_stopped_execution_is_reconciled_and_a_resume_completes_without_paying_t
 ) -> None:
     workflow_id, receipt = stop_while_polling(harness, job_seconds=1.5)
 
-    failed = harness.wait_for(workflow_id, lambda w: w["status"] != "running", timeout=10)
+    # The repair changes the workflow, then its steps: wait for both.
+    failed = harness.wait_for(
+        workflow_id, lambda w: w["status"] != "running" and w["steps"][0]["status"] != "running", timeout=10
+    )
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "ExecutionStopped"
     step = failed["steps"][0]

@@ -16,6 +16,7 @@ import pytest
 from algosdk import abi, encoding, transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner
 from algosdk.v2client.algod import AlgodClient
+from orchestrator.catalog import payment_problems
 from orchestrator.models import AgentMetadata
 
 from devstack.agents import (
@@ -170,7 +171,7 @@ def assert_payment_group(
     assert isinstance(payment, transaction.PaymentTxn)
     assert (payment.sender, payment.receiver, payment.amt) == (
         PAYER.address,
-        spec.address,
+        spec.agent_address,
         spec.price_microalgo,
     )
     assert isinstance(call, transaction.ApplicationCallTxn)
@@ -379,7 +380,7 @@ def test_single_payment_agent_without_app_call(agent_factory: Any, algod: AlgodC
     (payment,) = decode(started["unsigned_group_txns"])
     assert isinstance(payment, transaction.PaymentTxn)
     assert (payment.receiver, payment.amt, payment.group) == (
-        SYMPTOMS.address,
+        SYMPTOMS.agent_address,
         SYMPTOMS.price_microalgo,
         None,
     )
@@ -409,9 +410,16 @@ def test_start_sample_agents_serves_the_catalog(ledger_server: LedgerServer, htt
         assert [e.id for e in entries] == [s.id for s in SAMPLE_AGENTS]
         assert len({e.base_url for e in entries}) == len(SAMPLE_AGENTS)
         for entry, spec in zip(entries, SAMPLE_AGENTS, strict=True):
-            assert (entry.address, entry.app_id, entry.is_active) == (spec.address, spec.app_id, True)
+            assert (entry.agent_address, entry.app_id, entry.is_active) == (
+                spec.agent_address,
+                spec.app_id,
+                True,
+            )
+            assert (entry.subdomain, entry.tags, entry.category) == (spec.slug, spec.tags, spec.category)
+            assert payment_problems(entry, url_template=None) == []
             about = http.get(f"{entry.base_url}/").json()
             assert about["id"] == spec.id and about["sample_agent"] is True
+            assert about["agent_address"] == spec.agent_address and about["status"] == "active"
         movies = next(e for e in entries if e.id == MOVIES.id)
         assert movies.price_microalgo == 0  # the free behaviour, found by slug
         started = http.post(

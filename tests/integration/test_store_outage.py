@@ -43,16 +43,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Client, FakePostgrest
         assert isinstance(store, SupabaseStore)
         store.upsert_agents(
             [
-                AgentMetadata(
-                    id=spec.id,
-                    name=spec.name,
-                    description=spec.description,
-                    capabilities=spec.capabilities,
-                    price_microalgo=spec.price_microalgo,
-                    address=spec.address,
-                    app_id=spec.app_id,
-                    base_url="http://127.0.0.1:9",
-                )
+                AgentMetadata.model_validate({**spec.catalog_record(), "base_url": "http://127.0.0.1:9"})
                 for spec in SAMPLE_AGENTS
             ]
         )

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner"
 
 SYMPTOMS = sample("symptom-checker").id
 MOVIES = sample("movie-recommender").id
+GARBAGE_AGENT = "0b9d2c4e-7a61-4f3e-9c85-6d1e2f3a4b5c"
 
 
 @pytest.fixture(scope="module")
@@ -278,16 +279,17 @@ def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harn
         get_dependencies().store.upsert_agents(
             [
                 AgentMetadata(
-                    id="garbage-agent",
+                    id=GARBAGE_AGENT,
                     name="Garbage Agent",
+                    status="active",
                     price_microalgo=spec.price_microalgo,
-                    address=spec.address,
+                    agent_address=spec.agent_address,
                     app_id=spec.app_id,
                     base_url=server.url,
                 )
             ]
         )
-        use_planner(FixedPlanner([("garbage-agent", "how do you feel")]))
+        use_planner(FixedPlanner([(GARBAGE_AGENT, "how do you feel")]))
         workflow_id = harness.create_and_start()
         failed = harness.wait_until_done(workflow_id)
     finally:

@@ -16,7 +16,7 @@ from orchestrator.errors import PlanInvalid, PlannerUnavailable
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 from orchestrator.planner import plan_workflow, planner_from_settings
 from orchestrator.planner.offline import OfflinePlanner
-from orchestrator.planner.openai_planner import PLAN_SCHEMA, OpenAIPlanner
+from orchestrator.planner.openai_planner import PLAN_SCHEMA, SYSTEM_PROMPT, OpenAIPlanner
 
 API_KEY = "sk-test-123"
 BASE_URL = "http://llm.test/v1"
@@ -26,17 +26,63 @@ CATALOG = [
         id="agent-diag",
         name="Medical Diagnosis Agent",
         description="Matches symptoms to conditions.",
-        capabilities=["symptoms", "diagnosis"],
+        subdomain="symptom-checker",
+        status="active",
+        agent_address="AGENTADDRESS",
+        app_id=1001,
+        category="Health",
+        tags=["symptoms", "diagnosis"],
         price_microalgo=500_000,
+        data_input="The symptoms, as JSON",
+        example_input='{"symptoms": "headache, runny nose"}',
+        example_output='{"condition": "common cold"}',
+        repo_owner="0rca-network",
+        repo_name="symptom-checker",
+        github_url="https://github.com/0rca-network/symptom-checker",
+        base_url="http://127.0.0.1:5001",
     ),
     AgentMetadata(
         id="agent-movies",
         name="Movie Recommendation Agent",
         description="Recommends films.",
-        capabilities=["movie"],
+        status="active",
+        category="Entertainment",
+        tags=["movie"],
         price_microalgo=300_000,
+        example_input="something funny",
     ),
-    AgentMetadata(id="agent-retired", name="Retired Agent", price_microalgo=1, is_active=False),
+    AgentMetadata(
+        id="agent-retired",
+        name="Retired Agent",
+        status="inactive",
+        price_microalgo=1,
+        data_input="RETIRED-INPUT",
+    ),
+]
+# What the model is shown of the catalog: the active agents, the marketplace's columns the planner reads.
+LISTING = [
+    {
+        "id": "agent-diag",
+        "name": "Medical Diagnosis Agent",
+        "description": "Matches symptoms to conditions.",
+        "category": "Health",
+        "tags": ["symptoms", "diagnosis"],
+        "price_microalgo": 500_000,
+        "data_input": "The symptoms, as JSON",
+        "example_input": '{"symptoms": "headache, runny nose"}',
+        "example_output": '{"condition": "common cold"}',
+    },
+    {
+        "id": "agent-movies",
+        "name": "Movie Recommendation Agent",
+        "description": "Recommends films.",
+        "category": "Entertainment",
+        "tags": ["movie"],
+        "price_microalgo": 300_000,
+        "data_input": None,
+        "example_input": "something funny",
+        "example_output": None,
+    },
 ]
 PLAN_JSON: dict[str, Any] = {
     "reasoning": "Diagnose first, then pick films for the condition.",
@@ -146,14 +192,41 @@ def test_system_message_lists_the_active_catalog_and_the_step_limit(make_planner
     fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
     make_planner(fake).plan(USER_MESSAGE, CATALOG)
     system = fake.body()["messages"][0]["content"]
-    assert '"id": "agent-diag"' in system
-    assert '"id": "agent-movies"' in system
-    assert '"price_microalgo": 500000' in system
-    assert "agent-retired" not in system  # inactive agents are not offered
+    assert system == SYSTEM_PROMPT.format(max_steps=4, catalog=json.dumps(LISTING, ensure_ascii=False))
+    assert "agent-retired" not in system and "RETIRED-INPUT" not in system  # inactive agents are not offered
     assert "at most 4 steps" in system
     assert "{{step_N_output}}" in system
     listing = json.loads(system.split("Catalog (JSON):\n", 1)[1])
-    assert [agent["id"] for agent in listing] == ["agent-diag", "agent-movies"]
+    assert listing == LISTING
+    # Nothing the planner has no use for (where the agent is reached or paid, its repository) is sent.
+    for unsent in ("AGENTADDRESS", "127.0.0.1", "github", "symptom-checker", "1001"):
+        assert unsent not in system
+
+
+def test_system_message_says_to_shape_each_input_as_the_agents_example(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    rules = fake.body()["messages"][0]["content"].split("Catalog (JSON):", 1)[0]
+    for field in ('"data_input"', '"example_input"', '"example_output"'):
+        assert field in rules
+    assert (
+        '"input_data" is the job input the agent receives: write it the way the agent\'s "data_input"\n'
+        '  describes and its "example_input" shows. When "example_input" is a JSON object, write a JSON\n'
+        "  object (as text) with the same keys and this request's values; when it is plain text (or absent),\n"
+        "  write plain text."
+    ) in rules
+    step_input = PLAN_SCHEMA["$defs"]["PlannedStepAnswer"]["properties"]["input_data"]
+    assert step_input["type"] == "string" and "example_input" in step_input["description"]
+
+
+def test_plan_schema_keeps_to_what_strict_structured_outputs_accept() -> None:
+    # Every object closed and every property required; the step input a string (no free-form object).
+    objects = [PLAN_SCHEMA, *PLAN_SCHEMA["$defs"].values()]
+    for schema in objects:
+        assert schema["type"] == "object"
+        assert schema["additionalProperties"] is False
+        assert schema["required"] == list(schema["properties"])
+    assert PLAN_SCHEMA["$defs"]["PlannedStepAnswer"]["properties"]["input_data"]["type"] == "string"
 
 
 def test_feedback_is_sent_as_a_further_user_message(make_planner: PlannerFactory) -> None:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
 from orchestrator.errors import PlanInvalid
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 from orchestrator.planner import plan_cost, plan_workflow, validate_plan
-from orchestrator.planner.offline import OfflinePlanner
+from orchestrator.planner.offline import OfflinePlanner, job_input_for
 
 from devstack.agents import SAMPLE_AGENTS
 
 CATALOG = [
-    AgentMetadata(id="a", name="Agent A", price_microalgo=100),
-    AgentMetadata(id="b", name="Agent B", price_microalgo=200, is_active=False),
-    AgentMetadata(id="c", name="Agent C", price_microalgo=300),
+    AgentMetadata(id="a", name="Agent A", status="active", price_microalgo=100),
+    AgentMetadata(id="b", name="Agent B", status="inactive", price_microalgo=200),
+    AgentMetadata(id="c", name="Agent C", status="active", price_microalgo=300),
 ]
 
 
@@ -180,18 +181,7 @@ def test_plan_workflow_after_a_refusal_then_a_bad_plan_reports_the_bad_plans_rea
 
 # --- the offline planner on the sample catalog -------------------------------------------------
 
-SAMPLE_CATALOG = [
-    AgentMetadata(
-        id=s.id,
-        name=s.name,
-        description=s.description,
-        capabilities=s.capabilities,
-        price_microalgo=s.price_microalgo,
-        address=s.address,
-        app_id=s.app_id,
-    )
-    for s in SAMPLE_AGENTS
-]
+SAMPLE_CATALOG = [AgentMetadata.model_validate(s.catalog_record()) for s in SAMPLE_AGENTS]
 SEED_REQUEST = "I have a headache and runny nose and want a movie recommendation"
 BY_NAME = {agent.name: agent for agent in SAMPLE_CATALOG}
 
@@ -204,7 +194,8 @@ def test_offline_planner_plans_the_seed_request_as_diagnosis_then_movies() -> No
         BY_NAME["Movie Recommendation Agent"].id,
     ]
     assert [s.step_number for s in result.steps] == [1, 2]
-    assert result.steps[0].input_data == "I have a headache and runny nose"
+    # The symptom checker's example input is {"symptoms": ...}; the movie agent's is plain text.
+    assert result.steps[0].input_data == {"symptoms": "I have a headache and runny nose"}
     second_input = result.steps[1].input_data
     assert isinstance(second_input, str)
     assert "{{step_1_output}}" in second_input
@@ -239,7 +230,9 @@ def test_offline_planner_raises_plan_invalid_when_nothing_matches() -> None:
 
 def test_offline_planner_never_chooses_an_inactive_agent() -> None:
     movies_id = BY_NAME["Movie Recommendation Agent"].id
-    catalog = [a.model_copy(update={"is_active": a.id != movies_id}) for a in SAMPLE_CATALOG]
+    catalog = [
+        a.model_copy(update={"status": "active" if a.id != movies_id else "inactive"}) for a in SAMPLE_CATALOG
+    ]
     result = OfflinePlanner().plan(SEED_REQUEST, catalog)
     assert [s.agent_name for s in result.steps] == ["Medical Diagnosis Agent"]
     with pytest.raises(PlanInvalid):
@@ -247,7 +240,7 @@ def test_offline_planner_never_chooses_an_inactive_agent() -> None:
 
 
 def test_offline_planner_with_only_inactive_agents_finds_nothing() -> None:
-    catalog = [a.model_copy(update={"is_active": False}) for a in SAMPLE_CATALOG]
+    catalog = [a.model_copy(update={"status": "inactive"}) for a in SAMPLE_CATALOG]
     with pytest.raises(PlanInvalid):
         OfflinePlanner().plan(SEED_REQUEST, catalog)
 
@@ -255,3 +248,125 @@ def test_offline_planner_with_only_inactive_agents_finds_nothing() -> None:
 def test_offline_planner_keeps_at_most_max_steps() -> None:
     result = OfflinePlanner(max_steps=1).plan(SEED_REQUEST, SAMPLE_CATALOG)
     assert [s.agent_name for s in result.steps] == ["Medical Diagnosis Agent"]
+
+
+@pytest.mark.parametrize("status", ["pending", "deploying", "inactive", "failed", "deleted"])
+def test_offline_planner_plans_with_active_agents_only(status: str) -> None:
+    movies_id = BY_NAME["Movie Recommendation Agent"].id
+    movies = BY_NAME["Movie Recommendation Agent"].model_copy(update={"status": status})
+    catalog = [movies if a.id == movies_id else a for a in SAMPLE_CATALOG]
+    with pytest.raises(PlanInvalid):
+        OfflinePlanner().plan("I want a movie recommendation", catalog)
+    shouting = movies.model_copy(update={"status": " Active "})  # the marketplace's word, however cased
+    result = OfflinePlanner().plan("I want a movie recommendation", [shouting])
+    assert [s.agent_id for s in result.steps] == [movies_id]
+
+
+def test_offline_planner_matches_tags_and_category_name_and_description() -> None:
+    catalog = [
+        AgentMetadata(id="t", name="Alpha", status="active", price_microalgo=1, tags="horoscope, stars"),
+        AgentMetadata(id="c", name="Beta", status="active", price_microalgo=1, category="Translation"),
+        AgentMetadata(id="n", name="Weather Agent", status="active", price_microalgo=1),
+        AgentMetadata(
+            id="d", name="Delta", status="active", price_microalgo=1, description="Writes limericks."
+        ),
+    ]
+    for request, expected in [
+        ("read my horoscope", "t"),  # a tag (tags given as the comma string are words too)
+        ("a translation into French", "c"),  # the category
+        ("the weather tomorrow", "n"),  # the name
+        ("write limericks", "d"),  # the description
+    ]:
+        assert [s.agent_id for s in OfflinePlanner().plan(request, catalog).steps] == [expected], request
+
+
+# --- shaping each step's input the way the agent takes it ---------------------------------------
+
+TEXT = "I have a headache"
+
+
+def agent_with(example_input: str | None) -> AgentMetadata:
+    return AgentMetadata(id="x", name="X", status="active", price_microalgo=1, example_input=example_input)
+
+
+@pytest.mark.parametrize(
+    ("example_input", "expected"),
+    [
+        ('{"text": "Some text.", "max_sentences": 2}', {"text": TEXT, "max_sentences": 2}),
+        ('{"language": "fr", "query": "weather"}', {"language": "fr", "query": TEXT}),
+        ('{"prompt": "p", "input": "i"}', {"prompt": TEXT, "input": "i"}),  # prompt before input
+        ('{"message": "m", "text": "t"}', {"message": "m", "text": TEXT}),  # text before message
+        ('{"mode": "fast", "userQuery": "q"}', {"mode": "fast", "userQuery": TEXT}),
+        ('{"lang": "en", "input_text": "x"}', {"lang": "en", "input_text": TEXT}),
+        ('  {"Text": "x"}  ', {"Text": TEXT}),
+        ('{"symptoms": "headache", "age": 30}', {"symptoms": TEXT, "age": 30}),  # the first string field
+        (
+            '{"count": 3, "text": ["not", "a string"], "topic": "cats"}',
+            {"count": 3, "text": ["not", "a string"], "topic": TEXT},
+        ),
+    ],
+)
+def test_json_object_example_input_gives_an_object_with_the_same_keys(
+    example_input: str, expected: dict[str, Any]
+) -> None:
+    shaped = job_input_for(agent_with(example_input), TEXT)
+    assert shaped == expected
+    assert isinstance(shaped, dict) and list(shaped) == list(expected)  # the example's keys, in order
+
+
+@pytest.mark.parametrize(
+    "example_input",
+    [None, "", "headache, runny nose", '"a JSON string"', '["a", "list"]', "42", "{broken", "{}", '{"n": 3}'],
+)
+def test_example_input_that_is_not_a_json_object_with_text_gives_plain_text(
+    example_input: str | None,
+) -> None:
+    assert job_input_for(agent_with(example_input), TEXT) == TEXT
+
+
+def test_offline_steps_take_the_shape_of_each_agents_example_input() -> None:
+    catalog = [
+        AgentMetadata(
+            id="ask",
+            name="Question Agent",
+            status="active",
+            price_microalgo=1,
+            tags=["question", "answer"],
+            example_input='{"query": "What is Algorand?", "max_words": 50}',
+        ),
+        AgentMetadata(
+            id="poem",
+            name="Poem Agent",
+            status="active",
+            price_microalgo=1,
+            tags=["poem", "verse"],
+            example_input='{"style": "haiku", "topic": "rain"}',
+        ),
+        AgentMetadata(
+            id="tone",
+            name="Tone Agent",
+            status="active",
+            price_microalgo=1,
+            tags=["sentiment"],
+            example_input="I loved it",
+        ),
+    ]
+    result = OfflinePlanner().plan("answer my question then write a poem, then the sentiment", catalog)
+    assert [s.input_data for s in result.steps] == [
+        {"query": "answer my question", "max_words": 50},
+        {"style": "write a poem\n\nPrevious step's output: {{step_1_output}}", "topic": "rain"},
+        "the sentiment\n\nPrevious step's output: {{step_2_output}}",
+    ]
+    assert validate_plan(result, catalog) == []
+    assert (
+        OfflinePlanner().plan("answer my question then write a poem, then the sentiment", catalog[::-1])
+        == result
+    )
+
+
+def test_offline_plan_on_the_sample_catalog_shapes_the_summarizers_input_like_its_example() -> None:
+    result = OfflinePlanner().plan("summarize this text and then tell me the sentiment", SAMPLE_CATALOG)
+    summarizer = BY_NAME["Text Summarizer Agent"]
+    assert json.loads(summarizer.example_input or "")["max_sentences"] == 2
+    assert result.steps[0].input_data == {"text": "summarize this text", "max_sentences": 2}
+    assert result.steps[1].input_data == "tell me the sentiment\n\nPrevious step's output: {{step_1_output}}"

@@ -80,7 +80,7 @@ def running_workflow(
     """Two steps: the first succeeded (paid), the second in `second_step` with a paid job."""
     workflow_id = str(uuid.uuid4())
     workflow = WorkflowRecord(
-        id=workflow_id,
+        workflow_id=workflow_id,
         user_id="user-1",
         wallet_address="WALLET",
         user_message="headache and a movie",
@@ -106,7 +106,7 @@ def running_workflow(
             agent_id=AGENT,
             status=StepStatus.SUCCEEDED,
             output={"condition": "cold"},
-            job_id="job-1",
+            agent_job_id="job-1",
         ),
         StepResult(
             id=str(uuid.uuid4()),
@@ -114,7 +114,7 @@ def running_workflow(
             step_number=2,
             agent_id=AGENT,
             status=second_step,
-            job_id="job-2",
+            agent_job_id="job-2",
             txn_ids=paid_txids(workflow_id),
             receipt=receipt if second_step != StepStatus.AWAITING_PAYMENT else None,
             task_token="token-of-step-2",
@@ -131,9 +131,9 @@ def running_workflow(
                     workflow_id=workflow_id,
                     step_number=2,
                     agent_id=AGENT,
-                    job_id="job-2",
+                    payer_addr="WALLET",
+                    payee_addr="AGENT",
                     amount_microalgo=amount,
-                    receiver="AGENT",
                     confirmed_round=42,
                 )
                 for txid, amount in zip(paid_txids(workflow_id), (0, 500_000), strict=True)
@@ -190,25 +190,25 @@ def test_stopped_execution_fails_the_workflow_and_its_running_step_keeping_the_p
     deps: Dependencies,
 ) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING)
-    event = status_change_event(workflow.id, 1, "ABORTED")
+    event = status_change_event(workflow.workflow_id, 1, "ABORTED")
 
     outcome = reconcile_execution(deps, ExecutionEnded.from_event(event))
 
     assert outcome.action == "failed"
-    assert outcome.workflow_id == workflow.id
-    failed = deps.store.get_workflow(workflow.id)
+    assert outcome.workflow_id == workflow.workflow_id
+    failed = deps.store.get_workflow(workflow.workflow_id)
     assert failed is not None and failed.status == WorkflowStatus.FAILED
     assert failed.error is not None and failed.error.code == "ExecutionStopped"
     assert "resume the workflow" in failed.error.message
-    steps = deps.store.list_steps(workflow.id)
+    steps = deps.store.list_steps(workflow.workflow_id)
     assert [s.status for s in steps] == [StepStatus.SUCCEEDED, StepStatus.FAILED]
     assert steps[1].error == failed.error
     # What a resume needs to go on without paying again is all still there.
-    assert steps[1].job_id == "job-2"
-    assert steps[1].receipt is not None and steps[1].receipt.txn_ids == paid_txids(workflow.id)
+    assert steps[1].agent_job_id == "job-2"
+    assert steps[1].receipt is not None and steps[1].receipt.txn_ids == paid_txids(workflow.workflow_id)
     assert steps[1].task_token is None
-    assert sorted(p.txid for p in deps.store.payments_for_step(workflow.id, 2)) == sorted(
-        paid_txids(workflow.id)
+    assert sorted(p.txid for p in deps.store.payments_for_step(workflow.workflow_id, 2)) == sorted(
+        paid_txids(workflow.workflow_id)
     )
     assert steps[0].output == {"condition": "cold"}
 
@@ -230,48 +230,53 @@ def test_timed_out_and_failed_executions_are_named_in_the_error(
 ) -> None:
     workflow = running_workflow(deps, StepStatus.AWAITING_PAYMENT)
     outcome = reconcile_execution(
-        deps, ExecutionEnded.from_event(status_change_event(workflow.id, 1, status, **detail))
+        deps, ExecutionEnded.from_event(status_change_event(workflow.workflow_id, 1, status, **detail))
     )
     assert outcome.action == "failed"
-    failed = deps.store.get_workflow(workflow.id)
+    failed = deps.store.get_workflow(workflow.workflow_id)
     assert failed is not None and failed.error is not None
     assert failed.error.code == code
     assert words in failed.error.message
-    assert deps.store.list_steps(workflow.id)[1].status == StepStatus.FAILED
+    assert deps.store.list_steps(workflow.workflow_id)[1].status == StepStatus.FAILED
 
 
 def test_workflow_is_found_by_the_execution_name_when_the_input_is_left_out(deps: Dependencies) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING, attempt=3)
-    ended = ExecutionEnded.from_event(status_change_event(workflow.id, 3, "ABORTED", with_input=False))
-    assert (ended.workflow_id, ended.attempt) == (workflow.id, 3)
+    ended = ExecutionEnded.from_event(
+        status_change_event(workflow.workflow_id, 3, "ABORTED", with_input=False)
+    )
+    assert (ended.workflow_id, ended.attempt) == (workflow.workflow_id, 3)
     assert reconcile_execution(deps, ended).action == "failed"
 
 
 def test_an_older_attempt_ending_leaves_the_resumed_workflow_alone(deps: Dependencies) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING, attempt=2)
     outcome = reconcile_execution(
-        deps, ExecutionEnded.from_event(status_change_event(workflow.id, 1, "ABORTED"))
+        deps, ExecutionEnded.from_event(status_change_event(workflow.workflow_id, 1, "ABORTED"))
     )
     assert outcome.action == "unchanged"
     assert "attempt 2" in outcome.detail
-    current = deps.store.get_workflow(workflow.id)
+    current = deps.store.get_workflow(workflow.workflow_id)
     assert current is not None and current.status == WorkflowStatus.RUNNING
-    assert deps.store.list_steps(workflow.id)[1].status == StepStatus.RUNNING
+    assert deps.store.list_steps(workflow.workflow_id)[1].status == StepStatus.RUNNING
 
 
 def test_a_failure_the_halt_task_recorded_is_not_overwritten(deps: Dependencies) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING)
     recorded = ErrorInfo(code="AgentJobFailed", message="The agent reported the job as failed.")
     deps.store.update_workflow(
-        workflow.id,
+        workflow.workflow_id,
         expected={WorkflowStatus.RUNNING},
         changes={"status": WorkflowStatus.FAILED, "error": recorded},
     )
     outcome = reconcile_execution(
-        deps, ExecutionEnded.from_event(status_change_event(workflow.id, 1, "FAILED", error="WorkflowFailed"))
+        deps,
+        ExecutionEnded.from_event(
+            status_change_event(workflow.workflow_id, 1, "FAILED", error="WorkflowFailed")
+        ),
     )
     assert outcome.action == "unchanged"
-    current = deps.store.get_workflow(workflow.id)
+    current = deps.store.get_workflow(workflow.workflow_id)
     assert current is not None and current.error == recorded
 
 
@@ -280,7 +285,7 @@ def test_a_duplicate_event_changes_nothing_and_counts_one_failure(
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     workflow = running_workflow(deps, StepStatus.RUNNING)
-    event = status_change_event(workflow.id, 1, "ABORTED")
+    event = status_change_event(workflow.workflow_id, 1, "ABORTED")
     capsys.readouterr()
 
     first = reconcile_execution(deps, ExecutionEnded.from_event(event))
@@ -298,14 +303,14 @@ def test_a_duplicate_event_changes_nothing_and_counts_one_failure(
 def test_succeeded_executions_and_unknown_workflows_are_ignored(deps: Dependencies) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING)
     succeeded = reconcile_execution(
-        deps, ExecutionEnded.from_event(status_change_event(workflow.id, 1, "SUCCEEDED"))
+        deps, ExecutionEnded.from_event(status_change_event(workflow.workflow_id, 1, "SUCCEEDED"))
     )
     assert succeeded.action == "unchanged"
     unknown = reconcile_execution(
         deps, ExecutionEnded.from_event(status_change_event(str(uuid.uuid4()), 1, "ABORTED"))
     )
     assert (unknown.action, unknown.detail) == ("unchanged", "There is no such workflow.")
-    current = deps.store.get_workflow(workflow.id)
+    current = deps.store.get_workflow(workflow.workflow_id)
     assert current is not None and current.status == WorkflowStatus.RUNNING
 
 
@@ -320,16 +325,16 @@ def test_orphans_of_a_restart_are_failed_with_execution_lost(deps: Dependencies)
     running = running_workflow(deps, StepStatus.PAYMENT_SUBMITTED)
     done = running_workflow(deps, StepStatus.RUNNING)
     deps.store.update_workflow(
-        done.id, expected={WorkflowStatus.RUNNING}, changes={"status": WorkflowStatus.CANCELLED}
+        done.workflow_id, expected={WorkflowStatus.RUNNING}, changes={"status": WorkflowStatus.CANCELLED}
     )
-    assert fail_orphaned_workflows(deps, "The local stack restarted.") == [running.id]
-    failed = deps.store.get_workflow(running.id)
+    assert fail_orphaned_workflows(deps, "The local stack restarted.") == [running.workflow_id]
+    failed = deps.store.get_workflow(running.workflow_id)
     assert failed is not None and failed.error == ErrorInfo(
         code="ExecutionLost", message="The local stack restarted."
     )
-    assert deps.store.list_steps(running.id)[1].status == StepStatus.FAILED
+    assert deps.store.list_steps(running.workflow_id)[1].status == StepStatus.FAILED
     assert (
-        deps.store.list_steps(done.id)[1].status == StepStatus.RUNNING
+        deps.store.list_steps(done.workflow_id)[1].status == StepStatus.RUNNING
     )  # a cancelled workflow is not touched
 
 
@@ -392,30 +397,34 @@ def test_sweep_repairs_an_unpaid_step_past_the_payment_timeout_whose_execution_w
     deps: Dependencies, sfn: LocalStepFunctions
 ) -> None:
     workflow = running_workflow(deps, StepStatus.AWAITING_PAYMENT)
-    arn = stopped_execution(sfn, f"wf-{workflow.id}-1")
-    deps.store.update_workflow(workflow.id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
+    arn = stopped_execution(sfn, f"wf-{workflow.workflow_id}-1")
+    deps.store.update_workflow(
+        workflow.workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn}
+    )
 
     outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 600 + 60 + 5))
 
     assert outcome.checked == 1
     assert [(r.workflow_id, r.step_number, r.step_status, r.execution_status) for r in outcome.repaired] == [
-        (workflow.id, 2, StepStatus.AWAITING_PAYMENT, "ABORTED")
+        (workflow.workflow_id, 2, StepStatus.AWAITING_PAYMENT, "ABORTED")
     ]
-    repaired = deps.store.get_workflow(workflow.id)
+    repaired = deps.store.get_workflow(workflow.workflow_id)
     assert repaired is not None and repaired.status == WorkflowStatus.FAILED
     assert repaired.error is not None and repaired.error.code == "ExecutionStopped"
-    assert deps.store.list_steps(workflow.id)[1].status == StepStatus.FAILED
+    assert deps.store.list_steps(workflow.workflow_id)[1].status == StepStatus.FAILED
 
 
 def test_sweep_waits_for_the_margin_past_the_deadline(deps: Dependencies, sfn: LocalStepFunctions) -> None:
     workflow = running_workflow(deps, StepStatus.AWAITING_PAYMENT)
-    arn = stopped_execution(sfn, f"wf-{workflow.id}-1")
-    deps.store.update_workflow(workflow.id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
+    arn = stopped_execution(sfn, f"wf-{workflow.workflow_id}-1")
+    deps.store.update_workflow(
+        workflow.workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn}
+    )
 
     outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 600 + 30))  # past the timeout, within the margin
 
     assert (outcome.checked, outcome.repaired, outcome.still_running) == (1, [], [])
-    current = deps.store.get_workflow(workflow.id)
+    current = deps.store.get_workflow(workflow.workflow_id)
     assert current is not None and current.status == WorkflowStatus.RUNNING
 
 
@@ -423,32 +432,36 @@ def test_sweep_leaves_an_overdue_step_alone_while_its_execution_still_runs(
     deps: Dependencies, sfn: LocalStepFunctions
 ) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING, poll_deadline=utcnow())
-    arn = running_execution(sfn, f"wf-{workflow.id}-1")
-    deps.store.update_workflow(workflow.id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
+    arn = running_execution(sfn, f"wf-{workflow.workflow_id}-1")
+    deps.store.update_workflow(
+        workflow.workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn}
+    )
 
     outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 60 + 5))
 
-    assert outcome.still_running == [workflow.id]
+    assert outcome.still_running == [workflow.workflow_id]
     assert outcome.repaired == []
-    assert deps.store.list_steps(workflow.id)[1].status == StepStatus.RUNNING
+    assert deps.store.list_steps(workflow.workflow_id)[1].status == StepStatus.RUNNING
 
 
 def test_sweep_repairs_a_step_polled_past_its_deadline_whose_execution_failed(
     deps: Dependencies, sfn: LocalStepFunctions
 ) -> None:
     workflow = running_workflow(deps, StepStatus.RUNNING, poll_deadline=utcnow())
-    arn = failed_execution(sfn, f"wf-{workflow.id}-1")
-    deps.store.update_workflow(workflow.id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn})
+    arn = failed_execution(sfn, f"wf-{workflow.workflow_id}-1")
+    deps.store.update_workflow(
+        workflow.workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn}
+    )
 
     outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 60 + 5))
 
     assert [r.execution_status for r in outcome.repaired] == ["FAILED"]
-    repaired = deps.store.get_workflow(workflow.id)
+    repaired = deps.store.get_workflow(workflow.workflow_id)
     assert repaired is not None and repaired.error is not None
     assert repaired.error.code == "ExecutionFailed"
     assert "(HaltTaskFailed: broken)" in repaired.error.message
-    step = deps.store.list_steps(workflow.id)[1]
-    assert (step.status, step.job_id) == (StepStatus.FAILED, "job-2")
+    step = deps.store.list_steps(workflow.workflow_id)[1]
+    assert (step.status, step.agent_job_id) == (StepStatus.FAILED, "job-2")
 
 
 def test_sweep_repairs_a_workflow_whose_execution_is_gone(
@@ -461,15 +474,15 @@ def test_sweep_repairs_a_workflow_whose_execution_is_gone(
     outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 60 + 20 + 5))
 
     repaired = {r.workflow_id: r for r in outcome.repaired}
-    assert set(repaired) == {submitted.id, between_steps.id}
-    assert repaired[submitted.id].step_status == StepStatus.PAYMENT_SUBMITTED
-    assert repaired[between_steps.id].step_number is None
+    assert set(repaired) == {submitted.workflow_id, between_steps.workflow_id}
+    assert repaired[submitted.workflow_id].step_status == StepStatus.PAYMENT_SUBMITTED
+    assert repaired[between_steps.workflow_id].step_number is None
     for workflow_id in repaired:
         current = deps.store.get_workflow(workflow_id)
         assert current is not None and current.error is not None
         assert current.error.code == "ExecutionLost"
     # The paid step keeps its payments for the resume.
-    assert len(deps.store.payments_for_step(submitted.id, 2)) == 2
+    assert len(deps.store.payments_for_step(submitted.workflow_id, 2)) == 2
 
 
 def test_sweep_skips_a_workflow_step_functions_cannot_describe(
@@ -479,9 +492,9 @@ def test_sweep_skips_a_workflow_step_functions_cannot_describe(
 
     outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 60 + 5))
 
-    assert outcome.unreachable == [workflow.id]
+    assert outcome.unreachable == [workflow.workflow_id]
     assert outcome.repaired == []
-    current = deps.store.get_workflow(workflow.id)
+    current = deps.store.get_workflow(workflow.workflow_id)
     assert current is not None and current.status == WorkflowStatus.RUNNING
 
 
@@ -490,7 +503,7 @@ def test_overdue_deadlines_follow_the_step_status(deps: Dependencies) -> None:
 
     poll_deadline = datetime(2030, 1, 1, 12, 0, tzinfo=utcnow().tzinfo)
     workflow = running_workflow(deps, StepStatus.RUNNING, poll_deadline=poll_deadline)
-    step = deps.store.list_steps(workflow.id)[1]
+    step = deps.store.list_steps(workflow.workflow_id)[1]
     assert overdue_at(deps, workflow, step) == poll_deadline + timedelta(seconds=60)
     awaiting = step.model_copy(update={"status": StepStatus.AWAITING_PAYMENT})
     assert awaiting.started_at is not None

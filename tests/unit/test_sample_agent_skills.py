@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from algosdk import account, encoding
 from nacl.signing import SigningKey
+from orchestrator.catalog import payment_problems
 from orchestrator.models import AgentMetadata
 
 from devstack.agents import SAMPLE_AGENTS, SampleAgentSpec
@@ -294,27 +295,61 @@ def test_sample_catalog_is_consistent() -> None:
     assert len({s.id for s in SAMPLE_AGENTS}) == 5
     assert len({s.slug for s in SAMPLE_AGENTS}) == 5
     assert len({s.app_id for s in SAMPLE_AGENTS}) == 5
-    assert len({s.address for s in SAMPLE_AGENTS}) == 5
+    assert len({s.agent_address for s in SAMPLE_AGENTS}) == 5
     for s in SAMPLE_AGENTS:
         assert 200_000 <= s.price_microalgo <= 2_000_000
         assert "Sample agent" in s.description
-        assert s.capabilities
-        AgentMetadata(
-            id=s.id, name=s.name, description=s.description, capabilities=s.capabilities,
-            price_microalgo=s.price_microalgo, address=s.address, app_id=s.app_id,
-        )  # fmt: skip
+        assert s.tags and s.category and s.data_input and s.example_input
+        assert s.capabilities == [*s.tags, s.category]
+        agent = AgentMetadata.model_validate(s.catalog_record(base_url="http://127.0.0.1:1"))
+        assert agent.is_active
+        assert payment_problems(agent, url_template=None) == []
+        assert agent.capabilities == s.capabilities
     assert spec("symptom-checker").name == "Medical Diagnosis Agent"
     assert spec("movie-recommender").name == "Movie Recommendation Agent"
+
+
+def test_sample_records_are_shaped_as_the_marketplaces_agents_rows() -> None:
+    checker = spec("symptom-checker")
+    assert checker.catalog_record() == {
+        "id": checker.id,
+        "name": "Medical Diagnosis Agent",
+        "description": checker.description,
+        "subdomain": "symptom-checker",
+        "status": "active",
+        "agent_address": checker.agent_address,
+        "app_id": 1001,
+        "price_microalgo": 500_000,
+        "category": "Health",
+        "tags": checker.tags,
+        "data_input": checker.data_input,
+        "example_input": '{"symptoms": "headache, runny nose"}',
+        "example_output": checker.example_output,
+        "repo_owner": "0rca-network",
+        "repo_name": "symptom-checker",
+        "github_url": "https://github.com/0rca-network/symptom-checker",
+    }
+    free = checker.catalog_record(price_microalgo=0, base_url="http://127.0.0.1:5001")
+    assert (free["price_microalgo"], free["base_url"]) == (0, "http://127.0.0.1:5001")
+    # Every field is one the catalog reads: nothing is dropped on the way in.
+    assert set(free) <= set(AgentMetadata.model_fields)
+
+
+@pytest.mark.parametrize("slug", [s.slug for s in SAMPLE_AGENTS])
+def test_each_example_output_is_what_the_skill_answers_to_the_example_input(slug: str) -> None:
+    s = spec(slug)
+    assert json.loads(s.example_output) == s.skill(s.example_input)
 
 
 def test_agent_address_is_derived_from_a_key_seeded_by_the_slug() -> None:
     checker = spec("symptom-checker")
     seed = hashlib.sha256(b"symptom-checker").digest()
-    assert checker.address == encoding.encode_address(bytes(SigningKey(seed).verify_key))
-    assert account.address_from_private_key(account_from_seed(seed).private_key) == checker.address
+    assert checker.agent_address == encoding.encode_address(bytes(SigningKey(seed).verify_key))
+    assert account.address_from_private_key(account_from_seed(seed).private_key) == checker.agent_address
     # Same slug, same address (a test's variant of an agent is paid at the same place).
-    assert dataclasses.replace(checker, id="another-id", price_microalgo=0).address == checker.address
-    assert dataclasses.replace(checker, slug="other").address != checker.address
+    variant = dataclasses.replace(checker, id="another-id", price_microalgo=0)
+    assert variant.agent_address == checker.agent_address
+    assert dataclasses.replace(checker, slug="other").agent_address != checker.agent_address
 
 
 @pytest.mark.parametrize("slug", [s.slug for s in SAMPLE_AGENTS])

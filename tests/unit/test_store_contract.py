@@ -19,9 +19,11 @@ from orchestrator.adapters import Dependencies
 from orchestrator.config import ConfigError, Settings
 from orchestrator.errors import StoreUnavailable
 from orchestrator.models import (
+    AccessTokenRecord,
     AgentMetadata,
     ErrorInfo,
     JobRecord,
+    JobState,
     PaymentReceipt,
     PaymentRecord,
     StepResult,
@@ -40,33 +42,92 @@ from tests.postgrest_fake import FakePostgrest, _split_list
 WALLET = "A" * 58
 SUPABASE_URL = "https://fake-project.supabase.co"
 SERVICE_KEY = "service-role-key-for-tests"
+USER_ID = "7d6f3a52-1b8e-4c41-9b0e-3f5a2c7d9e10"
+# Agents as the marketplace keeps them (uuid ids; subdomain, repo and GitHub URL are NOT NULL there).
+AGENT_IDS = [str(uuid.UUID(int=n)) for n in range(1, 4)]
+
+
+def make_agent(agent_id: str, name: str = "Agent", **values: Any) -> AgentMetadata:
+    slug = f"agent-{agent_id[-4:]}"
+    defaults: dict[str, Any] = dict(
+        price_microalgo=1,
+        status="active",
+        runtime_status="active",
+        subdomain=slug,
+        repo_owner="0rca-network",
+        repo_name=slug,
+        github_url=f"https://github.com/0rca-network/{slug}",
+    )
+    return AgentMetadata(id=agent_id, name=name, **{**defaults, **values})
+
+
+def seed_agents(store: Store) -> None:
+    store.upsert_agents([make_agent(agent_id, f"Agent {n}") for n, agent_id in enumerate(AGENT_IDS, 1)])
 
 
 def make_workflow(steps: int = 2) -> tuple[WorkflowRecord, list[StepResult]]:
     plan = WorkflowPlan(
         reasoning="test",
-        steps=[WorkflowStep(step_number=n, agent_id=f"agent-{n}") for n in range(1, steps + 1)],
+        steps=[WorkflowStep(step_number=n, agent_id=AGENT_IDS[n - 1]) for n in range(1, steps + 1)],
     )
     workflow = WorkflowRecord(
-        id=str(uuid.uuid4()), user_id="user-1", wallet_address=WALLET, user_message="hi", plan=plan
+        workflow_id=str(uuid.uuid4()), user_id=USER_ID, wallet_address=WALLET, user_message="hi", plan=plan
     )
     rows = [
-        StepResult(id=str(uuid.uuid4()), workflow_id=workflow.id, step_number=n, agent_id=f"agent-{n}")
+        StepResult(
+            id=str(uuid.uuid4()),
+            workflow_id=workflow.workflow_id,
+            step_number=n,
+            agent_id=AGENT_IDS[n - 1],
+            agent_name=f"Agent {n}",
+        )
         for n in range(1, steps + 1)
     ]
     return workflow, rows
 
 
-def payment(workflow_id: str, txid: str, step: int) -> PaymentRecord:
+def make_job(workflow_id: str, step: int, agent_job_id: str, **values: Any) -> JobRecord:
+    defaults: dict[str, Any] = dict(
+        job_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workflow_id}/{step}/{agent_job_id}")),
+        agent_id=AGENT_IDS[step - 1],
+        requester_addr=WALLET,
+        callee_addr="R",
+        job_input="hello",
+        job_input_hash="h",
+        amount_microalgo=5,
+        state=JobState.PAYMENT_PENDING,
+        workflow_id=workflow_id,
+        step_number=step,
+        agent_job_id=agent_job_id,
+    )
+    return JobRecord(**{**defaults, **values})
+
+
+def payment(workflow_id: str, txid: str, step: int, job_id: str | None = None) -> PaymentRecord:
     return PaymentRecord(
+        payment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workflow_id}/{txid}")),
         txid=txid,
         workflow_id=workflow_id,
         step_number=step,
-        agent_id="a",
-        job_id="j",
+        agent_id=AGENT_IDS[step - 1],
+        job_id=job_id,
+        payer_addr=WALLET,
+        payee_addr="R",
         amount_microalgo=5,
-        receiver="R",
         confirmed_round=3,
+    )
+
+
+def access_token(workflow_id: str, step: int, agent_job_id: str, token: str) -> AccessTokenRecord:
+    return AccessTokenRecord(
+        user_id=USER_ID,
+        wallet_address=WALLET,
+        job_id=agent_job_id,
+        agent_id=AGENT_IDS[step - 1],
+        access_token=token,
+        job_input_hash="h",
+        workflow_id=workflow_id,
+        step_number=step,
     )
 
 
@@ -82,42 +143,45 @@ def fake_postgrest() -> Iterator[FakePostgrest]:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         sqlite_store = SQLiteStore(tmp_path / "db.sqlite3")
+        seed_agents(sqlite_store)
         yield sqlite_store
         sqlite_store.close()
     else:
         fake = FakePostgrest(SUPABASE_URL, SERVICE_KEY)
         with respx.mock(assert_all_called=False) as router:
             fake.install(router)
-            yield SupabaseStore(SUPABASE_URL, SERVICE_KEY, timeout_seconds=5)
+            supabase = SupabaseStore(SUPABASE_URL, SERVICE_KEY, timeout_seconds=5)
+            seed_agents(supabase)
+            yield supabase
 
 
 # --- the contract ----------------------------------------------------------------------------------------
 
 
 def test_agents_upsert_and_active_filter(store: Store) -> None:
-    store.upsert_agents(
-        [
-            AgentMetadata(id="a", name="A", price_microalgo=1, is_active=True),
-            AgentMetadata(id="b", name="B", price_microalgo=2, is_active=False),
-        ]
-    )
-    assert [a.id for a in store.list_agents()] == ["a"]
-    assert {a.id for a in store.list_agents(active_only=False)} == {"a", "b"}
-    store.upsert_agents([AgentMetadata(id="b", name="B2", price_microalgo=3, is_active=True)])
-    agent_b = store.get_agent("b")
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    store.upsert_agents([make_agent(a, "A"), make_agent(b, "B", price_microalgo=2, status="pending")])
+    assert a in [agent.id for agent in store.list_agents()]
+    assert b not in [agent.id for agent in store.list_agents()]
+    assert {a, b} <= {agent.id for agent in store.list_agents(active_only=False)}
+    store.upsert_agents([make_agent(b, "B2", price_microalgo=3, tags=["x", "y"], category="Text")])
+    agent_b = store.get_agent(b)
     assert agent_b is not None and agent_b.name == "B2" and agent_b.price_microalgo == 3
-    assert store.get_agent("missing") is None
+    assert agent_b.is_active and agent_b.capabilities == ["x", "y", "Text"]
+    assert agent_b == make_agent(b, "B2", price_microalgo=3, tags=["x", "y"], category="Text")
+    assert store.get_agent(str(uuid.uuid4())) is None
 
 
 def test_create_and_read_workflow_with_steps(store: Store) -> None:
     workflow, steps = make_workflow(3)
     store.create_workflow(workflow, steps)
-    loaded = store.get_workflow(workflow.id)
+    loaded = store.get_workflow(workflow.workflow_id)
     assert loaded == workflow
-    assert [s.step_number for s in store.list_steps(workflow.id)] == [1, 2, 3]
-    assert store.get_step(workflow.id, 2) == steps[1]
-    assert store.get_step(workflow.id, 9) is None
-    assert store.list_workflow_ids(status=WorkflowStatus.PLANNED) == [workflow.id]
+    assert [s.step_number for s in store.list_steps(workflow.workflow_id)] == [1, 2, 3]
+    assert store.get_step(workflow.workflow_id, 2) == steps[1]
+    assert store.get_step(workflow.workflow_id, 9) is None
+    assert store.list_workflow_ids(status=WorkflowStatus.PLANNED) == [workflow.workflow_id]
+    assert steps[0].agent_name == "Agent 1" and loaded is not None
     assert store.list_workflow_ids(status=WorkflowStatus.RUNNING) == []
 
 
@@ -126,24 +190,24 @@ def test_create_workflow_is_atomic(store: Store) -> None:
     duplicate = steps[1].model_copy(update={"id": str(uuid.uuid4()), "step_number": 1})
     with pytest.raises(Exception):  # noqa: B017 - each backend raises its own error; the point is what is left
         store.create_workflow(workflow, [steps[0], duplicate])
-    assert store.get_workflow(workflow.id) is None
-    assert store.list_steps(workflow.id) == []
+    assert store.get_workflow(workflow.workflow_id) is None
+    assert store.list_steps(workflow.workflow_id) == []
 
 
 def test_workflow_update_is_conditional_on_status(store: Store) -> None:
     workflow, steps = make_workflow()
     store.create_workflow(workflow, steps)
     moved = store.update_workflow(
-        workflow.id, expected={WorkflowStatus.PLANNED}, changes={"status": WorkflowStatus.APPROVED}
+        workflow.workflow_id, expected={WorkflowStatus.PLANNED}, changes={"status": WorkflowStatus.APPROVED}
     )
     assert moved is not None and moved.status == WorkflowStatus.APPROVED
     assert moved.updated_at > workflow.updated_at
     again = store.update_workflow(
-        workflow.id, expected={WorkflowStatus.PLANNED}, changes={"status": WorkflowStatus.APPROVED}
+        workflow.workflow_id, expected={WorkflowStatus.PLANNED}, changes={"status": WorkflowStatus.APPROVED}
     )
     assert again is None
-    assert store.update_workflow("nope", expected={WorkflowStatus.PLANNED}, changes={}) is None
-    reread = store.get_workflow(workflow.id)
+    assert store.update_workflow(str(uuid.uuid4()), expected={WorkflowStatus.PLANNED}, changes={}) is None
+    reread = store.get_workflow(workflow.workflow_id)
     assert reread is not None and reread.status == WorkflowStatus.APPROVED
 
 
@@ -151,7 +215,7 @@ def test_workflow_update_stores_typed_values(store: Store) -> None:
     workflow, steps = make_workflow()
     store.create_workflow(workflow, steps)
     updated = store.update_workflow(
-        workflow.id,
+        workflow.workflow_id,
         expected={WorkflowStatus.PLANNED, WorkflowStatus.APPROVED},
         changes={
             "status": "failed",
@@ -161,7 +225,7 @@ def test_workflow_update_stores_typed_values(store: Store) -> None:
         },
     )
     assert updated is not None
-    reread = store.get_workflow(workflow.id)
+    reread = store.get_workflow(workflow.workflow_id)
     assert reread == updated
     assert reread.status == WorkflowStatus.FAILED
     assert reread.error == ErrorInfo(code="AgentJobFailed", message="no")
@@ -175,7 +239,7 @@ def test_step_update_is_conditional_and_typed(store: Store) -> None:
     deadline = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     receipt = PaymentReceipt(txn_ids=["T1"], confirmed_round=9, amount_microalgo=7, receiver="R")
     updated = store.update_step(
-        workflow.id,
+        workflow.workflow_id,
         1,
         expected={StepStatus.PENDING},
         changes={
@@ -190,17 +254,19 @@ def test_step_update_is_conditional_and_typed(store: Store) -> None:
     assert updated is not None
     assert updated.status == StepStatus.AWAITING_PAYMENT
     assert updated.error == ErrorInfo(code="X", message="y")
-    assert store.get_step(workflow.id, 1) == updated
+    assert store.get_step(workflow.workflow_id, 1) == updated
     assert (
         updated.poll_deadline == deadline and updated.receipt == receipt and updated.task_token == "token-1"
     )
-    assert store.update_step(workflow.id, 1, expected={StepStatus.PENDING}, changes={}) is None
-    assert store.update_step(workflow.id, 7, expected={StepStatus.PENDING}, changes={}) is None
+    assert store.update_step(workflow.workflow_id, 1, expected={StepStatus.PENDING}, changes={}) is None
+    assert store.update_step(workflow.workflow_id, 7, expected={StepStatus.PENDING}, changes={}) is None
     with pytest.raises(ValueError):
-        store.update_step(workflow.id, 2, expected={StepStatus.PENDING}, changes={"no_such_field": 1})
+        store.update_step(
+            workflow.workflow_id, 2, expected={StepStatus.PENDING}, changes={"no_such_field": 1}
+        )
     with pytest.raises(ValueError):
-        store.update_step(workflow.id, 2, expected={StepStatus.PENDING}, changes={"status": "bogus"})
-    untouched = store.get_step(workflow.id, 2)
+        store.update_step(workflow.workflow_id, 2, expected={StepStatus.PENDING}, changes={"status": "bogus"})
+    untouched = store.get_step(workflow.workflow_id, 2)
     assert untouched == steps[1]
 
 
@@ -213,7 +279,7 @@ def test_only_one_of_concurrent_claims_wins(store: Store) -> None:
     def claim() -> None:
         barrier.wait()
         result = store.update_step(
-            workflow.id,
+            workflow.workflow_id,
             1,
             expected={StepStatus.PENDING},
             changes={"status": StepStatus.PAYMENT_SUBMITTED},
@@ -231,13 +297,17 @@ def test_only_one_of_concurrent_claims_wins(store: Store) -> None:
 def test_payments_are_unique_per_txid_and_atomic(store: Store) -> None:
     workflow, steps = make_workflow()
     store.create_workflow(workflow, steps)
-    assert store.record_payments([payment(workflow.id, "T1", 1), payment(workflow.id, "T2", 1)])
+    assert store.record_payments(
+        [payment(workflow.workflow_id, "T1", 1), payment(workflow.workflow_id, "T2", 1)]
+    )
     # T3 is new but T2 is a replay: nothing of this batch is written.
-    assert not store.record_payments([payment(workflow.id, "T3", 2), payment(workflow.id, "T2", 2)])
+    assert not store.record_payments(
+        [payment(workflow.workflow_id, "T3", 2), payment(workflow.workflow_id, "T2", 2)]
+    )
     assert store.payments_for_txids(["T3"]) == []
     assert [p.txid for p in store.payments_for_txids(["T2", "T9"])] == ["T2"]
-    assert [p.txid for p in store.payments_for_step(workflow.id, 1)] == ["T1", "T2"]
-    assert store.payments_for_step(workflow.id, 2) == []
+    assert [p.txid for p in store.payments_for_step(workflow.workflow_id, 1)] == ["T1", "T2"]
+    assert store.payments_for_step(workflow.workflow_id, 2) == []
     assert store.payments_for_txids([]) == []
     assert store.record_payments([])
 
@@ -245,27 +315,55 @@ def test_payments_are_unique_per_txid_and_atomic(store: Store) -> None:
 def test_payments_keep_the_recorded_order(store: Store) -> None:
     workflow, steps = make_workflow()
     store.create_workflow(workflow, steps)
-    assert store.record_payments([payment(workflow.id, "ZZZ", 1), payment(workflow.id, "AAA", 1)])
-    recorded = store.payments_for_step(workflow.id, 1)
-    assert [p.txid for p in recorded] == ["ZZZ", "AAA"]
-    assert recorded[0] == payment(workflow.id, "ZZZ", 1).model_copy(
-        update={"created_at": recorded[0].created_at}
+    assert store.record_payments(
+        [payment(workflow.workflow_id, "ZZZ", 1), payment(workflow.workflow_id, "AAA", 1)]
     )
+    recorded = store.payments_for_step(workflow.workflow_id, 1)
+    assert [p.txid for p in recorded] == ["ZZZ", "AAA"]
+    assert recorded[0] == payment(workflow.workflow_id, "ZZZ", 1).model_copy(
+        update={"confirmed_at": recorded[0].confirmed_at}
+    )
+
+
+def test_step_outputs_keep_their_kind(store: Store) -> None:
+    workflow, steps = make_workflow(3)
+    store.create_workflow(workflow, steps)
+    for number, output in ((1, "plain text"), (2, {"answer": [1, "two"]}), (3, "42")):
+        store.update_step(
+            workflow.workflow_id, number, expected={StepStatus.PENDING}, changes={"output": output}
+        )
+    assert [s.output for s in store.list_steps(workflow.workflow_id)] == [
+        "plain text",
+        {"answer": [1, "two"]},
+        "42",
+    ]
 
 
 def test_jobs_and_access_tokens(store: Store) -> None:
     workflow, steps = make_workflow()
     store.create_workflow(workflow, steps)
-    store.record_job(JobRecord(job_id="j1", workflow_id=workflow.id, step_number=1, agent_id="a"))
-    store.record_job(
-        JobRecord(job_id="j1", workflow_id=workflow.id, step_number=1, agent_id="a", status="again")
+    job = make_job(workflow.workflow_id, 1, "J1")
+    store.record_job(job)
+    store.record_job(job.model_copy(update={"amount_microalgo": 6}))  # a retried task writes it again
+    # A step points at its job row (step_results.job_id -> jobs).
+    pointed = store.update_step(
+        workflow.workflow_id,
+        1,
+        expected={StepStatus.PENDING},
+        changes={"job_id": job.job_id, "agent_job_id": "J1"},
     )
-    assert store.get_access_token(workflow.id, 1, "j1") is None
-    store.save_access_token(workflow.id, 1, "j1", "secret")
-    assert store.get_access_token(workflow.id, 1, "j1") == "secret"
-    store.save_access_token(workflow.id, 1, "j1", "rotated")
-    assert store.get_access_token(workflow.id, 1, "j1") == "rotated"
-    assert store.get_access_token(workflow.id, 1, "other-job") is None
+    assert pointed is not None and pointed.job_id == job.job_id and pointed.agent_job_id == "J1"
+    store.update_job(job.job_id, {"state": JobState.RUNNING, "txid": "T1"})
+    store.update_job(str(uuid.uuid4()), {"state": JobState.FAILED})  # an unknown job: nothing
+    with pytest.raises(ValueError):
+        store.update_job(job.job_id, {"state": "bogus"})
+    assert store.get_access_token(workflow.workflow_id, 1, "J1") is None
+    store.save_access_token(access_token(workflow.workflow_id, 1, "J1", "secret"))
+    assert store.get_access_token(workflow.workflow_id, 1, "J1") == "secret"
+    store.save_access_token(access_token(workflow.workflow_id, 1, "J1", "rotated"))
+    assert store.get_access_token(workflow.workflow_id, 1, "J1") == "rotated"
+    assert store.get_access_token(workflow.workflow_id, 1, "other-job") is None
+    assert store.get_access_token(workflow.workflow_id, 2, "J1") is None
 
 
 def test_sqlite_state_survives_reopen(tmp_path: Path) -> None:
@@ -275,7 +373,7 @@ def test_sqlite_state_survives_reopen(tmp_path: Path) -> None:
     first.create_workflow(workflow, steps)
     first.close()
     second = SQLiteStore(path)
-    assert second.get_workflow(workflow.id) is not None
+    assert second.get_workflow(workflow.workflow_id) is not None
     second.close()
 
 
@@ -319,78 +417,101 @@ def assert_request(
     return None
 
 
-AGENT_COLUMNS = "id,name,description,capabilities,price_microalgo,address,app_id,base_url,subdomain,is_active"
+AGENT_COLUMNS = (
+    "id,name,description,subdomain,status,runtime_status,agent_address,app_id,price_microalgo,category,"
+    "tags,data_input,example_input,example_output,user_id,repo_owner,repo_name,github_url,base_url"
+)
 WORKFLOW_COLUMNS = (
-    "id,user_id,wallet_address,user_message,plan,status,current_step,total_cost_microalgo,"
+    "workflow_id,user_id,wallet_address,user_message,plan,status,current_step,total_cost_microalgo,"
     "budget_microalgo,attempt,execution_arn,final_output,error,created_at,updated_at"
 )
 STEP_COLUMNS = (
-    "id,workflow_id,step_number,agent_id,status,input,job_id,unsigned_group_txns,txn_ids,price_microalgo,"
-    "payment_required_microalgo,last_valid_round,receipt,output,error,task_token,poll_errors,"
-    "poll_deadline,started_at,completed_at,updated_at"
+    "id,workflow_id,step_number,agent_id,agent_name,status,input,job_id,agent_job_id,unsigned_group_txns,"
+    "txn_ids,price_microalgo,payment_required_microalgo,last_valid_round,receipt,output,error,task_token,"
+    "poll_errors,poll_deadline,started_at,completed_at,created_at,updated_at,output_format"
 )
 PAYMENT_COLUMNS = (
-    "txid,workflow_id,step_number,agent_id,job_id,amount_microalgo,receiver,confirmed_round,created_at"
+    "payment_id,txid,workflow_id,step_number,agent_id,job_id,payer_addr,payee_addr,amount_microalgo,"
+    "confirmed_round,confirmed_at"
+)
+JOB_COLUMNS = (
+    "job_id,agent_id,requester_addr,callee_addr,job_input,job_input_hash,amount_microalgo,state,txid,"
+    "group_id,workflow_id,step_number,agent_job_id,created_at,updated_at"
 )
 
 
 def test_supabase_agent_requests(fake_postgrest: FakePostgrest) -> None:
     store = supabase_store()
-    agent = AgentMetadata(id="a", name="A", price_microalgo=1, app_id=5, capabilities=["x"])
+    agent_id = AGENT_IDS[0]
+    agent = make_agent(agent_id, "A", app_id=5, tags=["x"], agent_address="R")
     store.upsert_agents([agent])
     store.list_agents()
     store.list_agents(active_only=False)
-    store.get_agent("a")
+    store.get_agent(agent_id)
     store.upsert_agents([])  # nothing to send
     upsert, active, every, one = fake_postgrest.requests
+    sent = (
+        "id,name,subdomain,status,runtime_status,agent_address,app_id,price_microalgo,tags,repo_owner,"
+        "repo_name,github_url"
+    )
     body = assert_request(
         upsert,
         "POST",
         "/rest/v1/agents",
-        [("on_conflict", "id"), ("columns", ",".join(sorted(AGENT_COLUMNS.split(","))))],
+        [("on_conflict", "id"), ("columns", ",".join(sorted(sent.split(","))))],
         prefer="return=minimal,resolution=merge-duplicates",
     )
+    # Only what the record has: an upsert never blanks the marketplace's columns it does not know.
     assert body == [
         {
-            "id": "a",
+            "id": agent_id,
             "name": "A",
-            "description": "",
-            "capabilities": ["x"],
-            "price_microalgo": 1,
-            "address": "",
+            "subdomain": agent.subdomain,
+            "status": "active",
+            "runtime_status": "active",
+            "agent_address": "R",
             "app_id": 5,
-            "base_url": None,
-            "subdomain": None,
-            "is_active": True,
+            "price_microalgo": 1,
+            "tags": ["x"],
+            "repo_owner": "0rca-network",
+            "repo_name": agent.repo_name,
+            "github_url": agent.github_url,
         }
     ]
     select = ("select", AGENT_COLUMNS)
-    assert_request(active, "GET", "/rest/v1/agents", [select, ("is_active", "eq.true"), ("order", "id.asc")])
+    assert_request(active, "GET", "/rest/v1/agents", [select, ("status", "eq.active"), ("order", "id.asc")])
     assert_request(every, "GET", "/rest/v1/agents", [select, ("order", "id.asc")])
-    assert_request(one, "GET", "/rest/v1/agents", [select, ("id", "eq.a"), ("limit", "1")])
+    assert_request(one, "GET", "/rest/v1/agents", [select, ("id", f"eq.{agent_id}"), ("limit", "1")])
 
 
 def test_supabase_workflow_requests(fake_postgrest: FakePostgrest) -> None:
     store = supabase_store()
+    seed_agents(store)
     workflow, steps = make_workflow(1)
     store.create_workflow(workflow, steps)
-    store.get_workflow(workflow.id)
+    store.get_workflow(workflow.workflow_id)
     store.list_workflow_ids(status=WorkflowStatus.RUNNING)
     before = datetime.now(UTC)
     store.update_workflow(
-        workflow.id,
+        workflow.workflow_id,
         expected={WorkflowStatus.PLANNED, WorkflowStatus.FAILED},
         changes={"status": WorkflowStatus.RUNNING, "error": None, "attempt": 1},
     )
-    create, get, listing, update = fake_postgrest.requests
+    _seed, create, get, listing, update = fake_postgrest.requests
 
     body = assert_request(create, "POST", "/rest/v1/rpc/orchestrator_create_workflow", [])
     assert set(body) == {"workflow", "steps"}
-    assert body["workflow"]["id"] == workflow.id
+    assert body["workflow"]["workflow_id"] == workflow.workflow_id
     assert body["workflow"]["plan"] == {
         "reasoning": "test",
         "steps": [
-            {"step_number": 1, "agent_id": "agent-1", "agent_name": "", "description": "", "input_data": {}}
+            {
+                "step_number": 1,
+                "agent_id": AGENT_IDS[0],
+                "agent_name": "",
+                "description": "",
+                "input_data": {},
+            }
         ],
     }
     assert body["workflow"]["status"] == "planned"
@@ -398,27 +519,33 @@ def test_supabase_workflow_requests(fake_postgrest: FakePostgrest) -> None:
     assert set(body["workflow"]) == set(WORKFLOW_COLUMNS.split(","))
     assert len(body["steps"]) == 1
     assert set(body["steps"][0]) == set(STEP_COLUMNS.split(","))
-    assert body["steps"][0]["workflow_id"] == workflow.id
+    assert body["steps"][0]["workflow_id"] == workflow.workflow_id
     assert body["steps"][0]["status"] == "pending"
     assert body["steps"][0]["txn_ids"] == []
+    assert body["steps"][0]["agent_name"] == "Agent 1"
+    assert body["steps"][0]["output"] is None and body["steps"][0]["output_format"] is None
 
     assert_request(
         get,
         "GET",
         "/rest/v1/workflows",
-        [("select", WORKFLOW_COLUMNS), ("id", f"eq.{workflow.id}"), ("limit", "1")],
+        [("select", WORKFLOW_COLUMNS), ("workflow_id", f"eq.{workflow.workflow_id}"), ("limit", "1")],
     )
     assert_request(
         listing,
         "GET",
         "/rest/v1/workflows",
-        [("select", "id"), ("status", "eq.running"), ("order", "created_at.asc")],
+        [("select", "workflow_id"), ("status", "eq.running"), ("order", "created_at.asc")],
     )
     body = assert_request(
         update,
         "PATCH",
         "/rest/v1/workflows",
-        [("id", f"eq.{workflow.id}"), ("status", "in.(failed,planned)"), ("select", WORKFLOW_COLUMNS)],
+        [
+            ("workflow_id", f"eq.{workflow.workflow_id}"),
+            ("status", "in.(failed,planned)"),
+            ("select", WORKFLOW_COLUMNS),
+        ],
         prefer="return=representation",
     )
     stamp = datetime.fromisoformat(body.pop("updated_at"))
@@ -428,14 +555,15 @@ def test_supabase_workflow_requests(fake_postgrest: FakePostgrest) -> None:
 
 def test_supabase_step_requests(fake_postgrest: FakePostgrest) -> None:
     store = supabase_store()
+    seed_agents(store)
     workflow, steps = make_workflow(1)
     store.create_workflow(workflow, steps)
     fake_postgrest.requests.clear()
     deadline = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(microseconds=5)
-    store.list_steps(workflow.id)
-    store.get_step(workflow.id, 1)
+    store.list_steps(workflow.workflow_id)
+    store.get_step(workflow.workflow_id, 1)
     store.update_step(
-        workflow.id,
+        workflow.workflow_id,
         1,
         expected={StepStatus.PENDING},
         changes={
@@ -443,10 +571,14 @@ def test_supabase_step_requests(fake_postgrest: FakePostgrest) -> None:
             "error": ErrorInfo(code="X", message="y"),
             "poll_deadline": deadline,
             "txn_ids": ("T1", "T2"),
+            "output": {"a": 1},
         },
     )
-    listing, get, update = fake_postgrest.requests
-    wid = ("workflow_id", f"eq.{workflow.id}")
+    store.update_step(
+        workflow.workflow_id, 1, expected={StepStatus.AWAITING_PAYMENT}, changes={"output": "text"}
+    )
+    listing, get, update, text_update = fake_postgrest.requests
+    wid = ("workflow_id", f"eq.{workflow.workflow_id}")
     assert_request(
         listing, "GET", "/rest/v1/step_results", [("select", STEP_COLUMNS), wid, ("order", "step_number.asc")]
     )
@@ -469,36 +601,56 @@ def test_supabase_step_requests(fake_postgrest: FakePostgrest) -> None:
         "error": {"code": "X", "message": "y"},
         "poll_deadline": "2030-01-01T00:00:00.000005Z",
         "txn_ids": ["T1", "T2"],
+        "output": '{"a": 1}',
+        "output_format": "json",
     }
+    body = json.loads(text_update.content)
+    assert (body["output"], body["output_format"]) == ("text", "text")
 
 
 def test_supabase_job_payment_and_token_requests(fake_postgrest: FakePostgrest) -> None:
     store = supabase_store()
+    seed_agents(store)
     workflow, steps = make_workflow(1)
     store.create_workflow(workflow, steps)
     fake_postgrest.requests.clear()
-    job = JobRecord(job_id="j1", workflow_id=workflow.id, step_number=1, agent_id="a")
+    job = make_job(workflow.workflow_id, 1, "J1")
     store.record_job(job)
-    store.record_payments([payment(workflow.id, "T1", 1), payment(workflow.id, "T2", 1)])
+    store.update_job(job.job_id, {"state": JobState.RUNNING, "txid": "T2"})
+    store.record_payments(
+        [
+            payment(workflow.workflow_id, "T1", 1, job.job_id),
+            payment(workflow.workflow_id, "T2", 1, job.job_id),
+        ]
+    )
     store.payments_for_txids(["T1", "T2"])
-    store.payments_for_step(workflow.id, 1)
-    store.save_access_token(workflow.id, 1, "j1", "secret")
-    store.get_access_token(workflow.id, 1, "j1")
-    record_job, record_payments, by_txid, by_step, save_token, get_token = fake_postgrest.requests
-    key = ("on_conflict", "workflow_id,step_number,job_id")
-    wid, step = ("workflow_id", f"eq.{workflow.id}"), ("step_number", "eq.1")
+    store.payments_for_step(workflow.workflow_id, 1)
+    token = access_token(workflow.workflow_id, 1, "J1", "secret")
+    store.save_access_token(token)
+    store.get_access_token(workflow.workflow_id, 1, "J1")
+    record_job, update_job, record_payments, by_txid, by_step, save_token, get_token = fake_postgrest.requests
+    wid, step = ("workflow_id", f"eq.{workflow.workflow_id}"), ("step_number", "eq.1")
 
     body = assert_request(
-        record_job, "POST", "/rest/v1/jobs", [key], prefer="return=minimal,resolution=merge-duplicates"
+        record_job,
+        "POST",
+        "/rest/v1/jobs",
+        [("on_conflict", "job_id")],
+        prefer="return=minimal,resolution=merge-duplicates",
     )
-    assert body == {
-        "job_id": "j1",
-        "workflow_id": workflow.id,
-        "step_number": 1,
-        "agent_id": "a",
-        "status": "started",
-        "created_at": job.model_dump(mode="json")["created_at"],
+    assert set(body) == set(JOB_COLUMNS.split(","))
+    assert {k: body[k] for k in ("job_id", "agent_job_id", "state", "job_input", "requester_addr")} == {
+        "job_id": job.job_id,
+        "agent_job_id": "J1",
+        "state": "payment_pending",
+        "job_input": "hello",
+        "requester_addr": WALLET,
     }
+    body = assert_request(
+        update_job, "PATCH", "/rest/v1/jobs", [("job_id", f"eq.{job.job_id}")], prefer="return=minimal"
+    )
+    body.pop("updated_at")
+    assert body == {"state": "running", "txid": "T2"}
     body = assert_request(
         record_payments,
         "POST",
@@ -507,43 +659,50 @@ def test_supabase_job_payment_and_token_requests(fake_postgrest: FakePostgrest) 
         prefer="return=minimal",
     )
     assert [row["txid"] for row in body] == ["T1", "T2"]
-    assert {k: v for k, v in body[0].items() if k != "created_at"} == {
+    assert {k: v for k, v in body[0].items() if k != "confirmed_at"} == {
+        "payment_id": payment(workflow.workflow_id, "T1", 1).payment_id,
         "txid": "T1",
-        "workflow_id": workflow.id,
+        "workflow_id": workflow.workflow_id,
         "step_number": 1,
-        "agent_id": "a",
-        "job_id": "j",
+        "agent_id": AGENT_IDS[0],
+        "job_id": job.job_id,
+        "payer_addr": WALLET,
+        "payee_addr": "R",
         "amount_microalgo": 5,
-        "receiver": "R",
         "confirmed_round": 3,
     }
     select = ("select", PAYMENT_COLUMNS)
     assert_request(
-        by_txid, "GET", "/rest/v1/payments", [select, ("txid", "in.(T1,T2)"), ("order", "seq.asc")]
+        by_txid,
+        "GET",
+        "/rest/v1/payments",
+        [select, ("txid", "in.(T1,T2)"), ("workflow_id", "not.is.null"), ("order", "seq.asc")],
     )
     assert_request(by_step, "GET", "/rest/v1/payments", [select, wid, step, ("order", "seq.asc")])
     body = assert_request(
         save_token,
         "POST",
         "/rest/v1/access_tokens",
-        [key],
+        [("on_conflict", "workflow_id,step_number,job_id")],
         prefer="return=minimal,resolution=merge-duplicates",
     )
-    assert body == {"workflow_id": workflow.id, "step_number": 1, "job_id": "j1", "token": "secret"}
+    assert body == token.model_dump(mode="json")
     assert_request(
         get_token,
         "GET",
         "/rest/v1/access_tokens",
-        [("select", "token"), wid, step, ("job_id", "eq.j1"), ("limit", "1")],
+        [("select", "access_token"), wid, step, ("job_id", "eq.J1"), ("limit", "1")],
     )
 
 
 def test_supabase_unknown_change_is_refused_before_any_request(fake_postgrest: FakePostgrest) -> None:
     store = supabase_store()
     with pytest.raises(ValueError, match="no_such_field"):
-        store.update_workflow("w", expected={WorkflowStatus.PLANNED}, changes={"no_such_field": 1})
+        store.update_workflow(
+            str(uuid.uuid4()), expected={WorkflowStatus.PLANNED}, changes={"no_such_field": 1}
+        )
     with pytest.raises(ValueError):
-        store.update_step("w", 1, expected={StepStatus.PENDING}, changes={"status": "bogus"})
+        store.update_step(str(uuid.uuid4()), 1, expected={StepStatus.PENDING}, changes={"status": "bogus"})
     assert fake_postgrest.requests == []
 
 
@@ -562,11 +721,13 @@ def test_supabase_503_on_a_write_raises_store_unavailable_without_retrying() -> 
     with respx.mock() as router:
         route = router.route(url__startswith=SUPABASE_URL).respond(503, json=error)
         with pytest.raises(StoreUnavailable) as raised:
-            store.update_workflow(workflow.id, expected={WorkflowStatus.PLANNED}, changes={"attempt": 1})
+            store.update_workflow(
+                workflow.workflow_id, expected={WorkflowStatus.PLANNED}, changes={"attempt": 1}
+            )
         assert route.call_count == 1  # a write is never sent twice by the client
     assert raised.value.http_status == 503
     assert raised.value.message == (
-        f"The database refused to update workflow {workflow.id}: Could not connect with the database "
+        f"The database refused to update workflow {workflow.workflow_id}: Could not connect with the database "
         "(code PGRST000)."
     )
 
@@ -596,9 +757,9 @@ def test_supabase_connection_error_raises_store_unavailable() -> None:
         with pytest.raises(StoreUnavailable) as raised:
             store.create_workflow(workflow, steps)
         with pytest.raises(StoreUnavailable, match="could not be reached to record the payments"):
-            store.record_payments([payment(workflow.id, "T1", 1)])
+            store.record_payments([payment(workflow.workflow_id, "T1", 1)])
     assert raised.value.message == (
-        f"The database could not be reached to create workflow {workflow.id} (ConnectError: connection refused)."
+        f"The database could not be reached to create workflow {workflow.workflow_id} (ConnectError: connection refused)."
     )
 
 
@@ -606,7 +767,7 @@ def test_supabase_other_errors_on_payments_are_not_taken_for_a_replay(fake_postg
     store = supabase_store()
     # No such step: a foreign key violation (23503) is an error, not "already recorded".
     with pytest.raises(StoreUnavailable, match="code 23503"):
-        store.record_payments([payment("no-such-workflow", "T1", 1)])
+        store.record_payments([payment(str(uuid.uuid4()), "T1", 1)])
     assert fake_postgrest.table_rows("payments") == []
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def utcnow() -> datetime:
@@ -52,21 +54,66 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+# The marketplace's words for an agent that may be hired (`agents.status`).
+ACTIVE_AGENT_STATUS = "active"
+
+
+def _words(value: Any) -> Any:
+    """`tags` as the marketplace keeps them (a jsonb array), or liberally a comma-separated string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [word.strip() for word in value.split(",") if word.strip()]
+    if isinstance(value, list):
+        return [str(word).strip() for word in value if str(word).strip()]
+    return value
+
+
 class AgentMetadata(BaseModel):
-    """One agent of the marketplace catalog (the `agents` table)."""
+    """One agent of the marketplace catalog: a row of the marketplace's `agents` table, as it is.
+
+    Only `base_url` is the orchestrator's own (a local override of the URL built from `subdomain`).
+    The secret `agent_token` is never read into the catalog."""
 
     model_config = ConfigDict(extra="ignore")
 
     id: str
     name: str
-    description: str = ""
-    capabilities: list[str] = Field(default_factory=list)
-    price_microalgo: int = Field(ge=0)
-    address: str = ""
-    app_id: int | None = Field(default=None, ge=0)
-    base_url: str | None = None
+    description: str | None = None
     subdomain: str | None = None
-    is_active: bool = True
+    status: str = "pending"
+    runtime_status: str | None = None
+    agent_address: str | None = None  # where payments go
+    app_id: int | None = Field(default=None, ge=0)
+    price_microalgo: int | None = Field(default=None, ge=0)
+    category: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    data_input: str | None = None  # what input the agent expects, in words
+    example_input: str | None = None
+    example_output: str | None = None
+    user_id: str | None = None
+    repo_owner: str | None = None
+    repo_name: str | None = None
+    github_url: str | None = None
+    base_url: str | None = None
+
+    _tags_as_words = field_validator("tags", mode="before")(_words)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status.strip().lower() == ACTIVE_AGENT_STATUS
+
+    @property
+    def capabilities(self) -> list[str]:
+        """What the agent can do, as words: its tags and its category."""
+        words = list(self.tags)
+        if self.category and self.category not in words:
+            words.append(self.category)
+        return words
+
+    @property
+    def price(self) -> int:
+        return self.price_microalgo or 0
 
 
 class WorkflowStep(BaseModel):
@@ -94,15 +141,18 @@ class PaymentReceipt(BaseModel):
 
 
 class StepResult(BaseModel):
-    """The state of one step (the `step_results` table). Secrets live elsewhere."""
+    """The state of one step (a row of the marketplace's `step_results` table). Secrets are kept
+    apart: the agent's access token lives in `access_tokens`, and the task token is never shown."""
 
     id: str
     workflow_id: str
     step_number: int
     agent_id: str
+    agent_name: str | None = None
     status: StepStatus = StepStatus.PENDING
     input: str | None = None
-    job_id: str | None = None
+    job_id: str | None = None  # our `jobs` row for the current agent job
+    agent_job_id: str | None = None  # the agent's own id of that job (e.g. J1762754481290)
     unsigned_group_txns: list[str] = Field(default_factory=list)
     txn_ids: list[str] = Field(default_factory=list)
     price_microalgo: int = 0  # the price approved in the plan: the most this step may pay
@@ -116,13 +166,14 @@ class StepResult(BaseModel):
     poll_deadline: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
 class WorkflowRecord(BaseModel):
-    """A workflow (the `workflows` table)."""
+    """A workflow (a row of the marketplace's `workflows` table, keyed by `workflow_id`)."""
 
-    id: str
+    workflow_id: str
     user_id: str
     wallet_address: str
     user_message: str
@@ -139,26 +190,87 @@ class WorkflowRecord(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class JobState(StrEnum):
+    """`jobs.state` as the marketplace defines it."""
+
+    PREPARED = "prepared"
+    PAYMENT_PENDING = "payment_pending"
+    ONCHAIN_CONFIRMED = "onchain_confirmed"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+def job_input_hash(job_input: str) -> str:
+    """The hash the marketplace's SDK keeps of a job's input (sha256 hex of its UTF-8 text)."""
+    return hashlib.sha256(job_input.encode()).hexdigest()
+
+
+def job_row_id(workflow_id: str, step_number: int, agent_job_id: str) -> str:
+    """Our `jobs` key for an agent's job: derived, so a retried task writes the same row again."""
+    return str(uuid.uuid5(_JOB_NAMESPACE, f"{workflow_id}/{step_number}/{agent_job_id}"))
+
+
+_JOB_NAMESPACE = uuid.UUID("5f0c9a34-6a43-4f57-9a8e-1c2f53b4e0d1")
+
+
 class JobRecord(BaseModel):
-    """An agent job started for a step (the `jobs` table)."""
+    """An agent job started for a step (a row of the marketplace's `jobs` table)."""
 
     job_id: str
+    agent_id: str
+    requester_addr: str
+    callee_addr: str | None = None
+    job_input: str
+    job_input_hash: str
+    amount_microalgo: int | None = None
+    state: JobState = JobState.PREPARED
+    txid: str | None = None
+    group_id: str | None = None
     workflow_id: str
     step_number: int
-    agent_id: str
-    status: str = "started"
+    agent_job_id: str
     created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class PaymentRecord(BaseModel):
-    """One confirmed transaction paid for a step (the `payments` table; txid is unique)."""
+    """One confirmed transaction paid for a step (a row of the marketplace's `payments` table; a txid
+    pays for one step only)."""
 
+    payment_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     txid: str
     workflow_id: str
     step_number: int
     agent_id: str
     job_id: str | None = None
+    payer_addr: str
+    payee_addr: str
     amount_microalgo: int
-    receiver: str
     confirmed_round: int
+    confirmed_at: datetime = Field(default_factory=utcnow)
+
+
+class AccessTokenRecord(BaseModel):
+    """An agent's access token for a paid job (a row of the marketplace's `access_tokens`; secret).
+    Its `id` is derived from (workflow, step, agent job), so saving a new token keeps the row's key."""
+
+    id: str = ""
+    user_id: str
+    wallet_address: str
+    job_id: str  # the agent's job id, as the marketplace keeps it
+    agent_id: str
+    access_token: str
+    job_input_hash: str | None = None
+    workflow_id: str
+    step_number: int
     created_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _derived_id(self) -> AccessTokenRecord:
+        if not self.id:
+            key = f"access/{self.workflow_id}/{self.step_number}/{self.job_id}"
+            self.id = str(uuid.uuid5(_JOB_NAMESPACE, key))
+        return self

@@ -61,7 +61,7 @@ def validate_plan(
 
 
 def plan_cost(plan: WorkflowPlan, catalog: list[AgentMetadata]) -> int:
-    prices = {agent.id: agent.price_microalgo for agent in catalog}
+    prices = {agent.id: agent.price for agent in catalog}
     return sum(prices.get(step.agent_id, 0) for step in plan.steps)
 
 

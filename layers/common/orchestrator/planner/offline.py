@@ -3,16 +3,21 @@ against the catalog. It needs no network and no key; it plans simple chains well
 clearly when nothing in the catalog fits.
 
 The request is cut into clauses ("I have a headache and runny nose" / "want a movie
-recommendation"); each clause goes to the agent whose name, capabilities and description share the
-rarest words with it; consecutive clauses for the same agent merge into one step. Every step after
-the first also receives the previous step's output through `{{step_N_output}}`."""
+recommendation"); each clause goes to the active agent whose name, tags, category and description
+share the rarest words with it; consecutive clauses for the same agent merge into one step. Every step
+after the first also receives the previous step's output through `{{step_N_output}}`.
+
+Each step's input is shaped the way the agent's `example_input` shows (`job_input_for`): an object
+with the example's keys when the example is a JSON object, plain text otherwise."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.errors import PlanInvalid
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
@@ -141,9 +146,10 @@ _STOPWORDS = frozenset(
         "one",
     ]
 )
-# Catalog fields weigh differently: what an agent says it can do beats what its blurb mentions.
+# Catalog fields weigh differently: what an agent says it can do (name, tags, category) beats what its
+# blurb mentions.
 _NAME_WEIGHT = 3.0
-_CAPABILITY_WEIGHT = 3.0
+_CAPABILITY_WEIGHT = 3.0  # tags and category (`AgentMetadata.capabilities`)
 _DESCRIPTION_WEIGHT = 1.0
 _MIN_SCORE = 1.0
 
@@ -198,7 +204,7 @@ class OfflinePlanner:
         steps = []
         for number, (agent, clauses) in enumerate(chosen, start=1):
             request = " and ".join(clauses)
-            input_data: str = (
+            text = (
                 request
                 if number == 1
                 else f"{request}\n\nPrevious step's output: {{{{step_{number - 1}_output}}}}"
@@ -209,13 +215,58 @@ class OfflinePlanner:
                     agent_id=agent.id,
                     agent_name=agent.name,
                     description=f"{agent.name}: {request}",
-                    input_data=input_data,
+                    input_data=job_input_for(agent, text),
                 )
             )
         names = " → ".join(agent.name for agent, _ in chosen)
         return WorkflowPlan(
             reasoning=f"Offline planner (keyword matching over the catalog): {names}.", steps=steps
         )
+
+
+# Names of the field that holds an agent's main text, most telling first.
+TEXT_FIELD_NAMES = ("text", "query", "prompt", "input", "message", "content", "question", "request")
+
+
+def job_input_for(agent: AgentMetadata, text: str) -> dict[str, Any] | str:
+    """`text` as the agent takes its input. When its `example_input` is a JSON object: an object with
+    the same keys, in the same order, the text in the string field that looks like the text field (one
+    named as in `TEXT_FIELD_NAMES`, exactly, then as a part of the name such as `input_text` or
+    `userQuery`, else the first string field) and the example's own values in the others (options such
+    as a count). Otherwise (plain text, other JSON, no example, no string field): the text itself."""
+    example = _json_object(agent.example_input)
+    key = _text_field(example) if example else None
+    if example is None or key is None:
+        return text
+    return {**example, key: text}
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if not text or not text.strip().startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _text_field(example: dict[str, Any]) -> str | None:
+    strings = [key for key, value in example.items() if isinstance(value, str)]
+    for name in TEXT_FIELD_NAMES:
+        for key in strings:
+            if key.lower() == name:
+                return key
+    for name in TEXT_FIELD_NAMES:
+        for key in strings:
+            if name in _name_parts(key):
+                return key
+    return strings[0] if strings else None
+
+
+def _name_parts(key: str) -> list[str]:
+    """`input_text`, `input-text`, `inputText` -> ["input", "text"]."""
+    return re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key).lower())
 
 
 def _clauses(message: str) -> list[str]:
@@ -228,7 +279,7 @@ def _profile(agent: AgentMetadata) -> _AgentProfile:
     fields = (
         (agent.name, _NAME_WEIGHT),
         (" ".join(agent.capabilities), _CAPABILITY_WEIGHT),
-        (agent.description, _DESCRIPTION_WEIGHT),
+        (agent.description or "", _DESCRIPTION_WEIGHT),
     )
     for text, weight in fields:
         for word in words(text):

@@ -1,7 +1,9 @@
 """The LLM planner: OpenAI chat completions with structured outputs (a strict JSON schema generated
-from pydantic models), so the answer is always a plan-shaped object. Works with any
-OpenAI-compatible endpoint (OPENAI_BASE_URL). The client retries 408/409/429/5xx and connection
-errors with exponential backoff (honouring Retry-After) before the planner answers 503."""
+from pydantic models), so the answer is always a plan-shaped object. The model is shown the active
+agents as the marketplace keeps them (`LISTED_FIELDS`) and told to write each step's input the way the
+agent's `data_input`/`example_input` show. Works with any OpenAI-compatible endpoint
+(OPENAI_BASE_URL). The client retries 408/409/429/5xx and connection errors with exponential backoff
+(honouring Retry-After) before the planner answers 503."""
 
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ class PlannedStepAnswer(BaseModel):
     agent_id: str = Field(description="The exact id of a catalog agent")
     description: str = Field(description="What this step does for the user, in one sentence")
     input_data: str = Field(
-        description="The agent's input: text or a JSON object written as text; may use {{step_N_output}}"
+        description=(
+            "The agent's job input, shaped as its data_input and example_input show: a JSON object "
+            "written as text with the example's keys, or plain text; may use {{step_N_output}}"
+        )
     )
 
 
@@ -41,15 +46,40 @@ PLAN_SCHEMA: dict[str, Any] = to_strict_json_schema(PlanAnswer)
 
 SYSTEM_PROMPT = """You plan workflows for a marketplace of paid AI agents.
 Pick the shortest sequence of agents from the catalog below that fulfils the user's request.
+Each agent in the catalog says what it does ("name", "description", "category", "tags"), what it
+costs ("price_microalgo") and how it is called: "data_input" says in words what input it expects,
+"example_input" is an input it accepts and "example_output" what it answered to that input.
 Rules:
 - Use only agents from the catalog, by their exact "id".
 - Number steps 1, 2, 3, ... in order; at most {max_steps} steps.
-- "input_data" is the text (or a JSON object written as text) the agent receives.
+- "input_data" is the job input the agent receives: write it the way the agent's "data_input"
+  describes and its "example_input" shows. When "example_input" is a JSON object, write a JSON
+  object (as text) with the same keys and this request's values; when it is plain text (or absent),
+  write plain text.
 - A step may use the output of an EARLIER step by writing {{{{step_N_output}}}} (or
-  {{{{step_N_output.field}}}} for a field of a JSON output); {{{{user_message}}}} is the user's request.
+  {{{{step_N_output.field}}}} for a field of a JSON output; "example_output" shows an agent's
+  fields); {{{{user_message}}}} is the user's request.
 - Never refer to the same or a later step. Prefer cheaper agents when two fit equally well.
 Catalog (JSON):
 {catalog}"""
+
+# What the model is shown of each agent: the marketplace's own columns, as the seed's planner read them.
+LISTED_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "category",
+    "tags",
+    "price_microalgo",
+    "data_input",
+    "example_input",
+    "example_output",
+)
+
+
+def catalog_listing(catalog: list[AgentMetadata]) -> list[dict[str, Any]]:
+    """The active agents as the model sees them: `LISTED_FIELDS` of each, in catalog order."""
+    return [{field: getattr(agent, field) for field in LISTED_FIELDS} for agent in catalog if agent.is_active]
 
 
 class OpenAIPlanner:
@@ -115,17 +145,7 @@ class OpenAIPlanner:
     def _messages(
         self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None
     ) -> list[dict[str, str]]:
-        listing = [
-            {
-                "id": agent.id,
-                "name": agent.name,
-                "description": agent.description,
-                "capabilities": agent.capabilities,
-                "price_microalgo": agent.price_microalgo,
-            }
-            for agent in catalog
-            if agent.is_active
-        ]
+        listing = catalog_listing(catalog)
         system = SYSTEM_PROMPT.format(
             max_steps=self.max_steps, catalog=json.dumps(listing, ensure_ascii=False)
         )

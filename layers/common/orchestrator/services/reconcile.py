@@ -84,7 +84,7 @@ def fail_running_workflow(deps: Dependencies, workflow: WorkflowRecord, error: E
         return False
     stopped = stop_workflow(
         deps,
-        workflow.id,
+        workflow.workflow_id,
         expected={WorkflowStatus.RUNNING},
         status=WorkflowStatus.FAILED,
         step_status=StepStatus.FAILED,
@@ -93,7 +93,10 @@ def fail_running_workflow(deps: Dependencies, workflow: WorkflowRecord, error: E
     if stopped is None:
         return False
     log.warning(
-        "workflow %s failed by a repair: %s", workflow.id, error.code, extra={"workflow_id": workflow.id}
+        "workflow %s failed by a repair: %s",
+        workflow.workflow_id,
+        error.code,
+        extra={"workflow_id": workflow.workflow_id},
     )
     return True
 
@@ -173,21 +176,23 @@ def reconcile_execution(deps: Dependencies, ended: ExecutionEnded) -> ReconcileO
         )
     if workflow.status != WorkflowStatus.RUNNING:
         return ReconcileOutcome(
-            workflow_id=workflow.id,
+            workflow_id=workflow.workflow_id,
             action="unchanged",
             detail=f"The workflow is {workflow.status.value}; its failure was already recorded.",
         )
     if ended.attempt is not None and workflow.attempt != ended.attempt:
         return ReconcileOutcome(
-            workflow_id=workflow.id,
+            workflow_id=workflow.workflow_id,
             action="unchanged",
             detail=f"Attempt {ended.attempt} ended; the workflow now runs attempt {workflow.attempt}.",
         )
     error = execution_error(ended.status, ended.error, ended.cause)
     if fail_running_workflow(deps, workflow, error):
-        return ReconcileOutcome(workflow_id=workflow.id, action="failed", detail=error.message)
+        return ReconcileOutcome(workflow_id=workflow.workflow_id, action="failed", detail=error.message)
     return ReconcileOutcome(
-        workflow_id=workflow.id, action="unchanged", detail="The workflow changed while it was repaired."
+        workflow_id=workflow.workflow_id,
+        action="unchanged",
+        detail="The workflow changed while it was repaired.",
     )
 
 

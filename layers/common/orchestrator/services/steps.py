@@ -25,15 +25,19 @@ from orchestrator.errors import (
 )
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
+    AccessTokenRecord,
     AgentMetadata,
     ErrorInfo,
     JobRecord,
+    JobState,
     PaymentReceipt,
     PaymentRecord,
     StepResult,
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
+    job_input_hash,
+    job_row_id,
 )
 from orchestrator.schemas import (
     AdvanceOutcome,
@@ -107,24 +111,18 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
 
     job_input = _resolve_step_input(deps, workflow, step)
     response = deps.agents.start_job(agent, sender_address=workflow.wallet_address, job_input=job_input)
-    deps.store.record_job(
-        JobRecord(
-            job_id=response.job_id,
-            workflow_id=workflow.id,
-            step_number=step.step_number,
-            agent_id=agent.id,
-        )
-    )
     now = deps.clock()
     if not response.unsigned_group_txns and response.payment_required == 0:
         # A free agent: nothing to sign, the job runs at once.
+        job = _record_job(deps, workflow, step, agent, job_input, response.job_id, 0, JobState.RUNNING)
         _set_step(
             deps,
             step,
             {StepStatus.PENDING},
             status=StepStatus.RUNNING,
             input=job_input,
-            job_id=response.job_id,
+            job_id=job.job_id,
+            agent_job_id=job.agent_job_id,
             started_at=now,
             payment_required_microalgo=0,
         )
@@ -132,13 +130,24 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
         return
 
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
+    job = _record_job(
+        deps,
+        workflow,
+        step,
+        agent,
+        job_input,
+        response.job_id,
+        checked.total_paid_microalgo,
+        JobState.PAYMENT_PENDING,
+    )
     _set_step(
         deps,
         step,
         {StepStatus.PENDING},
         status=StepStatus.AWAITING_PAYMENT,
         input=job_input,
-        job_id=response.job_id,
+        job_id=job.job_id,
+        agent_job_id=job.agent_job_id,
         unsigned_group_txns=checked.unsigned_group_txns,
         txn_ids=checked.txn_ids,
         payment_required_microalgo=checked.total_paid_microalgo,
@@ -148,12 +157,40 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
     )
 
 
+def _record_job(
+    deps: Dependencies,
+    workflow: WorkflowRecord,
+    step: StepResult,
+    agent: AgentMetadata,
+    job_input: str,
+    agent_job_id: str,
+    amount_microalgo: int,
+    state: JobState,
+) -> JobRecord:
+    """The marketplace's `jobs` row for the agent's job, written before the step points at it."""
+    job = JobRecord(
+        job_id=job_row_id(workflow.workflow_id, step.step_number, agent_job_id),
+        agent_id=agent.id,
+        requester_addr=workflow.wallet_address,
+        callee_addr=agent.agent_address,
+        job_input=job_input,
+        job_input_hash=job_input_hash(job_input),
+        amount_microalgo=amount_microalgo,
+        state=state,
+        workflow_id=workflow.workflow_id,
+        step_number=step.step_number,
+        agent_job_id=agent_job_id,
+    )
+    deps.store.record_job(job)
+    return job
+
+
 def _resolve_step_input(deps: Dependencies, workflow: WorkflowRecord, step: StepResult) -> str:
     from orchestrator.templating import render_job_input, resolve_input
 
     outputs = {
         s.step_number: s.output
-        for s in deps.store.list_steps(workflow.id)
+        for s in deps.store.list_steps(workflow.workflow_id)
         if s.status == StepStatus.SUCCEEDED and s.step_number < step.step_number
     }
     planned = workflow.plan.steps[step.step_number - 1]
@@ -173,7 +210,7 @@ def _check_group(
 
     policy = PaymentPolicy(
         sender=workflow.wallet_address,
-        agent_address=agent.address,
+        agent_address=agent.agent_address or "",
         app_id=agent.app_id,
         max_total_microalgo=step.price_microalgo,
         max_fee_microalgo=deps.settings.max_fee_microalgo,
@@ -202,12 +239,12 @@ def _resume_paid_step(
 ) -> None:
     """A resumed step whose job is already paid: deliver the payment if the agent never took it, then
     go straight to polling. Nothing is paid twice."""
-    assert step.job_id is not None
-    token = deps.store.get_access_token(workflow.id, step.step_number, step.job_id)
+    assert step.agent_job_id is not None
+    token = deps.store.get_access_token(workflow.workflow_id, step.step_number, step.agent_job_id)
     if token is None:
         step = _set_step(deps, step, {StepStatus.PENDING}, status=StepStatus.PAYMENT_SUBMITTED)
         try:
-            _deliver_payment(deps, step, agent, [p.txid for p in paid])
+            _deliver_payment(deps, workflow, step, agent, [p.txid for p in paid])
         except OrchestratorError:
             _set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.PENDING)
             raise
@@ -218,13 +255,15 @@ def _resume_paid_step(
     deps.engine.send_task_success(task_token, {"step_number": step.step_number, "resumed": True})
 
 
-def _deliver_payment(deps: Dependencies, step: StepResult, agent: AgentMetadata, txids: list[str]) -> None:
+def _deliver_payment(
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, agent: AgentMetadata, txids: list[str]
+) -> None:
     """Hand the confirmed txids to the agent (retrying while its indexer catches up); keep the token."""
-    assert step.job_id is not None
+    assert step.agent_job_id is not None
     try:
         response = deps.agents.submit_payment(
             agent,
-            job_id=step.job_id,
+            job_id=step.agent_job_id,
             txids=txids,
             retry_for_seconds=deps.settings.submit_payment_retry_seconds,
         )
@@ -233,7 +272,20 @@ def _deliver_payment(deps: Dependencies, step: StepResult, agent: AgentMetadata,
             f"{agent.name} did not accept the payment ({exc.message}). The payment is confirmed on chain "
             "and recorded; resuming the workflow hands it to the agent again without paying twice."
         ) from exc
-    deps.store.save_access_token(step.workflow_id, step.step_number, step.job_id, response.access_token or "")
+    deps.store.save_access_token(
+        AccessTokenRecord(
+            user_id=workflow.user_id,
+            wallet_address=workflow.wallet_address,
+            job_id=step.agent_job_id,
+            agent_id=agent.id,
+            access_token=response.access_token or "",
+            job_input_hash=job_input_hash(step.input) if step.input is not None else None,
+            workflow_id=step.workflow_id,
+            step_number=step.step_number,
+        )
+    )
+    if step.job_id is not None:
+        deps.store.update_job(step.job_id, {"state": JobState.RUNNING, "txid": txids[-1] if txids else None})
 
 
 # --- submit_payment (API) -------------------------------------------------------------------------------
@@ -264,7 +316,7 @@ def submit_payment(
         txn_ids=step.txn_ids,
         confirmed_round=confirmed_round,
         amount_microalgo=sum(amount for _, amount, _ in paid),
-        receiver=next((receiver for _, amount, receiver in paid if amount > 0), ""),
+        receiver=next((payee for _, amount, payee in paid if amount > 0), ""),
     )
     # Claim the step: of two concurrent submissions exactly one gets past this line.
     step = _set_step(
@@ -278,11 +330,12 @@ def submit_payment(
                 step_number=step_number,
                 agent_id=agent.id,
                 job_id=step.job_id,
+                payer_addr=workflow.wallet_address,
+                payee_addr=payee,
                 amount_microalgo=txn_amount,
-                receiver=txn_receiver,
                 confirmed_round=confirmed_round,
             )
-            for txid, txn_amount, txn_receiver in paid
+            for txid, txn_amount, payee in paid
         ]
     )
     if not recorded:
@@ -295,7 +348,7 @@ def submit_payment(
 
     token = step.task_token or ""
     try:
-        _deliver_payment(deps, step, agent, step.txn_ids)
+        _deliver_payment(deps, workflow, step, agent, step.txn_ids)
     except PaymentRejectedByAgent as exc:
         error = ErrorInfo(code=exc.code, message=exc.message)
         _set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.FAILED, error=error)
@@ -307,8 +360,9 @@ def submit_payment(
 
 
 def _txn_payments(step: StepResult) -> list[tuple[str, int, str]]:
-    """(txid, amount, receiver) of each transaction of the step's group; app calls pay 0 to the app."""
-    from algosdk import transaction
+    """(txid, amount, payee) of each transaction of the step's group; app calls pay 0 to the app's
+    address."""
+    from algosdk import logic, transaction
 
     from orchestrator.payments.decoding import decode_group
 
@@ -317,7 +371,7 @@ def _txn_payments(step: StepResult) -> list[tuple[str, int, str]]:
         if isinstance(txn, transaction.PaymentTxn):
             rows.append((txid, int(txn.amt), str(txn.receiver)))
         else:
-            rows.append((txid, 0, f"app:{getattr(txn, 'index', '')}"))
+            rows.append((txid, 0, logic.get_application_address(int(getattr(txn, "index", 0) or 0))))
     return rows
 
 
@@ -340,14 +394,24 @@ def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str
         agent, sender_address=workflow.wallet_address, job_input=step.input or ""
     )
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
-    deps.store.record_job(
-        JobRecord(job_id=response.job_id, workflow_id=workflow.id, step_number=step_number, agent_id=agent.id)
+    job = _record_job(
+        deps,
+        workflow,
+        step,
+        agent,
+        step.input or "",
+        response.job_id,
+        checked.total_paid_microalgo,
+        JobState.PAYMENT_PENDING,
     )
+    if step.job_id is not None:
+        deps.store.update_job(step.job_id, {"state": JobState.EXPIRED})
     step = _set_step(
         deps,
         step,
         {StepStatus.AWAITING_PAYMENT},
-        job_id=response.job_id,
+        job_id=job.job_id,
+        agent_job_id=job.agent_job_id,
         unsigned_group_txns=checked.unsigned_group_txns,
         txn_ids=checked.txn_ids,
         payment_required_microalgo=checked.total_paid_microalgo,
@@ -393,10 +457,10 @@ def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
     from orchestrator.errors import AgentJobFailed, AgentProtocolError
 
     agent = _agent(deps, step.agent_id)
-    assert step.job_id is not None
-    token = deps.store.get_access_token(step.workflow_id, step.step_number, step.job_id)
+    assert step.agent_job_id is not None
+    token = deps.store.get_access_token(step.workflow_id, step.step_number, step.agent_job_id)
     try:
-        status = deps.agents.job_status(agent, job_id=step.job_id, access_token=token or None)
+        status = deps.agents.job_status(agent, job_id=step.agent_job_id, access_token=token or None)
     except (AgentUnavailable, AgentProtocolError) as exc:
         # A hiccup while the job runs is tolerated a few times in a row before the step fails.
         errors = step.poll_errors + 1
@@ -415,8 +479,11 @@ def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
             expected={StepStatus.RUNNING},
             changes={"status": StepStatus.SUCCEEDED, "output": status.output, "completed_at": completed_at},
         )
-        if updated is not None and step.started_at is not None:
-            deps.metrics.step_latency((completed_at - step.started_at).total_seconds())
+        if updated is not None:
+            if step.job_id is not None:
+                deps.store.update_job(step.job_id, {"state": JobState.SUCCEEDED})
+            if step.started_at is not None:
+                deps.metrics.step_latency((completed_at - step.started_at).total_seconds())
         return updated or load_step(deps.store, step.workflow_id, step.step_number)
     if status.status == "failed":
         detail = status.output if isinstance(status.output, str) else json.dumps(status.output)
@@ -432,7 +499,7 @@ def poll_step(deps: Dependencies, workflow_id: str, step_number: int, user_id: s
     """The API's poll: the step as stored, after one look at the agent if its job is running."""
     workflow = load_workflow(deps.store, workflow_id, user_id)
     step = load_step(deps.store, workflow_id, step_number)
-    if step.status == StepStatus.RUNNING and step.job_id:
+    if step.status == StepStatus.RUNNING and step.agent_job_id:
         # The state machine's own poll decides what a failure means.
         with contextlib.suppress(OrchestratorError):
             _poll_agent_once(deps, step)
@@ -451,14 +518,16 @@ def advance(deps: Dependencies, task: TaskRef) -> AdvanceOutcome:
     last = len(workflow.plan.steps)
     if step.step_number >= last:
         if deps.store.update_workflow(
-            workflow.id,
+            workflow.workflow_id,
             expected={WorkflowStatus.RUNNING},
             changes={"status": WorkflowStatus.COMPLETED, "final_output": step.output, "current_step": last},
         ):
             deps.metrics.workflow_completed()
         return AdvanceOutcome(done=True, next_step=last)
     deps.store.update_workflow(
-        workflow.id, expected={WorkflowStatus.RUNNING}, changes={"current_step": step.step_number + 1}
+        workflow.workflow_id,
+        expected={WorkflowStatus.RUNNING},
+        changes={"current_step": step.step_number + 1},
     )
     return AdvanceOutcome(done=False, next_step=step.step_number + 1)
 
@@ -489,24 +558,31 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
         step_status = StepStatus.PAYMENT_TIMEOUT if timed_out_unpaid else StepStatus.FAILED
         workflow_status, step_error = WorkflowStatus.FAILED, step.error or error
     step_after = deps.store.update_step(
-        workflow.id,
+        workflow.workflow_id,
         step.step_number,
         expected=ACTIVE_STEP_STATUSES | {StepStatus.PENDING},
         changes={"status": step_status, "error": step_error, "task_token": None},
-    ) or deps.store.get_step(workflow.id, step.step_number)
+    ) or deps.store.get_step(workflow.workflow_id, step.step_number)
+    if step_after is not None and step_after.job_id is not None and step_after.status == step_status:
+        job_state = JobState.CANCELLED if step_status == StepStatus.CANCELLED else JobState.FAILED
+        if step_status == StepStatus.PAYMENT_TIMEOUT:
+            job_state = JobState.EXPIRED
+        deps.store.update_job(step_after.job_id, {"state": job_state})
     # A failed workflow shows its step's error (e.g. the agent's), a cancelled one the cancellation.
     recorded = error
     if workflow_status == WorkflowStatus.FAILED and step_after is not None and step_after.error:
         recorded = step_after.error
     workflow_after = deps.store.update_workflow(
-        workflow.id, expected={WorkflowStatus.RUNNING}, changes={"status": workflow_status, "error": recorded}
+        workflow.workflow_id,
+        expected={WorkflowStatus.RUNNING},
+        changes={"status": workflow_status, "error": recorded},
     )
     if workflow_after is not None and workflow_status == WorkflowStatus.FAILED:
         # Counted once, by the call that made the change (the task may be retried).
         deps.metrics.workflow_failed(recorded.code)
         if recorded.code in AGENT_ERROR_CODES:
             deps.metrics.agent_error(step.agent_id, recorded.code)
-    final = workflow_after or load_workflow(deps.store, workflow.id)
+    final = workflow_after or load_workflow(deps.store, workflow.workflow_id)
     return HaltOutcome(workflow_status=final.status, step_status=step_after.status if step_after else None)
 
 

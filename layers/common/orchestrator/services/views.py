@@ -35,7 +35,7 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
         status=step.status,
         price_microalgo=step.price_microalgo,
         resolved_input=step.input,
-        job_id=step.job_id,
+        job_id=step.agent_job_id,
         # The group is offered for signing only while the step waits for it.
         unsigned_group_txns=step.unsigned_group_txns if awaiting else [],
         txn_ids=step.txn_ids,
@@ -51,7 +51,7 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
 
 def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> WorkflowView:
     return WorkflowView(
-        workflow_id=workflow.id,
+        workflow_id=workflow.workflow_id,
         status=workflow.status,
         user_message=workflow.user_message,
         wallet_address=workflow.wallet_address,
@@ -70,4 +70,4 @@ def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> Workflow
 
 def view_of(store: Store, workflow: WorkflowRecord) -> WorkflowView:
     """The API view of a workflow just read or changed, with its steps as stored now."""
-    return workflow_view(workflow, store.list_steps(workflow.id))
+    return workflow_view(workflow, store.list_steps(workflow.workflow_id))

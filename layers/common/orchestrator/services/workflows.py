@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from orchestrator.adapters import Dependencies
+from orchestrator.catalog import check_catalog
 from orchestrator.engine import ExecutionInput, execution_name
 from orchestrator.errors import InvalidState, OrchestratorError, PlanInvalid, WorkflowCancelled
 from orchestrator.models import (
@@ -17,6 +18,7 @@ from orchestrator.models import (
     WorkflowRecord,
     WorkflowStatus,
 )
+from orchestrator.observability import logger
 from orchestrator.schemas import ApproveRequest, CreateWorkflowRequest, WorkflowView
 from orchestrator.services.stopping import stop_workflow
 from orchestrator.services.views import load_workflow, view_of, workflow_view
@@ -31,7 +33,12 @@ _RERUNNABLE_STEP_STATUSES = frozenset(
 def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id: str | None) -> WorkflowView:
     from orchestrator.planner import plan_workflow  # the planner pulls in more than the other routes need
 
-    catalog = deps.store.list_agents(active_only=True)
+    checked = check_catalog(
+        deps.store.list_agents(active_only=True), url_template=deps.settings.agent_url_template
+    )
+    for left_out in checked.describe_left_out():
+        logger.warning("agent left out of planning: %s", left_out)
+    catalog = checked.hireable
     if not catalog:
         raise PlanInvalid("The agent catalog is empty: there is no agent to plan with.")
     plan, total_cost = plan_workflow(
@@ -41,9 +48,9 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
         max_steps=deps.settings.max_steps,
         budget_microalgo=request.budget_microalgo,
     )
-    prices = {agent.id: agent.price_microalgo for agent in catalog}
+    agents = {agent.id: agent for agent in catalog}
     workflow = WorkflowRecord(
-        id=str(uuid.uuid4()),
+        workflow_id=str(uuid.uuid4()),
         user_id=user_id or request.wallet_address,
         wallet_address=request.wallet_address,
         user_message=request.user_message,
@@ -54,10 +61,11 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
     steps = [
         StepResult(
             id=str(uuid.uuid4()),
-            workflow_id=workflow.id,
+            workflow_id=workflow.workflow_id,
             step_number=step.step_number,
             agent_id=step.agent_id,
-            price_microalgo=prices[step.agent_id],
+            agent_name=agents[step.agent_id].name,
+            price_microalgo=agents[step.agent_id].price,
         )
         for step in plan.steps
     ]
@@ -75,7 +83,7 @@ def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str |
             details={"reasons": ["over budget"]},
         )
     updated = deps.store.update_workflow(
-        workflow.id,
+        workflow.workflow_id,
         expected={WorkflowStatus.PLANNED},
         changes={"status": WorkflowStatus.APPROVED, "budget_microalgo": budget},
     )

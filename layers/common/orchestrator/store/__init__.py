@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from orchestrator.models import (
+    AccessTokenRecord,
     AgentMetadata,
     JobRecord,
     PaymentRecord,
@@ -79,7 +80,13 @@ class Store(Protocol):
         ...
 
     # --- jobs, payments, access tokens ---------------------------------------------------------
-    def record_job(self, job: JobRecord) -> None: ...
+    def record_job(self, job: JobRecord) -> None:
+        """Insert or replace the job (keyed by `job_id`, derived from the agent's job: retries are safe)."""
+        ...
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> None:
+        """Apply `changes` to the job (its marketplace `state`, txid, group id); unknown jobs: nothing."""
+        ...
 
     def record_payments(self, payments: list[PaymentRecord]) -> bool:
         """Insert all rows or none; False when any txid was already recorded (a replay)."""
@@ -89,6 +96,8 @@ class Store(Protocol):
 
     def payments_for_step(self, workflow_id: str, step_number: int) -> list[PaymentRecord]: ...
 
-    def save_access_token(self, workflow_id: str, step_number: int, job_id: str, token: str) -> None: ...
+    def save_access_token(self, token: AccessTokenRecord) -> None:
+        """Insert or replace the token of (workflow, step, agent job)."""
+        ...
 
-    def get_access_token(self, workflow_id: str, step_number: int, job_id: str) -> str | None: ...
+    def get_access_token(self, workflow_id: str, step_number: int, agent_job_id: str) -> str | None: ...

@@ -6,6 +6,7 @@ updates are compare-and-set: `UPDATE … WHERE key = ? AND status = ?` inside on
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from orchestrator.models import (
+    AccessTokenRecord,
     AgentMetadata,
     JobRecord,
     PaymentRecord,
@@ -26,49 +28,82 @@ from orchestrator.models import (
 )
 from orchestrator.store import stamped_changes
 
+# The marketplace's table names and keys (supabase/migrations/); the columns beside `data` are the
+# ones queries filter on.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY,
-    is_active INTEGER NOT NULL,
+    status TEXT NOT NULL,
     data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS workflows (
-    id TEXT PRIMARY KEY,
+    workflow_id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
     status TEXT NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id),
+    step_number INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS step_results (
     id TEXT PRIMARY KEY,
-    workflow_id TEXT NOT NULL REFERENCES workflows(id),
+    workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id),
     step_number INTEGER NOT NULL,
     status TEXT NOT NULL,
+    job_id TEXT REFERENCES jobs(job_id),
     data TEXT NOT NULL,
     UNIQUE (workflow_id, step_number)
 );
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT NOT NULL,
-    workflow_id TEXT NOT NULL REFERENCES workflows(id),
-    step_number INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (workflow_id, step_number, job_id)
-);
 CREATE TABLE IF NOT EXISTS payments (
-    txid TEXT PRIMARY KEY,
-    workflow_id TEXT NOT NULL REFERENCES workflows(id),
+    payment_id TEXT PRIMARY KEY,
+    txid TEXT NOT NULL UNIQUE,
+    workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id),
     step_number INTEGER NOT NULL,
+    job_id TEXT REFERENCES jobs(job_id),
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payments_step ON payments (workflow_id, step_number);
 CREATE TABLE IF NOT EXISTS access_tokens (
-    workflow_id TEXT NOT NULL REFERENCES workflows(id),
+    id TEXT PRIMARY KEY,
+    workflow_id TEXT NOT NULL REFERENCES workflows(workflow_id),
     step_number INTEGER NOT NULL,
     job_id TEXT NOT NULL,
-    token TEXT NOT NULL,
-    PRIMARY KEY (workflow_id, step_number, job_id)
+    access_token TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (workflow_id, step_number, job_id)
 );
 """
 
+# 2: the marketplace's names and keys. A database of an earlier version (a local dev database only)
+# cannot be read any more: its tables are renamed aside, kept for inspection, and new ones created.
+SCHEMA_VERSION = 2
+_TABLES = ("access_tokens", "payments", "step_results", "jobs", "workflows", "agents")
+
+
+def _adopt_schema(conn: sqlite3.Connection, path: str) -> str:
+    """SQL that sets earlier tables aside (empty when the database is new or current)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    existing = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version >= SCHEMA_VERSION or not existing & set(_TABLES):
+        return ""
+    suffix = f"v{version}"
+    logger.warning(
+        "the local database %s has the schema of an earlier version: its tables are kept as *_%s "
+        "and new ones are created (earlier local workflows are not shown any more)",
+        path,
+        suffix,
+    )
+    return "".join(
+        f"DROP TABLE IF EXISTS {table}_{suffix}; ALTER TABLE {table} RENAME TO {table}_{suffix};"
+        for table in _TABLES
+        if table in existing
+    )
+
+
+logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -98,7 +133,8 @@ class SQLiteStore:
         self._conn.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(_adopt_schema(self._conn, self.path) + _SCHEMA)
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:
@@ -121,8 +157,8 @@ class SQLiteStore:
 
     # --- agents ---------------------------------------------------------------------------------
     def list_agents(self, *, active_only: bool = True) -> list[AgentMetadata]:
-        sql = "SELECT data FROM agents" + (" WHERE is_active = 1" if active_only else "") + " ORDER BY id"
-        return [_load(AgentMetadata, row[0]) for row in self._query(sql)]
+        agents = [_load(AgentMetadata, row[0]) for row in self._query("SELECT data FROM agents ORDER BY id")]
+        return [a for a in agents if a.is_active] if active_only else agents
 
     def get_agent(self, agent_id: str) -> AgentMetadata | None:
         rows = self._query("SELECT data FROM agents WHERE id = ?", (agent_id,))
@@ -131,29 +167,31 @@ class SQLiteStore:
     def upsert_agents(self, agents: list[AgentMetadata]) -> None:
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO agents (id, is_active, data) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET is_active = excluded.is_active, data = excluded.data",
-                [(a.id, int(a.is_active), _dump(a)) for a in agents],
+                "INSERT INTO agents (id, status, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data",
+                [(a.id, a.status, _dump(a)) for a in agents],
             )
 
     # --- workflows ------------------------------------------------------------------------------
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO workflows (id, user_id, status, data) VALUES (?, ?, ?, ?)",
-                (workflow.id, workflow.user_id, workflow.status.value, _dump(workflow)),
+                "INSERT INTO workflows (workflow_id, user_id, status, data) VALUES (?, ?, ?, ?)",
+                (workflow.workflow_id, workflow.user_id, workflow.status.value, _dump(workflow)),
             )
             conn.executemany(
-                "INSERT INTO step_results (id, workflow_id, step_number, status, data) VALUES (?, ?, ?, ?, ?)",
-                [(s.id, s.workflow_id, s.step_number, s.status.value, _dump(s)) for s in steps],
+                "INSERT INTO step_results (id, workflow_id, step_number, status, job_id, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(s.id, s.workflow_id, s.step_number, s.status.value, s.job_id, _dump(s)) for s in steps],
             )
 
     def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
-        rows = self._query("SELECT data FROM workflows WHERE id = ?", (workflow_id,))
+        rows = self._query("SELECT data FROM workflows WHERE workflow_id = ?", (workflow_id,))
         return _load(WorkflowRecord, rows[0][0]) if rows else None
 
     def list_workflow_ids(self, *, status: WorkflowStatus) -> list[str]:
-        return [row[0] for row in self._query("SELECT id FROM workflows WHERE status = ?", (status.value,))]
+        rows = self._query("SELECT workflow_id FROM workflows WHERE status = ?", (status.value,))
+        return [row[0] for row in rows]
 
     def update_workflow(
         self,
@@ -163,7 +201,7 @@ class SQLiteStore:
         changes: Mapping[str, Any],
     ) -> WorkflowRecord | None:
         with self._transaction() as conn:
-            row = conn.execute("SELECT data FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+            row = conn.execute("SELECT data FROM workflows WHERE workflow_id = ?", (workflow_id,)).fetchone()
             if row is None:
                 return None
             current = _load(WorkflowRecord, row[0])
@@ -171,7 +209,7 @@ class SQLiteStore:
                 return None
             updated = _apply(current, changes)
             conn.execute(
-                "UPDATE workflows SET status = ?, data = ? WHERE id = ? AND status = ?",
+                "UPDATE workflows SET status = ?, data = ? WHERE workflow_id = ? AND status = ?",
                 (updated.status.value, _dump(updated), workflow_id, current.status.value),
             )
             return updated
@@ -210,8 +248,8 @@ class SQLiteStore:
                 return None
             updated = _apply(current, changes)
             conn.execute(
-                "UPDATE step_results SET status = ?, data = ? WHERE id = ? AND status = ?",
-                (updated.status.value, _dump(updated), current.id, current.status.value),
+                "UPDATE step_results SET status = ?, job_id = ?, data = ? WHERE id = ? AND status = ?",
+                (updated.status.value, updated.job_id, _dump(updated), current.id, current.status.value),
             )
             return updated
 
@@ -219,18 +257,33 @@ class SQLiteStore:
     def record_job(self, job: JobRecord) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO jobs (job_id, workflow_id, step_number, data) VALUES (?, ?, ?, ?)",
+                "INSERT INTO jobs (job_id, workflow_id, step_number, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (job_id) DO UPDATE SET data = excluded.data",
                 (job.job_id, job.workflow_id, job.step_number, _dump(job)),
             )
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT data FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None:
+                return
+            updated = _apply(_load(JobRecord, row[0]), changes)
+            conn.execute("UPDATE jobs SET data = ? WHERE job_id = ?", (_dump(updated), job_id))
 
     def record_payments(self, payments: list[PaymentRecord]) -> bool:
         try:
             with self._transaction() as conn:
                 conn.executemany(
-                    "INSERT INTO payments (txid, workflow_id, step_number, data) VALUES (?, ?, ?, ?)",
-                    [(p.txid, p.workflow_id, p.step_number, _dump(p)) for p in payments],
+                    "INSERT INTO payments (payment_id, txid, workflow_id, step_number, job_id, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (p.payment_id, p.txid, p.workflow_id, p.step_number, p.job_id, _dump(p))
+                        for p in payments
+                    ],
                 )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise
             return False
         return True
 
@@ -239,7 +292,7 @@ class SQLiteStore:
         if not ids:
             return []
         marks = ",".join("?" for _ in ids)
-        rows = self._query(f"SELECT data FROM payments WHERE txid IN ({marks})", tuple(ids))
+        rows = self._query(f"SELECT data FROM payments WHERE txid IN ({marks}) ORDER BY rowid", tuple(ids))
         return [_load(PaymentRecord, row[0]) for row in rows]
 
     def payments_for_step(self, workflow_id: str, step_number: int) -> list[PaymentRecord]:
@@ -249,17 +302,25 @@ class SQLiteStore:
         )
         return [_load(PaymentRecord, row[0]) for row in rows]
 
-    def save_access_token(self, workflow_id: str, step_number: int, job_id: str, token: str) -> None:
+    def save_access_token(self, token: AccessTokenRecord) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO access_tokens (workflow_id, step_number, job_id, token) "
-                "VALUES (?, ?, ?, ?)",
-                (workflow_id, step_number, job_id, token),
+                "INSERT INTO access_tokens (id, workflow_id, step_number, job_id, access_token, data) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id, step_number, job_id) "
+                "DO UPDATE SET access_token = excluded.access_token, data = excluded.data",
+                (
+                    token.id,
+                    token.workflow_id,
+                    token.step_number,
+                    token.job_id,
+                    token.access_token,
+                    _dump(token),
+                ),
             )
 
-    def get_access_token(self, workflow_id: str, step_number: int, job_id: str) -> str | None:
+    def get_access_token(self, workflow_id: str, step_number: int, agent_job_id: str) -> str | None:
         rows = self._query(
-            "SELECT token FROM access_tokens WHERE workflow_id = ? AND step_number = ? AND job_id = ?",
-            (workflow_id, step_number, job_id),
+            "SELECT access_token FROM access_tokens WHERE workflow_id = ? AND step_number = ? AND job_id = ?",
+            (workflow_id, step_number, agent_job_id),
         )
         return rows[0][0] if rows else None

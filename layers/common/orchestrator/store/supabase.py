@@ -17,6 +17,8 @@ The `supabase` package is imported when the first request is made (Lambda cold s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import warnings
 from collections.abc import Collection, Mapping
@@ -28,6 +30,8 @@ from pydantic import BaseModel, TypeAdapter
 from orchestrator.config import ConfigError
 from orchestrator.errors import StoreUnavailable
 from orchestrator.models import (
+    ACTIVE_AGENT_STATUS,
+    AccessTokenRecord,
     AgentMetadata,
     JobRecord,
     PaymentRecord,
@@ -54,13 +58,35 @@ def _columns(model_type: type[BaseModel]) -> str:
 
 AGENT_COLUMNS = _columns(AgentMetadata)
 WORKFLOW_COLUMNS = _columns(WorkflowRecord)
-STEP_COLUMNS = _columns(StepResult)
+# The marketplace keeps a step's output as text: text outputs as they are, others as JSON text
+# marked by the orchestrator's `output_format` column.
+STEP_COLUMNS = _columns(StepResult) + ",output_format"
 PAYMENT_COLUMNS = _columns(PaymentRecord)
 
 
 def _row(model: BaseModel) -> dict[str, Any]:
     """A model as the JSON row PostgREST expects (datetimes as ISO 8601, enums as their values)."""
     return model.model_dump(mode="json")
+
+
+def _step_output_columns(output: Any) -> dict[str, Any]:
+    if output is None:
+        return {"output": None, "output_format": None}
+    if isinstance(output, str):
+        return {"output": output, "output_format": "text"}
+    return {"output": json.dumps(output, ensure_ascii=False), "output_format": "json"}
+
+
+def _step_row(step: StepResult) -> dict[str, Any]:
+    return {**_row(step), **_step_output_columns(step.output)}
+
+
+def _step_model(row: Mapping[str, Any]) -> StepResult:
+    values = dict(row)
+    if values.get("output_format") == "json" and isinstance(values.get("output"), str):
+        with contextlib.suppress(ValueError):  # written by someone else: keep the text
+            values["output"] = json.loads(values["output"])
+    return _model(StepResult, values)
 
 
 def _model(model_type: type[ModelT], row: Mapping[str, Any]) -> ModelT:
@@ -84,6 +110,8 @@ def _changes_row(model_type: type[BaseModel], changes: Mapping[str, Any]) -> dic
     for name, value in stamped_changes(model_type, changes).items():
         adapter = _field_adapter(model_type, name)
         row[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
+    if model_type is StepResult and "output" in row:
+        row.update(_step_output_columns(row["output"]))
     return row
 
 
@@ -171,7 +199,7 @@ class SupabaseStore:
     def list_agents(self, *, active_only: bool = True) -> list[AgentMetadata]:
         query = self._table("agents").select(AGENT_COLUMNS)
         if active_only:
-            query = query.eq("is_active", True)
+            query = query.eq("status", ACTIVE_AGENT_STATUS)
         rows = self._rows(query.order("id"), "list the agents")
         return [_model(AgentMetadata, row) for row in rows]
 
@@ -184,26 +212,28 @@ class SupabaseStore:
         if not agents:
             return
         query = self._table("agents").upsert(
-            [_row(agent) for agent in agents], on_conflict="id", returning=_minimal()
+            [agent.model_dump(mode="json", exclude_none=True) for agent in agents],
+            on_conflict="id",
+            returning=_minimal(),
         )
         self._execute(query, "save the agents")
 
     # --- workflows ------------------------------------------------------------------------------
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
         query = self.client().rpc(
-            CREATE_WORKFLOW_RPC, {"workflow": _row(workflow), "steps": [_row(step) for step in steps]}
+            CREATE_WORKFLOW_RPC, {"workflow": _row(workflow), "steps": [_step_row(step) for step in steps]}
         )
-        self._execute(query, f"create workflow {workflow.id}")
+        self._execute(query, f"create workflow {workflow.workflow_id}")
 
     def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
-        query = self._table("workflows").select(WORKFLOW_COLUMNS).eq("id", workflow_id).limit(1)
+        query = self._table("workflows").select(WORKFLOW_COLUMNS).eq("workflow_id", workflow_id).limit(1)
         rows = self._rows(query, f"read workflow {workflow_id}")
         return _model(WorkflowRecord, rows[0]) if rows else None
 
     def list_workflow_ids(self, *, status: WorkflowStatus) -> list[str]:
-        query = self._table("workflows").select("id").eq("status", status.value).order("created_at")
+        query = self._table("workflows").select("workflow_id").eq("status", status.value).order("created_at")
         rows = self._rows(query, f"list the {status.value} workflows")
-        return [str(row["id"]) for row in rows]
+        return [str(row["workflow_id"]) for row in rows]
 
     def update_workflow(
         self,
@@ -215,7 +245,7 @@ class SupabaseStore:
         query = (
             self._table("workflows")
             .update(_changes_row(WorkflowRecord, changes))
-            .eq("id", workflow_id)
+            .eq("workflow_id", workflow_id)
             .in_("status", sorted(WorkflowStatus(s).value for s in expected))
             .select(WORKFLOW_COLUMNS)
         )
@@ -231,7 +261,7 @@ class SupabaseStore:
             .order("step_number")
         )
         rows = self._rows(query, f"list the steps of workflow {workflow_id}")
-        return [_model(StepResult, row) for row in rows]
+        return [_step_model(row) for row in rows]
 
     def get_step(self, workflow_id: str, step_number: int) -> StepResult | None:
         query = (
@@ -242,7 +272,7 @@ class SupabaseStore:
             .limit(1)
         )
         rows = self._rows(query, f"read step {step_number} of workflow {workflow_id}")
-        return _model(StepResult, rows[0]) if rows else None
+        return _step_model(rows[0]) if rows else None
 
     def update_step(
         self,
@@ -261,14 +291,20 @@ class SupabaseStore:
             .select(STEP_COLUMNS)
         )
         rows = self._rows(query, f"update step {step_number} of workflow {workflow_id}")
-        return _model(StepResult, rows[0]) if rows else None
+        return _step_model(rows[0]) if rows else None
 
     # --- jobs, payments, access tokens ---------------------------------------------------------
     def record_job(self, job: JobRecord) -> None:
-        query = self._table("jobs").upsert(
-            _row(job), on_conflict="workflow_id,step_number,job_id", returning=_minimal()
+        query = self._table("jobs").upsert(_row(job), on_conflict="job_id", returning=_minimal())
+        self._execute(query, f"record job {job.agent_job_id}")
+
+    def update_job(self, job_id: str, changes: Mapping[str, Any]) -> None:
+        query = (
+            self._table("jobs")
+            .update(_changes_row(JobRecord, changes), returning=_minimal())
+            .eq("job_id", job_id)
         )
-        self._execute(query, f"record job {job.job_id}")
+        self._execute(query, f"update job {job_id}")
 
     def record_payments(self, payments: list[PaymentRecord]) -> bool:
         if not payments:
@@ -281,7 +317,14 @@ class SupabaseStore:
         ids = list(txids)
         if not ids:
             return []
-        query = self._table("payments").select(PAYMENT_COLUMNS).in_("txid", ids).order("seq")
+        # Only the orchestrator's rows: the marketplace's own direct hires have no workflow.
+        query = (
+            self._table("payments")
+            .select(PAYMENT_COLUMNS)
+            .in_("txid", ids)
+            .not_.is_("workflow_id", "null")
+            .order("seq")
+        )
         rows = self._rows(query, "look up payments by transaction id")
         return [_model(PaymentRecord, row) for row in rows]
 
@@ -296,24 +339,23 @@ class SupabaseStore:
         rows = self._rows(query, f"list the payments of step {step_number} of workflow {workflow_id}")
         return [_model(PaymentRecord, row) for row in rows]
 
-    def save_access_token(self, workflow_id: str, step_number: int, job_id: str, token: str) -> None:
-        row = {"workflow_id": workflow_id, "step_number": step_number, "job_id": job_id, "token": token}
+    def save_access_token(self, token: AccessTokenRecord) -> None:
         query = self._table("access_tokens").upsert(
-            row, on_conflict="workflow_id,step_number,job_id", returning=_minimal()
+            _row(token), on_conflict="workflow_id,step_number,job_id", returning=_minimal()
         )
-        self._execute(query, f"save the access token of job {job_id}")
+        self._execute(query, f"save the access token of job {token.job_id}")
 
-    def get_access_token(self, workflow_id: str, step_number: int, job_id: str) -> str | None:
+    def get_access_token(self, workflow_id: str, step_number: int, agent_job_id: str) -> str | None:
         query = (
             self._table("access_tokens")
-            .select("token")
+            .select("access_token")
             .eq("workflow_id", workflow_id)
             .eq("step_number", step_number)
-            .eq("job_id", job_id)
+            .eq("job_id", agent_job_id)
             .limit(1)
         )
-        rows = self._rows(query, f"read the access token of job {job_id}")
-        return str(rows[0]["token"]) if rows else None
+        rows = self._rows(query, f"read the access token of job {agent_job_id}")
+        return str(rows[0]["access_token"]) if rows else None
 
 
 def _minimal() -> Any:
