@@ -6,13 +6,15 @@ The installed openai SDK sends through `httpx2`, so the hosted service is replac
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
 from orchestrator.config import Settings
-from orchestrator.errors import PlanInvalid, PlannerUnavailable
+from orchestrator.errors import PlanInvalid, PlannerTimeout, PlannerUnavailable
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 from orchestrator.planner import plan_workflow, planner_from_settings
 from orchestrator.planner.offline import OfflinePlanner
@@ -153,18 +155,19 @@ def error(status: int, message: str) -> httpx2.Response:
     )
 
 
-PlannerFactory = Callable[[FakeOpenAI], OpenAIPlanner]
+PlannerFactory = Callable[..., OpenAIPlanner]
 
 
 @pytest.fixture
 def make_planner() -> PlannerFactory:
-    def build(fake: FakeOpenAI) -> OpenAIPlanner:
+    def build(fake: FakeOpenAI, **options: Any) -> OpenAIPlanner:
         return OpenAIPlanner(
             api_key=API_KEY,
             base_url=BASE_URL,
             model="gpt-test",
             max_steps=4,
             http_client=httpx2.Client(transport=httpx2.MockTransport(fake)),
+            **options,
         )
 
     return build
@@ -380,7 +383,16 @@ def test_planner_from_settings_with_a_key_is_the_openai_planner() -> None:
     assert str(client.base_url) == "http://llm.local/v1/"
     assert client.api_key == "sk-from-settings"
     assert client.timeout == 30.0
-    assert client.max_retries == 2
+    # The planner retries itself, within the planning deadline; the SDK's retries cannot see it.
+    assert client.max_retries == 0
+    assert planner.max_retries == 2
+    assert planner.deadline_seconds == 24.0
+
+
+def test_planner_from_settings_takes_the_planning_deadline() -> None:
+    planner = planner_from_settings(Settings(openai_api_key="sk-x", planning_deadline_seconds=7.5))
+    assert isinstance(planner, OpenAIPlanner)
+    assert planner.deadline_seconds == 7.5
 
 
 def test_planner_from_settings_without_a_key_is_the_offline_planner() -> None:
@@ -396,10 +408,197 @@ class TimingOut(FakeOpenAI):
         raise httpx2.ReadTimeout("timed out", request=request)
 
 
-def test_timeout_is_retried_then_planner_unavailable(make_planner: PlannerFactory) -> None:
+def test_timeout_is_retried_then_planner_timeout(make_planner: PlannerFactory) -> None:
     fake = TimingOut()
-    with pytest.raises(PlannerUnavailable) as caught:
+    with pytest.raises(PlannerTimeout) as caught:
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
-    assert caught.value.http_status == 503
-    assert caught.value.message == "The planning model could not be reached: APITimeoutError."
+    assert caught.value.http_status == 504
+    assert caught.value.message == (
+        "Planning took too long: the planning model did not answer within 24 s. "
+        "Nothing was saved; try again in a moment."
+    )
     assert len(fake.requests) == 3
+
+
+# --- the planning deadline ---------------------------------------------------------------------
+# API Gateway cuts every request at 30 s: one planning (every call, retry and the feedback try)
+# ends within the deadline. Short deadlines here; the production one is 24 s.
+
+
+def read_timeout(request: httpx2.Request) -> float:
+    """The read timeout the client gave this request (what a server that never answers runs into)."""
+    timeout = request.extensions["timeout"]
+    assert isinstance(timeout, dict)
+    return float(timeout["read"])
+
+
+class Hanging(FakeOpenAI):
+    """A model that never answers: each request waits out the client's own timeout, as a real socket
+    would, then times out. `release` ends the wait early (the test is over)."""
+
+    def __init__(self, *responses: httpx2.Response) -> None:
+        super().__init__(*responses)
+        self.release = threading.Event()
+        self.timeouts: list[float] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        self.timeouts.append(read_timeout(request))
+        self.release.wait(self.timeouts[-1])
+        raise httpx2.ReadTimeout("timed out", request=request)
+
+
+class Script(FakeOpenAI):
+    """Each request takes `delay` seconds, then gets the next scripted response."""
+
+    def __init__(self, delay: float, *responses: httpx2.Response) -> None:
+        super().__init__(*responses)
+        self.delay = delay
+        self.timeouts: list[float] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.timeouts.append(read_timeout(request))
+        time.sleep(self.delay)
+        return super().__call__(request)
+
+
+def timed(call: Callable[[], Any]) -> tuple[BaseException | None, float]:
+    started = time.monotonic()
+    try:
+        call()
+    except Exception as exc:
+        return exc, time.monotonic() - started
+    return None, time.monotonic() - started
+
+
+def test_a_model_that_hangs_is_a_timeout_at_the_deadline(make_planner: PlannerFactory) -> None:
+    fake = Hanging()
+    planner = make_planner(fake, deadline_seconds=1.0)
+    raised, elapsed = timed(lambda: planner.plan(USER_MESSAGE, CATALOG))
+    assert isinstance(raised, PlannerTimeout)
+    assert raised.http_status == 504
+    assert raised.message.startswith("Planning took too long: the planning model did not answer within 1 s.")
+    assert 0.9 <= elapsed < 1.5
+    # One call, given the whole budget as its timeout; no time was left to try again.
+    assert len(fake.requests) == 1
+    assert 0.9 <= fake.timeouts[0] <= 1.0
+    assert 0.9 <= float(fake.requests[0].headers["x-stainless-read-timeout"]) <= 1.0
+
+
+def test_each_call_waits_at_most_the_time_left(make_planner: PlannerFactory) -> None:
+    # 500 twice (each after 0.3 s), then a plan: every call's timeout is what the deadline leaves.
+    fake = Script(0.3, error(500, "down"), error(500, "down"), ok(json.dumps(PLAN_JSON)))
+    plan = make_planner(fake, deadline_seconds=5.0).plan(USER_MESSAGE, CATALOG)
+    assert len(plan.steps) == 2
+    assert len(fake.requests) == 3
+    assert fake.timeouts[0] <= 5.0
+    assert fake.timeouts[0] - fake.timeouts[1] >= 0.3
+    assert fake.timeouts[1] - fake.timeouts[2] >= 0.3
+
+
+def test_the_per_call_timeout_caps_each_call_below_the_deadline(make_planner: PlannerFactory) -> None:
+    fake = Script(0.0, ok(json.dumps(PLAN_JSON)))
+    make_planner(fake, deadline_seconds=20.0, timeout_seconds=3.0).plan(USER_MESSAGE, CATALOG)
+    assert fake.timeouts == [3.0]
+
+
+def test_retries_stop_when_the_deadline_leaves_no_room(make_planner: PlannerFactory) -> None:
+    # Each answer is a 500 asking for 0.4 s; with 1 s in all, the third try would start too late.
+    slow_retry = httpx2.Response(
+        500,
+        json={"error": {"message": "down", "type": "server_error", "code": None}},
+        headers={"retry-after-ms": "400"},
+    )
+    fake = FakeOpenAI(slow_retry)
+    planner = make_planner(fake, deadline_seconds=1.0)
+    raised, elapsed = timed(lambda: planner.plan(USER_MESSAGE, CATALOG))
+    assert isinstance(raised, PlannerUnavailable)
+    assert raised.message == "The planning model answered HTTP 500; try again in a moment."
+    assert len(fake.requests) == 2
+    assert elapsed < 1.0
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_for(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(
+        httpx2.Response(
+            429,
+            json={"error": {"message": "Rate limit reached", "type": "requests", "code": None}},
+            headers={"retry-after": "5"},
+        )
+    )
+    planner = make_planner(fake, deadline_seconds=2.0)
+    raised, elapsed = timed(lambda: planner.plan(USER_MESSAGE, CATALOG))
+    assert isinstance(raised, PlannerUnavailable) and "HTTP 429" in raised.message
+    assert len(fake.requests) == 1
+    assert elapsed < 0.5
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        httpx2.Response(500, json={"error": {"message": "no"}}, headers={"x-should-retry": "false"}),
+        httpx2.Response(400, json={"error": {"message": "bad request"}}),
+        httpx2.Response(503, json={"error": {"message": "later"}}, headers={"retry-after": "121"}),
+    ],
+    ids=["x-should-retry-false", "client-error", "retry-after-over-two-minutes"],
+)
+def test_answers_the_sdk_would_not_retry_are_not_retried(
+    make_planner: PlannerFactory, response: httpx2.Response
+) -> None:
+    fake = FakeOpenAI(response)
+    with pytest.raises(PlannerUnavailable):
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert len(fake.requests) == 1
+
+
+def test_x_should_retry_true_retries_a_client_error(make_planner: PlannerFactory) -> None:
+    retry = httpx2.Response(
+        400, json={"error": {"message": "again"}}, headers={"x-should-retry": "true", "retry-after-ms": "1"}
+    )
+    fake = FakeOpenAI(retry, ok(json.dumps(PLAN_JSON)))
+    assert len(make_planner(fake).plan(USER_MESSAGE, CATALOG).steps) == 2
+    assert len(fake.requests) == 2
+
+
+def test_the_feedback_try_shares_the_deadline_of_the_first(make_planner: PlannerFactory) -> None:
+    # The first plan is rejected after 0.4 s; the feedback try gets only what is left of 1 s, then
+    # the planning ends as a timeout at the deadline, not 1 s later.
+    bad = {**PLAN_JSON, "steps": [{**PLAN_JSON["steps"][0], "agent_id": "agent-retired"}]}
+
+    class FirstSlowThenHanging(Hanging):
+        def __call__(self, request: httpx2.Request) -> httpx2.Response:
+            if not self.requests:
+                self.requests.append(request)
+                self.timeouts.append(read_timeout(request))
+                time.sleep(0.4)
+                return ok(json.dumps(bad))
+            return super().__call__(request)
+
+    fake = FirstSlowThenHanging()
+    planner = make_planner(fake, deadline_seconds=1.0)
+    raised, elapsed = timed(lambda: plan_workflow(planner, USER_MESSAGE, CATALOG))
+    assert isinstance(raised, PlannerTimeout)
+    assert 0.9 <= elapsed < 1.5
+    assert len(fake.requests) == 2
+    assert len(fake.body(1)["messages"]) == 3  # the second call is the feedback try
+    assert fake.timeouts[1] <= 0.6
+
+
+def test_no_feedback_try_starts_when_the_deadline_is_all_but_spent(make_planner: PlannerFactory) -> None:
+    bad = {**PLAN_JSON, "steps": [{**PLAN_JSON["steps"][0], "agent_id": "agent-retired"}]}
+    fake = Script(0.8, ok(json.dumps(bad)), ok(json.dumps(PLAN_JSON)))
+    planner = make_planner(fake, deadline_seconds=1.0)
+    raised, elapsed = timed(lambda: plan_workflow(planner, USER_MESSAGE, CATALOG))
+    assert isinstance(raised, PlannerTimeout)
+    assert len(fake.requests) == 1
+    assert elapsed < 1.0
+
+
+def test_each_planning_has_its_own_deadline(make_planner: PlannerFactory) -> None:
+    # plan_workflow starts the clock per planning: a second planning has the whole budget again.
+    fake = Script(0.6, ok(json.dumps(PLAN_JSON)))
+    planner = make_planner(fake, deadline_seconds=1.0)
+    for _ in range(2):
+        plan, _cost = plan_workflow(planner, USER_MESSAGE, CATALOG)
+        assert len(plan.steps) == 2
+    assert all(0.9 <= timeout <= 1.0 for timeout in fake.timeouts)

@@ -38,6 +38,10 @@ class Settings(BaseModel):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = 30.0
+    # The whole planning of one create request (every try of every model call, and the retry with
+    # the validation's feedback) ends within this: well inside API Gateway's 30 s integration timeout
+    # and the create function's Lambda timeout (template.yaml), so the person gets an answer.
+    planning_deadline_seconds: float = Field(default=24.0, gt=0, lt=30)
     max_steps: int = Field(default=10, ge=1, le=50)
 
     # --- agents --------------------------------------------------------------------------------

@@ -58,6 +58,12 @@ class PlannerUnavailable(OrchestratorError):
     http_status = 503
 
 
+class PlannerTimeout(OrchestratorError):
+    """Planning did not finish within its deadline (well inside API Gateway's 30 s); nothing was stored."""
+
+    http_status = 504
+
+
 class StoreUnavailable(OrchestratorError):
     http_status = 503
 

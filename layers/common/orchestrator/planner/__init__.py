@@ -1,10 +1,14 @@
 """The planner: turns a request into a validated, priced plan of catalog agents.
 
 `plan_workflow` asks a `Planner` (OpenAI, or the offline catalog planner), validates the plan
-against the catalog, and gives the planner one more try with the reasons when validation fails."""
+against the catalog, and gives the planner one more try with the reasons when validation fails.
+Both tries share one time budget: `plan_workflow` records when the planning began
+(`planning_started`), and a planner with a deadline counts from there."""
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.errors import PlanInvalid
@@ -13,6 +17,17 @@ from orchestrator.templating import referenced_steps
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
+
+
+# When the planning under way in this context began (time.monotonic()); set by plan_workflow.
+_planning_started: ContextVar[float | None] = ContextVar("planning_started", default=None)
+
+
+def planning_started() -> float:
+    """When the current planning began (`time.monotonic()`): the start of `plan_workflow`, so that a
+    planner's deadline covers every try of one planning; outside `plan_workflow`, now."""
+    started = _planning_started.get()
+    return time.monotonic() if started is None else started
 
 
 class Planner(Protocol):
@@ -73,7 +88,25 @@ def plan_workflow(
     max_steps: int = 10,
     budget_microalgo: int | None = None,
 ) -> tuple[WorkflowPlan, int]:
-    """A valid plan and its cost. A rejected plan is retried once with the reasons fed back."""
+    """A valid plan and its cost. A rejected plan is retried once with the reasons fed back, within
+    the same time budget as the first try (a planner's PlannerTimeout ends the planning)."""
+    started = _planning_started.set(time.monotonic())
+    try:
+        return _plan_with_feedback(
+            planner, user_message, catalog, max_steps=max_steps, budget_microalgo=budget_microalgo
+        )
+    finally:
+        _planning_started.reset(started)
+
+
+def _plan_with_feedback(
+    planner: Planner,
+    user_message: str,
+    catalog: list[AgentMetadata],
+    *,
+    max_steps: int,
+    budget_microalgo: int | None,
+) -> tuple[WorkflowPlan, int]:
     feedback: list[str] | None = None
     reasons: list[str] = []
     refusal: PlanInvalid | None = None
@@ -126,6 +159,7 @@ def planner_from_settings(settings: Settings) -> Planner:
             base_url=settings.openai_base_url,
             model=settings.openai_model,
             timeout_seconds=settings.openai_timeout_seconds,
+            deadline_seconds=settings.planning_deadline_seconds,
             max_steps=settings.max_steps,
         )
     from orchestrator.planner.offline import OfflinePlanner

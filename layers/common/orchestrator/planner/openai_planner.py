@@ -2,19 +2,29 @@
 from pydantic models), so the answer is always a plan-shaped object. The model is shown the active
 agents as the marketplace keeps them (`LISTED_FIELDS`) and told to write each step's input the way the
 agent's `data_input`/`example_input` show. Works with any OpenAI-compatible endpoint
-(OPENAI_BASE_URL). The client retries 408/409/429/5xx and connection errors with exponential backoff
-(honouring Retry-After) before the planner answers 503."""
+(OPENAI_BASE_URL).
+
+Time: API Gateway cuts every request at 30 s, so one planning has a deadline
+(PLANNING_DEADLINE_SECONDS, 24 s) that every model call shares, the retry with the validation's
+feedback included (`plan_workflow` starts the clock). Each call waits at most the time left; 408, 409,
+429, 5xx and connection errors are retried (at most `max_retries` times, with the SDK's backoff and
+server-directed waits) only while the deadline leaves room. A model that does not answer in time is
+504 `PlannerTimeout`; one that keeps failing is 503 `PlannerUnavailable`."""
 
 from __future__ import annotations
 
 import json
+import math
+import random
+import time
 from typing import Any
 
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orchestrator.errors import PlanInvalid, PlannerUnavailable
+from orchestrator.errors import OrchestratorError, PlanInvalid, PlannerTimeout, PlannerUnavailable
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.planner import planning_started
 
 
 class PlannedStepAnswer(BaseModel):
@@ -82,6 +92,11 @@ def catalog_listing(catalog: list[AgentMetadata]) -> list[dict[str, Any]]:
     return [{field: getattr(agent, field) for field in LISTED_FIELDS} for agent in catalog if agent.is_active]
 
 
+# Retries, as the OpenAI SDK does them (its own retries are off: they cannot see the deadline).
+MIN_TRY_SECONDS = 0.5  # a call is not started with less time left than this
+_INITIAL_RETRY_DELAY, _MAX_RETRY_DELAY, _MAX_RETRY_AFTER = 0.5, 8.0, 120.0
+
+
 class OpenAIPlanner:
     def __init__(
         self,
@@ -90,6 +105,8 @@ class OpenAIPlanner:
         model: str = "gpt-4o-mini",
         base_url: str | None = None,
         timeout_seconds: float = 30.0,
+        deadline_seconds: float = 24.0,
+        max_retries: int = 2,
         max_steps: int = 10,
         http_client: Any = None,
     ) -> None:
@@ -97,43 +114,22 @@ class OpenAIPlanner:
 
         self.model = model
         self.max_steps = max_steps
+        self.timeout_seconds = timeout_seconds  # one call waits at most this (and never past the deadline)
+        self.deadline_seconds = deadline_seconds  # one whole planning, every call and retry included
+        self.max_retries = max_retries
         self._client = OpenAI(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout_seconds,
-            max_retries=2,
+            max_retries=0,
             http_client=http_client,
         )
 
     def plan(
         self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
     ) -> WorkflowPlan:
-        import openai
-
-        messages = self._messages(user_message, catalog, feedback)
-        try:
-            completion = self._client.chat.completions.create(  # type: ignore[call-overload]
-                model=self.model,
-                messages=messages,
-                temperature=0,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "workflow_plan", "strict": True, "schema": PLAN_SCHEMA},
-                },
-            )
-        except openai.APIStatusError as exc:
-            if exc.status_code in (401, 403):
-                raise PlannerUnavailable(
-                    f"The planning model refused our credentials (HTTP {exc.status_code}); "
-                    "check OPENAI_API_KEY and OPENAI_BASE_URL."
-                ) from exc
-            raise PlannerUnavailable(
-                f"The planning model answered HTTP {exc.status_code}; try again in a moment."
-            ) from exc
-        except openai.APIError as exc:
-            raise PlannerUnavailable(
-                f"The planning model could not be reached: {type(exc).__name__}."
-            ) from exc
+        deadline = planning_started() + self.deadline_seconds
+        completion = self._complete(self._messages(user_message, catalog, feedback), deadline)
         if not completion.choices:
             raise PlannerUnavailable("The planning model returned no answer.")
         message = completion.choices[0].message
@@ -141,6 +137,56 @@ class OpenAIPlanner:
             reason = f"The planning model refused the request: {message.refusal}"
             raise PlanInvalid(reason, details={"reasons": [reason]})
         return _plan_from_json(message.content or "")
+
+    def _complete(self, messages: list[dict[str, str]], deadline: float) -> Any:
+        """The model's completion, tried again after a passing failure while the deadline allows."""
+        import openai
+
+        retries = 0
+        while True:
+            left = deadline - time.monotonic()
+            if left < MIN_TRY_SECONDS:
+                raise self._took_too_long()
+            try:
+                return self._client.chat.completions.create(  # type: ignore[call-overload]
+                    model=self.model,
+                    messages=messages,
+                    temperature=0,
+                    response_format={
+                        "type": "json_schema",
+                        "json_schema": {"name": "workflow_plan", "strict": True, "schema": PLAN_SCHEMA},
+                    },
+                    timeout=min(self.timeout_seconds, left),
+                    extra_headers={"x-stainless-retry-count": str(retries)},  # as the SDK's own retries say
+                )
+            except openai.APIError as exc:
+                wait = _retry_wait(exc, retries) if retries < self.max_retries else None
+                if wait is None or time.monotonic() + wait + MIN_TRY_SECONDS > deadline:
+                    raise self._failure(exc) from exc
+                time.sleep(wait)
+                retries += 1
+
+    def _took_too_long(self) -> PlannerTimeout:
+        return PlannerTimeout(
+            f"Planning took too long: the planning model did not answer within {self.deadline_seconds:g} s. "
+            "Nothing was saved; try again in a moment."
+        )
+
+    def _failure(self, exc: Exception) -> OrchestratorError:
+        import openai
+
+        if isinstance(exc, openai.APITimeoutError):
+            return self._took_too_long()
+        if isinstance(exc, openai.APIStatusError):
+            if exc.status_code in (401, 403):
+                return PlannerUnavailable(
+                    f"The planning model refused our credentials (HTTP {exc.status_code}); "
+                    "check OPENAI_API_KEY and OPENAI_BASE_URL."
+                )
+            return PlannerUnavailable(
+                f"The planning model answered HTTP {exc.status_code}; try again in a moment."
+            )
+        return PlannerUnavailable(f"The planning model could not be reached: {type(exc).__name__}.")
 
     def _messages(
         self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None
@@ -160,6 +206,42 @@ class OpenAIPlanner:
                 }
             )
         return messages
+
+
+def _retry_wait(exc: Exception, retries: int) -> float | None:
+    """Seconds to wait before trying again after `exc`, or None when it is not worth another try:
+    the OpenAI SDK's rules (timeouts, connection errors, 408, 409, 429 and 5xx, unless the server says
+    `x-should-retry: false`; its Retry-After up to two minutes, else exponential backoff with jitter)."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        headers = exc.response.headers
+        retry_after = _retry_after(headers)
+        if retry_after is not None and retry_after > _MAX_RETRY_AFTER:
+            return None
+        should = headers.get("x-should-retry")
+        if should == "false" or (
+            should != "true" and exc.status_code not in (408, 409, 429) and exc.status_code < 500
+        ):
+            return None
+        if retry_after is not None and retry_after > 0:
+            return retry_after
+    elif not isinstance(exc, openai.APIConnectionError):  # timeouts are connection errors too
+        return None
+    return min(_INITIAL_RETRY_DELAY * 2.0**retries, _MAX_RETRY_DELAY) * (1 - 0.25 * random.random())
+
+
+def _retry_after(headers: Any) -> float | None:
+    """The server's Retry-After in seconds (`retry-after-ms`, or `retry-after` in seconds)."""
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(header))
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            return value / divisor
+        return math.inf
+    return None
 
 
 def _plan_from_json(content: str) -> WorkflowPlan:
