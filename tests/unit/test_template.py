@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from orchestrator.config import Settings
 from werkzeug.test import Client
 
 from devstack.apigw import HttpApiApp
@@ -26,6 +27,12 @@ ALLOWED_PAYLOAD_KEYS = {
     "reason",
     "error",
 }
+
+
+# API Gateway HTTP API cuts every integration at 30 s (its maximum) and answers 503 then, whatever
+# the function does afterwards.
+INTEGRATION_TIMEOUT_MS = 30_000
+PLANNING_MARGIN_SECONDS = 3  # the create function reads the catalog before planning and stores after
 
 
 def test_cfn_lint_reports_no_errors() -> None:
@@ -143,3 +150,51 @@ def test_unknown_routes_answer_json_errors(method: str, path: str) -> None:
     response = _client(TEMPLATE_PATH).open(path, method=method)
     assert response.status_code == 404
     assert response.get_json()["error"]["message"]
+
+
+# --- time limits ---------------------------------------------------------------------------------
+
+
+def _raw_template() -> dict[str, Any]:
+    """template.yaml as written (short-form tags do not matter here), Globals included."""
+    parsed = yaml.safe_load(TEMPLATE_PATH.read_text().replace("!", "__tag__"))
+    assert isinstance(parsed, dict)
+    return parsed
+
+
+def _api_functions() -> dict[str, dict[str, Any]]:
+    """The properties of every function that serves an HttpApi route."""
+    resources = _raw_template()["Resources"]
+    return {
+        name: resource["Properties"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+        and any(ev["Type"] == "HttpApi" for ev in (resource["Properties"].get("Events") or {}).values())
+    }
+
+
+def test_every_route_sets_the_30_s_integration_timeout_explicitly() -> None:
+    functions = _api_functions()
+    assert set(functions) == {fn.logical_id for _, fn in load_template().routes()}
+    for name, props in functions.items():
+        for event_name, event in props["Events"].items():
+            if event["Type"] == "HttpApi":
+                assert event["Properties"].get("TimeoutInMillis") == INTEGRATION_TIMEOUT_MS, (
+                    name,
+                    event_name,
+                )
+
+
+def test_every_api_function_ends_before_the_gateway_gives_up() -> None:
+    default = _raw_template()["Globals"]["Function"]["Timeout"]
+    for name, props in _api_functions().items():
+        timeout = props.get("Timeout", default)
+        assert timeout < INTEGRATION_TIMEOUT_MS / 1000, f"{name}: Timeout {timeout} s"
+
+
+def test_the_create_function_outlasts_its_planning_deadline() -> None:
+    create = _api_functions()["CreateFunction"]
+    deadline = float(create["Environment"]["Variables"]["PLANNING_DEADLINE_SECONDS"])
+    assert deadline == Settings().planning_deadline_seconds  # the local stack plans with the same
+    assert create["Timeout"] >= deadline + PLANNING_MARGIN_SECONDS
+    assert create["Timeout"] < INTEGRATION_TIMEOUT_MS / 1000
