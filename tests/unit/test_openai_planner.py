@@ -16,7 +16,7 @@ import pytest
 from orchestrator.config import Settings
 from orchestrator.errors import PlanInvalid, PlannerTimeout, PlannerUnavailable
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
-from orchestrator.planner import plan_workflow, planner_from_settings
+from orchestrator.planner import plan_workflow, planner_from_settings, planning_clock
 from orchestrator.planner.offline import OfflinePlanner
 from orchestrator.planner.openai_planner import PLAN_SCHEMA, SYSTEM_PROMPT, OpenAIPlanner
 
@@ -602,3 +602,15 @@ def test_each_planning_has_its_own_deadline(make_planner: PlannerFactory) -> Non
         plan, _cost = plan_workflow(planner, USER_MESSAGE, CATALOG)
         assert len(plan.steps) == 2
     assert all(0.9 <= timeout <= 1.0 for timeout in fake.timeouts)
+
+
+def test_a_clock_started_before_planning_is_the_one_that_counts(make_planner: PlannerFactory) -> None:
+    # A caller that starts the clock at the request's start: time spent before planning counts too.
+    fake = Script(0.0, ok(json.dumps(PLAN_JSON)))
+    planner = make_planner(fake, deadline_seconds=1.0)
+    with planning_clock():
+        time.sleep(0.3)
+        plan_workflow(planner, USER_MESSAGE, CATALOG)
+    assert fake.timeouts[0] <= 0.7
+    plan_workflow(planner, USER_MESSAGE, CATALOG)  # a planning of its own again afterwards
+    assert fake.timeouts[1] > 0.9

@@ -3,11 +3,13 @@
 `plan_workflow` asks a `Planner` (OpenAI, or the offline catalog planner), validates the plan
 against the catalog, and gives the planner one more try with the reasons when validation fails.
 Both tries share one time budget: `plan_workflow` records when the planning began
-(`planning_started`), and a planner with a deadline counts from there."""
+(`planning_clock`), and a planner with a deadline counts from there (`planning_started`)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,10 +26,27 @@ _planning_started: ContextVar[float | None] = ContextVar("planning_started", def
 
 
 def planning_started() -> float:
-    """When the current planning began (`time.monotonic()`): the start of `plan_workflow`, so that a
-    planner's deadline covers every try of one planning; outside `plan_workflow`, now."""
+    """When the current planning began (`time.monotonic()`): where `planning_clock` started, so that
+    a planner's deadline covers every try of one planning; outside one, now."""
     started = _planning_started.get()
     return time.monotonic() if started is None else started
+
+
+@contextmanager
+def planning_clock() -> Iterator[float]:
+    """One planning's clock, started here unless one already runs (then that one is kept): every try
+    inside counts against the same deadline. `plan_workflow` runs in one; a caller that starts it
+    earlier (at the request's start) makes the deadline cover what it does before planning too."""
+    running = _planning_started.get()
+    if running is not None:
+        yield running
+        return
+    started = time.monotonic()
+    token = _planning_started.set(started)
+    try:
+        yield started
+    finally:
+        _planning_started.reset(token)
 
 
 class Planner(Protocol):
@@ -90,13 +109,10 @@ def plan_workflow(
 ) -> tuple[WorkflowPlan, int]:
     """A valid plan and its cost. A rejected plan is retried once with the reasons fed back, within
     the same time budget as the first try (a planner's PlannerTimeout ends the planning)."""
-    started = _planning_started.set(time.monotonic())
-    try:
+    with planning_clock():
         return _plan_with_feedback(
             planner, user_message, catalog, max_steps=max_steps, budget_microalgo=budget_microalgo
         )
-    finally:
-        _planning_started.reset(started)
 
 
 def _plan_with_feedback(
