@@ -128,7 +128,9 @@ def _client(template_path: Path) -> Client:
 
 def test_removing_a_route_from_the_template_removes_it_from_the_local_stack(tmp_path: Path) -> None:
     doc = TEMPLATE_PATH.read_text()
-    with_route = _client(TEMPLATE_PATH).post("/api/workflows/cancel", data="not json")
+    with_route = _client(TEMPLATE_PATH).post(
+        "/api/workflows/cancel", data="not json", content_type="application/json"
+    )
     # The route exists: the cancel handler itself refuses the malformed body.
     assert with_route.status_code == 400
     assert with_route.get_json()["error"]["code"] == "BadRequest"
@@ -140,7 +142,9 @@ def test_removing_a_route_from_the_template_removes_it_from_the_local_stack(tmp_
     # Point CodeUri, DefinitionUri at the real project files.
     (tmp_path / "functions").symlink_to(PROJECT_ROOT / "functions")
     (tmp_path / "statemachine").symlink_to(PROJECT_ROOT / "statemachine")
-    without_route = _client(edited).post("/api/workflows/cancel", data="not json")
+    without_route = _client(edited).post(
+        "/api/workflows/cancel", data="not json", content_type="application/json"
+    )
     assert without_route.status_code == 404
     assert without_route.get_json()["error"]["code"] == "RouteNotFound"
 
