@@ -160,6 +160,12 @@ class SdkAgentProcess:
         self.launch()
         return self.wait(timeout)
 
+    @property
+    def runs_path(self) -> Path:
+        """Where run_agent.py's counting handlers (`flaky`, `always-fail`) count their runs per input
+        (sha256 of the input → runs): `<db>.runs.json` beside the SDK's SQLite file."""
+        return self.db_path.with_name(self.db_path.name + ".runs.json")
+
     def log_text(self) -> str:
         if self._log is None:
             return ""

@@ -12,16 +12,26 @@ one), and serves until SIGTERM or Ctrl-C. Two deterministic handlers, `handler(j
 as the SDK calls them, make a two-step workflow: `summarize` (the first sentence and a word count)
 and `word-stats` (sentiment by a small word list, counts, the most frequent words), which is meant
 to be fed the first one's output.
+
+Two more make a paid job fail, for the tests of what the orchestrator does then: `flaky` raises the
+first time it runs a given input and echoes it on every later run; `always-fail` raises every time.
+Both count their runs per input (sha256) in `<db>.runs.json` next to the SDK's SQLite file (the SDK
+runs each job in a thread of this one process).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import re
 import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from orca_agent_sdk import AgentConfig, AgentServer
@@ -60,9 +70,82 @@ def word_stats(job_input: str) -> str:
 HANDLERS: dict[str, Callable[[str], str]] = {"summarize": summarize, "word-stats": word_stats}
 
 
+class HandlerFailed(RuntimeError):
+    """What `flaky` and `always-fail` raise: the SDK then marks the job `failed`."""
+
+
+class RunCounter:
+    """How many times each input was run, by its sha256, in a JSON file (written atomically)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(job_input: str) -> str:
+        return hashlib.sha256(job_input.encode()).hexdigest()
+
+    def runs(self) -> dict[str, int]:
+        try:
+            return {str(k): int(v) for k, v in json.loads(self.path.read_text()).items()}
+        except FileNotFoundError:
+            return {}
+
+    def count(self, job_input: str) -> int:
+        """Count one more run of `job_input`; the runs so far, this one included."""
+        with self._lock:
+            runs = self.runs()
+            key = self.key(job_input)
+            runs[key] = runs.get(key, 0) + 1
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text(json.dumps(runs, indent=2, sort_keys=True))
+            os.replace(temporary, self.path)
+            return runs[key]
+
+
+def flaky(counter: RunCounter) -> Callable[[str], str]:
+    """Raises on the first run of each input; echoes it (and the run) on every later one."""
+
+    def handler(job_input: str) -> str:
+        run = counter.count(job_input)
+        if run == 1:
+            raise HandlerFailed(f"flaky: the first run of this input fails (run {run})")
+        return f"Echo (run {run}): {' '.join(job_input.split())}"
+
+    return handler
+
+
+def always_fail(counter: RunCounter) -> Callable[[str], str]:
+    """Raises on every run."""
+
+    def handler(job_input: str) -> str:
+        raise HandlerFailed(f"always-fail: run {counter.count(job_input)} fails like every run")
+
+    return handler
+
+
+# Handlers that keep state next to the SDK's db: built from a RunCounter at start.
+COUNTING_HANDLERS: dict[str, Callable[[RunCounter], Callable[[str], str]]] = {
+    "flaky": flaky,
+    "always-fail": always_fail,
+}
+
+
+def runs_path(db_path: str | Path) -> Path:
+    """Where the counting handlers keep their runs: `<db>.runs.json` beside the SDK's SQLite file."""
+    db = Path(db_path)
+    return db.with_name(db.name + ".runs.json")
+
+
+def make_handler(name: str, db_path: str | Path) -> Callable[[str], str]:
+    if name in COUNTING_HANDLERS:
+        return COUNTING_HANDLERS[name](RunCounter(runs_path(db_path)))
+    return HANDLERS[name]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve one orca-agent-sdk AgentServer.")
-    parser.add_argument("--handler", choices=sorted(HANDLERS), required=True)
+    parser.add_argument("--handler", choices=sorted([*HANDLERS, *COUNTING_HANDLERS]), required=True)
     parser.add_argument("--agent-id", required=True)
     parser.add_argument("--receiver", required=True, help="the Algorand address the agent is paid at")
     parser.add_argument("--price", type=int, required=True, help="µAlgo per job")
@@ -94,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         db_path=args.db,
         remote_server_url=args.remote_server_url,
     )
-    agent: Any = AgentServer(config, HANDLERS[args.handler])
+    agent: Any = AgentServer(config, make_handler(args.handler, args.db))
     server = make_server(args.host, args.port, agent.app, threaded=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"listening on http://{args.host}:{server.server_port}", flush=True)
