@@ -8,12 +8,15 @@ import type { StepView, WorkflowView } from './types'
 export class ApiError extends Error {
   readonly status: number
   readonly code: string
+  /** The envelope's `details` when it has them (e.g. RepayConsentRequired's `repay_steps`). */
+  readonly details: unknown
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, details: unknown = undefined) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
+    this.details = details
   }
 }
 
@@ -47,11 +50,12 @@ export function errorFromResponse(status: number, body: unknown): ApiError {
   if (typeof body === 'object' && body !== null) {
     const envelope = (body as { error?: unknown }).error
     if (typeof envelope === 'object' && envelope !== null) {
-      const { code, message } = envelope as { code?: unknown; message?: unknown }
+      const { code, message, details } = envelope as { code?: unknown; message?: unknown; details?: unknown }
       return new ApiError(
         status,
         typeof code === 'string' ? code : 'Error',
         typeof message === 'string' ? message : `The API answered ${status}.`,
+        details,
       )
     }
     // API Gateway's JWT authorizer answers 401 {"message":"Unauthorized"} without an envelope.
@@ -170,9 +174,13 @@ export class ApiClient {
     return this.request('POST', '/api/workflows/approve', { workflow_id: workflowId })
   }
 
-  /** Starts an approved workflow, or resumes a failed or cancelled one. */
-  start(workflowId: string, idempotencyKey: string): Promise<WorkflowView> {
-    return this.request('POST', '/api/workflows/start', { workflow_id: workflowId }, idempotencyKey)
+  /** Starts an approved workflow, or resumes a failed or cancelled one. `repaySteps`: steps whose
+   * paid job the agent could not deliver and that the person agreed to pay for again (sent only
+   * when given; without it such a resume is answered 409 RepayConsentRequired). */
+  start(workflowId: string, idempotencyKey: string, repaySteps?: readonly number[]): Promise<WorkflowView> {
+    const body: Record<string, unknown> = { workflow_id: workflowId }
+    if (repaySteps && repaySteps.length) body.repay_steps = [...repaySteps]
+    return this.request('POST', '/api/workflows/start', body, idempotencyKey)
   }
 
   cancel(workflowId: string): Promise<WorkflowView> {

@@ -39,6 +39,8 @@ export interface StepView {
   payment_required_microalgo?: number
   last_valid_round?: number | null
   receipt?: PaymentReceipt | null
+  /** Payments for earlier jobs of this step that the agent could not deliver (kept, never lost). */
+  earlier_receipts?: PaymentReceipt[]
   output?: unknown
   error?: ErrorInfo | null
   started_at?: string | null

@@ -46,6 +46,30 @@ describe('ApiClient against a loopback server', () => {
     ])
   })
 
+  test('resume sends repay_steps only with the consent, and a 409 RepayConsentRequired keeps its details', async () => {
+    let calls = 0
+    server = await serve(() =>
+      calls++ === 0
+        ? { status: 409, json: { error: { code: 'RepayConsentRequired', message: 'Pay again?', details: { repay_steps: [2] } } } }
+        : { status: 202, json: { workflow_id: 'wf-1' } },
+    )
+    const api = new ApiClient(server.url, async () => 'token')
+    const refused = await api.start('wf-1', 'key-1').catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(ApiError)
+    expect([(refused as ApiError).status, (refused as ApiError).code, (refused as ApiError).details]).toEqual([
+      409,
+      'RepayConsentRequired',
+      { repay_steps: [2] },
+    ])
+    await api.start('wf-1', 'key-2', [2])
+    await api.start('wf-1', 'key-3', [])
+    expect(server.requests.map((r) => JSON.parse(r.body))).toEqual([
+      { workflow_id: 'wf-1' },
+      { workflow_id: 'wf-1', repay_steps: [2] },
+      { workflow_id: 'wf-1' },
+    ])
+  })
+
   test('no token: nothing is sent', async () => {
     server = await serve(() => ({ json: {} }))
     const api = new ApiClient(server.url, async () => null)
