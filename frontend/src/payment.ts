@@ -42,6 +42,16 @@ export class OfferExpired extends Error {
 
 export class PaymentError extends Error {}
 
+/** The re-quote found the step already paid: its earlier group was confirmed on chain and the API
+ * recorded it (a receipt, the step submitted or running). Nothing is to be signed; `step` is the
+ * step as the API has it now. */
+export class AlreadyPaid extends Error {
+  constructor(readonly step: StepView) {
+    super(`Your earlier payment for step ${step.step_number} is confirmed on chain and recorded; you do not pay again.`)
+    this.name = 'AlreadyPaid'
+  }
+}
+
 /** A group whose last valid round is not after the current round cannot make it into the next block. */
 export function isExpired(lastValid: bigint | number, currentRound: bigint | number): boolean {
   return BigInt(lastValid) <= BigInt(currentRound)
@@ -85,7 +95,8 @@ function offerFrom(step: StepView, walletAddress: string, requoted: boolean): Pa
 }
 
 /** The offer to show for an awaiting-payment step: the stored group, a fresh one when it expired,
- * or the stored one marked as already paid when its first transaction is confirmed on chain. */
+ * or the stored one marked as already paid when its first transaction is confirmed on chain.
+ * Throws AlreadyPaid when the re-quote answers with the step already paid. */
 export async function prepareOffer(ctx: PaymentContext, step: StepView): Promise<PaymentOffer> {
   if (step.status !== 'awaiting_payment') {
     throw new PaymentError(`Step ${step.step_number} is not waiting for a payment.`)
@@ -100,6 +111,8 @@ export async function prepareOffer(ctx: PaymentContext, step: StepView): Promise
   if (stored && lastValid !== null && !isExpired(lastValid, now)) return stored
   ctx.onRequote?.()
   const fresh = await ctx.api.startJob(ctx.workflowId, step.step_number)
+  // The earlier group made it on chain after all: the step is paid, never offer a second payment.
+  if (fresh.receipt || fresh.status !== 'awaiting_payment') throw new AlreadyPaid(fresh)
   return offerFrom(fresh, ctx.walletAddress, true)
 }
 

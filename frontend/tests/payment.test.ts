@@ -2,7 +2,7 @@ import algosdk from 'algosdk'
 import { afterEach, describe, expect, test } from 'vitest'
 
 import { ApiClient } from '../src/api'
-import { OfferExpired, PaymentError, isExpired, offerTxnIds, payOffer, prepareOffer, submitPaymentKey, type PaymentContext } from '../src/payment'
+import { AlreadyPaid, OfferExpired, PaymentError, isExpired, offerTxnIds, payOffer, prepareOffer, submitPaymentKey, type PaymentContext } from '../src/payment'
 import type { StepView } from '../src/types'
 import { PAYER, STRANGER, encode, paymentGroup } from './fixtures'
 import { algodAt, serve, type Loopback } from './loopback'
@@ -78,6 +78,21 @@ describe('prepareOffer', () => {
     expect(offer.requoted).toBe(true)
     expect(offerTxnIds(offer)).toEqual(freshIds)
     expect(offer.summary.lastValid).toBe(2150n)
+  })
+
+  test('a re-quote that answers with the step already paid offers nothing to sign', async () => {
+    // The earlier group was confirmed on chain after all: start_job answers with the step paid.
+    const old = paymentGroup({ firstValid: 100, lastValid: 1100 })
+    const oldIds = old.map((t) => t.txID())
+    const receipt = { txn_ids: oldIds, confirmed_round: 1090, amount_microalgo: 500_000, receiver: 'AGENT' }
+    for (const status of ['payment_submitted', 'running'] as const) {
+      const paid: StepView = { ...step(encode(old), 1100, oldIds), status, receipt }
+      const { ctx } = await context(1100, paid)
+      const error = await prepareOffer(ctx, step(encode(old), 1100, oldIds)).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(AlreadyPaid)
+      expect((error as AlreadyPaid).step.receipt).toEqual(receipt)
+      expect((error as Error).message).toBe('Your earlier payment for step 1 is confirmed on chain and recorded; you do not pay again.')
+    }
   })
 
   test('txids that do not match the transactions make the offer unsafe', async () => {
