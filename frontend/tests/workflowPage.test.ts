@@ -6,10 +6,10 @@ import { afterEach, expect, test, vi } from 'vitest'
 import { ApiClient } from '../src/api'
 import { parseConfig } from '../src/config'
 import { workflowIdFromPath, workflowPage } from '../src/pages/workflow'
-import type { StepView, WorkflowView } from '../src/types'
+import type { PaymentReceipt, StepView, WorkflowView } from '../src/types'
 import { createWalletManager } from '../src/wallet'
 import { AGENT, PAYER, encode, paymentGroup } from './fixtures'
-import { algodAt, serve, type Loopback } from './loopback'
+import { algodAt, serve, type Handler, type Loopback } from './loopback'
 
 const servers: Loopback[] = []
 let dispose: (() => void) | null = null
@@ -70,8 +70,11 @@ const STEPS: StepView[] = [
   },
 ]
 
-async function open(workflow: WorkflowView): Promise<{ root: HTMLElement; api: Loopback; algod: Loopback }> {
-  const api = await serve(() => ({ json: workflow }))
+async function open(
+  workflow: WorkflowView,
+  handler: Handler = () => ({ json: workflow }),
+): Promise<{ root: HTMLElement; api: Loopback; algod: Loopback }> {
+  const api = await serve(handler)
   const algod = await algodAt(500)
   servers.push(api, algod)
   const config = parseConfig({ apiBaseUrl: api.url, network: 'localnet', algod: { baseServer: algod.url } })
@@ -199,4 +202,171 @@ test('leaving the page mid-payment stops live updates for good', async () => {
     add.mockRestore()
     remove.mockRestore()
   }
+})
+
+// --- paying again, and payments recorded late ------------------------------------------------------
+
+const PAID_TXID = 'PAYTXN2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+const APP_TXID = 'APPTXN2BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
+const PAID: PaymentReceipt = { txn_ids: [PAID_TXID, APP_TXID], confirmed_round: 77, amount_microalgo: 300_000, receiver: AGENT }
+const short = (t: string): string => `${t.slice(0, 6)}…${t.slice(-6)}`
+
+/** Step 1 done; step 2 as `changes` say, its group and offer gone (as after a failure or timeout). */
+function stoppedAt(status: WorkflowView['status'], changes: Partial<StepView>): WorkflowView {
+  const step2: StepView = { ...STEPS[1], unsigned_group_txns: [], txn_ids: [], last_valid_round: null, ...changes }
+  return { ...view([STEPS[0], step2], status), error: changes.error ?? null }
+}
+
+/** The API: GET answers `now()`; POST /start answers what `onStart` says (and may move `now` on). */
+function stack(now: () => WorkflowView, onStart: (body: Record<string, unknown>) => { status?: number; json: unknown }): Handler {
+  return (r) => {
+    if (r.method === 'POST' && r.path === '/api/workflows/start') return onStart(JSON.parse(r.body) as Record<string, unknown>)
+    return { json: now() }
+  }
+}
+
+const startBodies = (api: Loopback): unknown[] =>
+  api.requests.filter((r) => r.path === '/api/workflows/start').map((r) => JSON.parse(r.body))
+
+const CONSENT_TEXT =
+  'Step 2: the agent could not deliver the job you paid for. Resuming runs step 2 again as a new job, ' +
+  `and you will pay for it again (0.3 ALGO). Your earlier payment's receipt (txid ${short(PAID_TXID)}, ${short(APP_TXID)}) is kept.`
+
+test("a paid job the agent could not deliver: the page says resuming pays again, and resumes only with that consent", async () => {
+  const failed = stoppedAt('failed', {
+    status: 'failed',
+    receipt: PAID,
+    error: { code: 'AgentJobFailed', message: `The agent reported the job as failed. ${ATTACK}` },
+  })
+  // Resumed with consent: step 2 is a new job awaiting a new payment; the earlier receipt is kept.
+  const fresh = paymentGroup({ amount: 300_000, firstValid: 450, lastValid: 1450 })
+  const resumed: WorkflowView = {
+    ...view([STEPS[0], { ...STEPS[1], unsigned_group_txns: encode(fresh), txn_ids: fresh.map((t) => t.txID()), last_valid_round: 1450, receipt: null, earlier_receipts: [PAID] }]),
+    attempt: 2,
+  }
+  let now = failed
+  const { root, api } = await open(failed, stack(() => now, () => ((now = resumed), { status: 202, json: resumed })))
+
+  // Next to the buttons: what resuming costs, and a consent button instead of the plain Resume.
+  expect($(root, 'repay-step-2')?.textContent).toBe(CONSENT_TEXT)
+  expect(visible($(root, 'repay-notice'))).toBe(true)
+  const consent = $(root, 'resume-repay') as HTMLButtonElement
+  expect(visible(consent)).toBe(true)
+  expect(consent.textContent).toBe('Pay again for step 2 and resume')
+  expect(consent.getAttribute('aria-describedby')).toBe('repay-notice')
+  expect(visible($(root, 'resume'))).toBe(false)
+  expect(visible($(root, 'payment-recorded'))).toBe(false)
+  expect($(root, 'step-receipt-2')?.textContent).toBe(`Paid 0.3 ALGO to ${short(AGENT)} in round 77 (txid ${short(PAID_TXID)}, ${short(APP_TXID)})`)
+  expect(visible($(root, 'step-earlier-receipts-2'))).toBe(false)
+  expect(root.querySelector('img')).toBeNull()
+  expect(startBodies(api)).toEqual([])
+
+  consent.click()
+  await waitFor(() => $(root, 'workflow-status')?.dataset.status === 'running')
+  const start = api.requests.find((r) => r.path === '/api/workflows/start')
+  expect(JSON.parse(start?.body ?? '')).toEqual({ workflow_id: 'wf-1', repay_steps: [2] })
+  expect(start?.headers['idempotency-key']).toBeTruthy()
+  // Now: a new payment is asked for step 2, and the earlier one is shown as kept.
+  expect(visible($(root, 'repay-notice'))).toBe(false)
+  expect(visible($(root, 'resume-repay'))).toBe(false)
+  expect(visible($(root, 'step-receipt-2'))).toBe(false)
+  expect($(root, 'step-earlier-receipt-2-0')?.textContent).toBe(
+    `Earlier payment, kept: Paid 0.3 ALGO to ${short(AGENT)} in round 77 (txid ${short(PAID_TXID)}, ${short(APP_TXID)})`,
+  )
+  expect(visible($(root, 'step-earlier-receipts-2'))).toBe(true)
+  expect($(root, 'step-earlier-receipts-2')?.getAttribute('aria-label')).toBe('Earlier payments for step 2')
+  expect(visible($(root, 'step-pay-2'))).toBe(true)
+})
+
+test('a plain Resume answered 409 RepayConsentRequired shows the same explanation and the consent button', async () => {
+  // A view that does not tell (an error code this page does not know as "job over"): the API does.
+  const failed = stoppedAt('failed', { status: 'failed', receipt: PAID, error: { code: 'SomethingElse', message: 'It failed.' } })
+  const resumed = { ...view([STEPS[0], { ...STEPS[1], status: 'pending' as const, receipt: null, earlier_receipts: [PAID] }]), attempt: 2 }
+  let now = failed
+  const refusal = {
+    status: 409,
+    json: { error: { code: 'RepayConsentRequired', message: 'The agent could not deliver the paid job of step 2.', details: { repay_steps: [2] } } },
+  }
+  const { root, api } = await open(
+    failed,
+    stack(
+      () => now,
+      (body) => (body.repay_steps ? ((now = resumed), { status: 202, json: resumed }) : refusal),
+    ),
+  )
+  // What the view says: the payment is recorded (the step stopped with a receipt).
+  expect(visible($(root, 'payment-recorded-2'))).toBe(true)
+  expect(visible($(root, 'resume'))).toBe(true)
+  expect(visible($(root, 'resume-repay'))).toBe(false)
+  $(root, 'resume')?.click()
+  // (enabled once the page has reloaded the workflow after the refusal)
+  const consent = await waitFor(() => {
+    const button = $(root, 'resume-repay') as HTMLButtonElement | null
+    return button && visible(button) && !button.disabled ? button : null
+  })
+  expect(consent.textContent).toBe('Pay again for step 2 and resume')
+  expect($(root, 'repay-step-2')?.textContent).toBe(CONSENT_TEXT)
+  expect(visible($(root, 'resume'))).toBe(false)
+  // The refusal is explained by the consent text, not shown as an error; no "recorded" promise.
+  expect($(root, 'page-error')?.textContent).toBe('')
+  expect($(root, 'payment-recorded-2')).toBeNull()
+  expect(startBodies(api)).toEqual([{ workflow_id: 'wf-1' }])
+  expect(document.activeElement).toBe(consent)
+
+  consent.click()
+  await waitFor(() => $(root, 'workflow-status')?.dataset.status === 'running')
+  expect(startBodies(api)).toEqual([{ workflow_id: 'wf-1' }, { workflow_id: 'wf-1', repay_steps: [2] }])
+  expect(visible($(root, 'resume-repay'))).toBe(false)
+  expect(visible($(root, 'step-earlier-receipt-2-0'))).toBe(true)
+})
+
+test('a payment recorded after its step stopped waiting: Resume continues without asking to pay again', async () => {
+  const late = stoppedAt('failed', {
+    status: 'payment_timeout',
+    receipt: PAID,
+    error: { code: 'PaymentTimeout', message: 'No payment arrived in time.' },
+  })
+  const resumed = { ...view([STEPS[0], { ...STEPS[1], status: 'payment_submitted' as const, receipt: PAID }]), attempt: 2 }
+  let now = late
+  const { root, api } = await open(late, stack(() => now, () => ((now = resumed), { status: 202, json: resumed })))
+  expect($(root, 'payment-recorded-2')?.textContent).toBe(
+    'Your payment for step 2 is recorded. Resume to continue; you will not be asked to pay again.',
+  )
+  // Step 1's receipt is an ordinary one (it succeeded): nothing to say about it.
+  expect($(root, 'payment-recorded-1')).toBeNull()
+  expect(visible($(root, 'repay-notice'))).toBe(false)
+  expect(visible($(root, 'resume-repay'))).toBe(false)
+  const resume = $(root, 'resume') as HTMLButtonElement
+  expect(visible(resume)).toBe(true)
+  expect(resume.getAttribute('aria-describedby')).toBe('payment-recorded')
+  resume.click()
+  await waitFor(() => $(root, 'workflow-status')?.dataset.status === 'running')
+  expect(startBodies(api)).toEqual([{ workflow_id: 'wf-1' }])
+  expect(visible($(root, 'payment-recorded'))).toBe(false)
+  expect(visible($(root, 'step-pay-2'))).toBe(false)
+})
+
+test('a re-quote that finds the step already paid shows it paid and offers nothing to sign', async () => {
+  // The offered group expired (algod is at round 500), but it was confirmed on chain meanwhile.
+  const expired = paymentGroup({ amount: 300_000, firstValid: 100, lastValid: 400 })
+  const awaiting: StepView = { ...STEPS[1], unsigned_group_txns: encode(expired), txn_ids: expired.map((t) => t.txID()), last_valid_round: 400 }
+  const paid: StepView = { ...awaiting, status: 'running', receipt: PAID }
+  let now = view([STEPS[0], awaiting])
+  const { root, api } = await open(now, (r) => {
+    if (r.path === '/api/workflows/step/start_job') {
+      now = view([STEPS[0], paid])
+      return { json: paid }
+    }
+    return { json: now }
+  })
+  $(root, 'step-pay-2')?.click()
+  await waitFor(() => $(root, 'step-status-2')?.dataset.status === 'running')
+  expect(api.requests.filter((r) => r.path === '/api/workflows/step/start_job')).toHaveLength(1)
+  expect(visible($(root, 'step-preview-2'))).toBe(false)
+  expect(visible($(root, 'step-pay-2'))).toBe(false)
+  expect($(root, 'step-pay-error-2')?.textContent).toBe('')
+  expect($(root, 'step-pay-detail-2')?.textContent).toBe(
+    'Your earlier payment for step 2 is confirmed on chain and recorded; you do not pay again.',
+  )
+  expect(visible($(root, 'step-receipt-2'))).toBe(true)
 })

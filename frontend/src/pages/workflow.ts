@@ -9,8 +9,17 @@ import { formatAlgo, shorten } from '../algo'
 import { h, replaceChildren, setText, show } from '../dom'
 import { renderGroupPreview } from '../groupPreview'
 import { renderOutput } from '../output'
-import { OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
+import { AlreadyPaid, OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
 import { Poller } from '../poller'
+import {
+  receiptText,
+  recordedPaymentStepsOf,
+  recordedPaymentText,
+  repayButtonLabel,
+  repayExplanation,
+  repayStepsAsked,
+  repayStepsOf,
+} from '../repay'
 import { stepStatusView, workflowStatusView, type PayPhase } from '../status'
 import { TERMINAL_WORKFLOW_STATUSES, type ErrorInfo, type StepView, type WorkflowView } from '../types'
 import { algodOf, walletPanel } from '../wallet'
@@ -23,6 +32,8 @@ interface LocalStep {
   offer: PaymentOffer | null
   notice: string
   error: string
+  /** Said once a re-quote found the step already paid (shown while the step submits or runs). */
+  paidNote: string
 }
 
 /** Errors that polling again will not cure: no such workflow, not allowed, not signed in. */
@@ -64,9 +75,11 @@ class StepCard {
   private readonly payDetail: HTMLElement
   private readonly payError: HTMLElement
   private readonly receipt: HTMLElement
+  private readonly earlierReceipts: HTMLElement
   private readonly output: HTMLElement
   private readonly stepError: HTMLElement
   private inputShown = ''
+  private earlierShown = ''
   private previewShown: PaymentOffer | null = null
 
   constructor(
@@ -98,6 +111,7 @@ class StepCard {
     this.payDetail = h('p', { class: 'muted', testid: `step-pay-detail-${n}`, 'aria-live': 'polite' })
     this.payError = h('div', { class: 'error', role: 'alert', testid: `step-pay-error-${n}` })
     this.receipt = h('p', { class: 'receipt', testid: `step-receipt-${n}` })
+    this.earlierReceipts = h('ul', { class: 'earlier-receipts', testid: `step-earlier-receipts-${n}`, 'aria-label': `Earlier payments for step ${n}` })
     this.output = h('div', { class: 'step-output' })
     this.stepError = h('div', { class: 'error', testid: `step-error-${n}` })
     this.element = h(
@@ -118,6 +132,7 @@ class StepCard {
       this.payDetail,
       this.payError,
       this.receipt,
+      this.earlierReceipts,
       this.stepError,
       this.output,
     )
@@ -157,21 +172,31 @@ class StepCard {
       setText(this.confirmHint, unsafe ? 'Signing is disabled for this group.' : offer.paidInRound === null ? walletNote : '')
       this.backButton.disabled = local.phase !== null
     }
-    const detail = view.detail || (awaiting ? local.preparing : '')
+    const paidNote = step.status === 'payment_submitted' || step.status === 'running' ? local.paidNote : ''
+    const detail = view.detail || (awaiting ? local.preparing : paidNote)
     setText(this.payDetail, detail)
     show(this.payDetail, !!detail)
     setText(this.payError, local.error)
     show(this.payError, !!local.error)
 
     const receipt = step.receipt
-    setText(
-      this.receipt,
-      receipt
-        ? `Paid ${formatAlgo(receipt.amount_microalgo)} to ${shorten(receipt.receiver)} in round ${receipt.confirmed_round} (txid ${receipt.txn_ids.map((t) => shorten(t)).join(', ')})`
-        : '',
-    )
+    setText(this.receipt, receipt ? receiptText(receipt) : '')
     this.receipt.title = receipt ? receipt.txn_ids.join(', ') : ''
     show(this.receipt, !!receipt)
+
+    // Payments for earlier jobs of this step that the agent could not deliver: kept, shown as such.
+    const earlier = step.earlier_receipts ?? []
+    const earlierKey = JSON.stringify(earlier)
+    if (earlierKey !== this.earlierShown) {
+      this.earlierShown = earlierKey
+      replaceChildren(
+        this.earlierReceipts,
+        earlier.map((r, i) =>
+          h('li', { class: 'receipt', testid: `step-earlier-receipt-${this.n}-${i}`, title: r.txn_ids.join(', ') }, `Earlier payment, kept: ${receiptText(r)}`),
+        ),
+      )
+    }
+    show(this.earlierReceipts, earlier.length > 0)
 
     setText(this.stepError, recordedError(step.error))
     show(this.stepError, !!step.error)
@@ -199,12 +224,15 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   let lastSeen = ''
   let actionBusy = false
   let disposed = false
+  /** Steps a resume was refused for (409 RepayConsentRequired) until the person agrees to pay again. */
+  let consentAsked: number[] = []
+  let focusConsent = false
   const locals = new Map<number, LocalStep>()
   const cards = new Map<number, StepCard>()
   const local = (n: number): LocalStep => {
     let entry = locals.get(n)
     if (!entry) {
-      entry = { phase: null, preparing: '', offer: null, notice: '', error: '' }
+      entry = { phase: null, preparing: '', offer: null, notice: '', error: '', paidNote: '' }
       locals.set(n, entry)
     }
     return entry
@@ -223,6 +251,11 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const approveStart = h('button', { type: 'button', class: 'button button--primary', testid: 'approve-start' }, 'Approve & start')
   const cancel = h('button', { type: 'button', class: 'button button--secondary', testid: 'cancel' }, 'Cancel workflow')
   const resume = h('button', { type: 'button', class: 'button button--primary', testid: 'resume' }, 'Resume')
+  // Paid jobs the agent could not deliver: what resuming costs again, and the consent to it.
+  const repayNotice = h('div', { class: 'notice', id: 'repay-notice', testid: 'repay-notice' })
+  const repayResume = h('button', { type: 'button', class: 'button button--primary', testid: 'resume-repay', 'aria-describedby': 'repay-notice' }, 'Pay again and resume')
+  // Payments recorded after their step stopped waiting: resuming does not ask for them again.
+  const recordedNotice = h('div', { class: 'notice notice--ok', id: 'payment-recorded', testid: 'payment-recorded' })
   const actionStatus = h('p', { class: 'muted', testid: 'action-status', 'aria-live': 'polite' })
   const walletMismatch = h('p', { class: 'warning-line', testid: 'wallet-mismatch', role: 'status' })
   const stepsList = h('ol', { class: 'steps', testid: 'steps' })
@@ -240,7 +273,9 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     h('p', {}, 'Total cost: ', total),
     h('p', { class: 'wallet-line' }, 'Pays from: ', walletLine),
     workflowError,
-    h('div', { class: 'actions' }, approveStart, resume, cancel),
+    repayNotice,
+    recordedNotice,
+    h('div', { class: 'actions' }, approveStart, resume, repayResume, cancel),
     actionStatus,
   )
   const body = h('div', { class: 'workflow-body' }, summary, panel.element, walletMismatch, h('h2', {}, 'Steps'), stepsList, finalOutput)
@@ -290,9 +325,30 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
 
     show(approveStart, wf.status === 'planned' || wf.status === 'approved')
     setText(approveStart, wf.status === 'approved' ? 'Start' : 'Approve & start')
-    show(resume, wf.status === 'failed' || wf.status === 'cancelled')
+    const resumable = wf.status === 'failed' || wf.status === 'cancelled'
+    const repay = toRepay()
+    show(resume, resumable && repay.length === 0)
     show(cancel, wf.status === 'planned' || wf.status === 'approved' || wf.status === 'running')
-    for (const button of [approveStart, resume, cancel]) button.toggleAttribute('disabled', actionBusy)
+    for (const button of [approveStart, resume, repayResume, cancel]) button.toggleAttribute('disabled', actionBusy)
+
+    const repayKey = JSON.stringify(repay.map((n) => [n, repayExplanation(n, stepOf(n))]))
+    if (repayNotice.dataset.shown !== repayKey) {
+      repayNotice.dataset.shown = repayKey
+      replaceChildren(repayNotice, repay.map((n) => h('p', { testid: `repay-step-${n}` }, repayExplanation(n, stepOf(n)))))
+    }
+    show(repayNotice, repay.length > 0)
+    setText(repayResume, repay.length ? repayButtonLabel(repay) : '')
+    show(repayResume, repay.length > 0)
+
+    const recorded = recordedPaymentStepsOf(wf).filter((n) => !repay.includes(n))
+    const recordedKey = recorded.join(',')
+    if (recordedNotice.dataset.shown !== recordedKey) {
+      recordedNotice.dataset.shown = recordedKey
+      replaceChildren(recordedNotice, recorded.map((n) => h('p', { testid: `payment-recorded-${n}` }, recordedPaymentText(n))))
+    }
+    show(recordedNotice, recorded.length > 0)
+    if (recorded.length) resume.setAttribute('aria-describedby', 'payment-recorded')
+    else resume.removeAttribute('aria-describedby')
 
     const note = walletNote()
     const needsWallet = wf.steps.some((s) => s.status === 'awaiting_payment')
@@ -315,12 +371,21 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     outputSection(finalOutput, wf.final_output, () => h('h2', { id: 'final-heading' }, 'Final output'), 'final-output')
   }
 
+  /** The steps a resume pays for again: those the view shows as paid jobs the agent could not
+   * deliver, and any a refused resume named; in step order. Only while resuming is possible. */
+  function toRepay(): number[] {
+    if (!workflow || (workflow.status !== 'failed' && workflow.status !== 'cancelled')) return []
+    return Array.from(new Set([...repayStepsOf(workflow), ...consentAsked])).sort((a, b) => a - b)
+  }
+
   /** Takes a fresh view from the API; true when anything changed. */
   function accept(next: WorkflowView): boolean {
     const seen = JSON.stringify(next)
     const changed = seen !== lastSeen
     lastSeen = seen
     workflow = next
+    // A refusal to resume without consent holds only while the workflow still waits for a resume.
+    if (next.status !== 'failed' && next.status !== 'cancelled') consentAsked = []
     for (const step of next.steps) {
       const entry = local(step.step_number)
       // The API moved on (paid elsewhere, timed out, cancelled): drop a stale offer.
@@ -362,7 +427,8 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     }
   })
 
-  async function act(label: string, action: () => Promise<WorkflowView>): Promise<void> {
+  /** Runs an action; `handled` may take an error it explains itself (then no page error). */
+  async function act(label: string, action: () => Promise<WorkflowView>, handled: (err: unknown) => boolean = () => false): Promise<void> {
     if (actionBusy) return
     actionBusy = true
     replaceChildren(pageError)
@@ -372,7 +438,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       accept(await action())
       setText(actionStatus, '')
     } catch (err) {
-      replaceChildren(pageError, errorLines(err))
+      if (!handled(err)) replaceChildren(pageError, errorLines(err))
       setText(actionStatus, '')
       try {
         await refresh()
@@ -382,6 +448,9 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     } finally {
       actionBusy = false
       render()
+      // The consent button appeared for a refused resume: take the person there (once enabled).
+      if (focusConsent && !repayResume.hidden) repayResume.focus()
+      focusConsent = false
       poller.kick()
     }
   }
@@ -393,7 +462,26 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       return ctx.api.start(workflowId, newIdempotencyKey())
     })
   })
-  resume.addEventListener('click', () => void act('Resuming…', () => ctx.api.start(workflowId, newIdempotencyKey())))
+  /** A resume refused until the person agrees to pay again: show what it costs and the consent
+   * button instead of an error (when the refusal names steps the page can explain). */
+  const askConsent = (err: unknown): boolean => {
+    const asked = repayStepsAsked(err)
+    if (asked === null) return false
+    consentAsked = asked
+    if (toRepay().length === 0) return false
+    focusConsent = true
+    return true
+  }
+  resume.addEventListener('click', () => void act('Resuming…', () => ctx.api.start(workflowId, newIdempotencyKey()), askConsent))
+  repayResume.addEventListener('click', () => {
+    const repay = toRepay()
+    if (!repay.length) return
+    void act('Resuming…', async () => {
+      const resumed = await ctx.api.start(workflowId, newIdempotencyKey(), repay)
+      consentAsked = []
+      return resumed
+    }, askConsent)
+  })
   cancel.addEventListener('click', () => void act('Cancelling…', () => ctx.api.cancel(workflowId)))
 
   function stepOf(n: number): StepView | undefined {
@@ -415,6 +503,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     }
     try {
       const offer = await prepareOffer(context, step)
+      entry.paidNote = ''
       entry.offer = offer
       if (offer.paidInRound !== null) {
         entry.notice = `This payment is already confirmed on chain (round ${offer.paidInRound}); it only needs to reach the agent.`
@@ -423,7 +512,13 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       }
     } catch (err) {
       entry.offer = null
-      entry.error = errorText(err)
+      if (err instanceof AlreadyPaid) {
+        // The earlier group was confirmed on chain after all: show the step as paid, ask nothing.
+        entry.paidNote = err.message
+        if (workflow) accept({ ...workflow, steps: workflow.steps.map((s) => (s.step_number === n ? err.step : s)) })
+      } else {
+        entry.error = errorText(err)
+      }
     } finally {
       entry.preparing = ''
       render()
