@@ -1,6 +1,7 @@
 """The web pages in a real browser (Playwright driving Debian's headless chromium) on the local
 stack, paying with use-wallet's mnemonic wallet: the seed's example from request to final output,
-and cancel while awaiting payment then resume. Screenshots go to tests/artifacts/ (ignored by git).
+cancel while awaiting payment then resume, and a paid job the agent fails: the page asks for consent
+to pay again before resuming. Screenshots go to tests/artifacts/ (ignored by git).
 
 Needs frontend/dist (`make frontend`; `make test` builds it) and /usr/bin/chromium (`make test`
 installs it with apt where it can); without them these tests skip with a loud message."""
@@ -16,7 +17,7 @@ import pytest
 
 from devstack.frontend import FRONTEND_DIST, frontend_for
 from devstack.stack import LocalStack, StackConfig
-from tests.stack_helpers import FAST
+from tests.stack_helpers import FAST, FixedPlanner, Harness, use_planner
 
 pytestmark = pytest.mark.e2e
 
@@ -166,6 +167,73 @@ def test_cancel_while_awaiting_payment_then_resume(page: object, stack: LocalSta
         _pay(page, step)
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "completed")
     expect(page.get_by_test_id("final-output")).to_be_visible()
+
+
+def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
+    page: object, stack: LocalStack
+) -> None:
+    from orchestrator.adapters import get_dependencies
+    from playwright.sync_api import Page, expect
+
+    from devstack.agents import AgentBehaviour
+
+    assert isinstance(page, Page)
+    deps = get_dependencies()
+    planner = deps.planner
+    harness = Harness(stack)
+    failing = harness.add_agent(
+        "movie-recommender", "failing-movies", AgentBehaviour(fail_jobs=True, job_seconds=0.2)
+    )
+    try:
+        use_planner(FixedPlanner([(failing, "a cold")]))
+        page.goto("/orchestrator")
+        _connect_wallet(page, stack)
+        page.get_by_test_id("request-input").fill("Recommend a movie")
+        page.get_by_test_id("create-submit").click()
+        page.wait_for_url("**/workflow/*")
+        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
+        page.get_by_test_id("approve-start").click()
+        _pay(page, 1)
+        first_receipt = page.get_by_test_id("step-receipt-1").inner_text()
+
+        # The agent fails the paid job: the page says plainly that resuming pays again, and offers
+        # only the consent button (no plain Resume).
+        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "failed")
+        expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "failed")
+        expect(page.get_by_test_id("step-error-1")).to_contain_text("AgentJobFailed")
+        consent_text = page.get_by_test_id("repay-step-1")
+        expect(consent_text).to_contain_text("Step 1: the agent could not deliver the job you paid for.")
+        expect(consent_text).to_contain_text("you will pay for it again (")
+        expect(consent_text).to_contain_text("Your earlier payment's receipt (txid ")
+        consent = page.get_by_role("button", name="Pay again for step 1 and resume")
+        expect(consent).to_be_visible()
+        expect(page.get_by_test_id("resume")).to_be_hidden()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "repay-consent.png"), full_page=True)
+        if AXE.is_file():
+            assert _serious_accessibility_violations(page) == []
+
+        # With consent: a new job, a new payment asked for; the earlier receipt kept under the step.
+        consent.click()
+        expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "awaiting_payment")
+        expect(page.get_by_test_id("step-pay-1")).to_be_visible()
+        expect(page.get_by_test_id("step-earlier-receipt-1-0")).to_have_text(
+            f"Earlier payment, kept: {first_receipt}"
+        )
+        expect(page.get_by_test_id("step-receipt-1")).to_be_hidden()
+        expect(page.get_by_test_id("repay-notice")).to_be_hidden()
+        page.screenshot(path=str(ARTIFACTS / "repay-new-payment.png"), full_page=True)
+        if AXE.is_file():
+            assert _serious_accessibility_violations(page) == []
+        page.get_by_test_id("cancel").click()
+        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
+    finally:
+        deps.planner = planner
+        # Out of the catalog again, so that the other tests' planner never picks it.
+        agent = deps.store.get_agent(failing)
+        if agent is not None:
+            deps.store.upsert_agents([agent.model_copy(update={"status": "inactive"})])
+        harness.close()
 
 
 AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
