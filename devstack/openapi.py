@@ -9,6 +9,7 @@ which the `openapi` function serves; a test fails when it drifts from the handle
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,12 @@ TITLE = "Agent workflow orchestrator"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Plan a workflow of marketplace agents from a request, approve it, pay each step from the "
-    "person's Algorand wallet, and follow it to its final output. Errors are "
-    '`{"error": {"code", "message"}}` with a stable code.'
+    "person's Algorand wallet, and follow it to its final output. Every route but /api/health and "
+    "/api/openapi.json needs a Supabase access token (`Authorization: Bearer <token>`); API Gateway "
+    'answers a missing or invalid one with 401 `{"message":"Unauthorized"}`. Request bodies are '
+    "JSON (`Content-Type: application/json`, UTF-8, at most 64 KB, nesting at most 32 levels), "
+    "snake_case or the seed's camelCase names; unknown fields are refused. Errors are "
+    '`{"error": {"code", "message", "details"?}}` with a stable code.'
 )
 
 
@@ -49,50 +54,55 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
             continue
         merge.add_schema(app.get_openapi_schema(title=TITLE, version=VERSION))
     document: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
-    return _with_our_errors(document)
+    return _as_served(document, template)
 
 
-PUBLIC_PATHS = ("/api/health", "/api/openapi.json")
-ERROR_SCHEMA = {
-    "title": "ErrorResponse",
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "description": "Stable error code, e.g. InvalidState"},
-                "message": {"type": "string", "description": "What went wrong, in a sentence"},
-                "details": {"description": "Extra facts, e.g. the reasons a plan was rejected"},
-            },
-        }
-    },
-}
+# Powertools' own validation answers: our handlers answer every error as {"error": {...}} instead.
+POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
-def _with_our_errors(document: dict[str, Any]) -> dict[str, Any]:
-    """Powertools describes validation failures as its 422 body; our handlers answer every error as
-    `{"error": {...}}` (400 for bad input). Say so, and mark the public routes as needing no token."""
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas["ErrorResponse"] = ERROR_SCHEMA
-    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+def _as_served(document: dict[str, Any], template: Template) -> dict[str, Any]:
+    """What the handlers declare (`orchestrator.http.api_responses`), less what Powertools adds that
+    they never answer (its 422 validation body), and each route's security as template.yaml sets it:
+    routes without an authorizer need no token."""
+    open_paths = {_shape(route.path) for route, _ in template.routes() if route.authorizer is None}
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
-            if operation.get("requestBody") or operation.get("parameters"):
-                responses["400"] = {
-                    "description": "The request is malformed or a field is missing",
-                    **error_ref,
-                }
-            responses["default"] = {"description": "An error, with a stable code", **error_ref}
-            if path in PUBLIC_PATHS:
+            responses = operation.get("responses", {})
+            for status, answer in list(responses.items()):
+                if any(name in json.dumps(answer) for name in POWERTOOLS_SCHEMAS):
+                    del responses[status]
+            if _shape(path) in open_paths:
                 operation["security"] = []
-    for unused in ("HTTPValidationError", "ValidationError"):
-        if unused not in json.dumps(document.get("paths", {})):
+    _integral_bounds(document)
+    schemas = document.get("components", {}).get("schemas", {})
+    used = json.dumps({k: v for k, v in document.items() if k != "components"})
+    for unused in POWERTOOLS_SCHEMAS:
+        if f'"#/components/schemas/{unused}"' not in used:
             schemas.pop(unused, None)
     return document
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _integral_bounds(node: Any) -> None:
+    """Powertools' OpenAPI models hold bounds as floats (`50.0`, `9.223372036854776e+18`): write whole
+    ones as integers again (exact for the bounds we use: small numbers and 2**63)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = int(value)
+            else:
+                _integral_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _integral_bounds(item)
+
+
+def _shape(path: str) -> str:
+    """/api/workflows/{id} and /api/workflows/{workflow_id} are the same route."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
 
 
 def render(document: dict[str, Any]) -> str:

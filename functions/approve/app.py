@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
-from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas import ApproveRequest, WorkflowView
 from orchestrator.services.workflows import approve_workflow
@@ -13,7 +13,18 @@ from orchestrator.services.workflows import approve_workflow
 app = make_resolver()
 
 
-@app.post("/api/workflows/approve")
+@app.post(
+    "/api/workflows/approve",
+    responses=api_responses(
+        200,
+        "The workflow, approved",
+        {
+            404: "There is no such workflow, or it is another person's (NotFound)",
+            409: "The workflow is not planned (InvalidState)",
+            422: "The plan costs more than the budget (PlanInvalid)",
+        },
+    ),
+)
 def approve(body: Annotated[ApproveRequest, Body()]) -> Response[WorkflowView]:
     return json_response(approve_workflow(get_dependencies(), body, current_user(app)))
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
-from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas import WorkflowRequest, WorkflowView
 from orchestrator.services.workflows import cancel_workflow
@@ -13,7 +13,17 @@ from orchestrator.services.workflows import cancel_workflow
 app = make_resolver()
 
 
-@app.post("/api/workflows/cancel")
+@app.post(
+    "/api/workflows/cancel",
+    responses=api_responses(
+        200,
+        "The workflow, cancelled (it can be resumed with start)",
+        {
+            404: "There is no such workflow, or it is another person's (NotFound)",
+            409: "The workflow is not planned, approved or running (InvalidState)",
+        },
+    ),
+)
 def cancel(body: Annotated[WorkflowRequest, Body()]) -> Response[WorkflowView]:
     return json_response(cancel_workflow(get_dependencies(), body.workflow_id, current_user(app)))
 

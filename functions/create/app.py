@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
-from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
 from orchestrator.schemas import CreateWorkflowRequest, WorkflowView
@@ -14,7 +14,20 @@ from orchestrator.services.workflows import create_workflow
 app = make_resolver()
 
 
-@app.post("/api/workflows/create")
+@app.post(
+    "/api/workflows/create",
+    status_code=201,
+    responses=api_responses(
+        201,
+        "The plan, priced: the workflow is planned",
+        {
+            422: "No plan fits the request or the budget (PlanInvalid; `details` lists every reason)",
+            503: "The planner is unavailable (PlannerUnavailable)",
+            504: "Planning did not finish in time (PlannerTimeout); nothing was stored",
+        },
+        idempotent=True,
+    ),
+)
 def create(
     body: Annotated[CreateWorkflowRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[WorkflowView]:

@@ -3,13 +3,13 @@
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from orchestrator.http import handle, make_resolver
+from orchestrator.http import api_responses, handle, make_resolver
 from orchestrator.observability import observed
 
 app = make_resolver()
 
 
-@app.get("/api/health")
+@app.get("/api/health", responses=api_responses(200, "The API is up", body=False, signed_in=False))
 def health() -> Response[dict[str, str]]:
     return Response(status_code=200, content_type="application/json", body={"status": "ok"})
 

@@ -5,18 +5,32 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
-from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
-from orchestrator.schemas import WorkflowRequest, WorkflowView
+from orchestrator.schemas import StartRequest, WorkflowView
 from orchestrator.services.workflows import start_workflow
 
 app = make_resolver()
 
 
-@app.post("/api/workflows/start")
+@app.post(
+    "/api/workflows/start",
+    status_code=202,
+    responses=api_responses(
+        202,
+        "The workflow, running: its execution has started",
+        {
+            404: "There is no such workflow, or it is another person's (NotFound)",
+            409: "The workflow is not approved, failed or cancelled, or every step succeeded "
+            "(InvalidState); a paid step would be paid again and is not in repay_steps "
+            "(RepayConsentRequired; `details.repay_steps`)",
+        },
+        idempotent=True,
+    ),
+)
 def start(
-    body: Annotated[WorkflowRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
+    body: Annotated[StartRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[WorkflowView]:
     user_id = current_user(app)
     return idempotent_response(
@@ -26,7 +40,8 @@ def start(
         user_id=user_id,
         request=body,
         answer=lambda: json_response(
-            start_workflow(get_dependencies(), body.workflow_id, user_id), status=202
+            start_workflow(get_dependencies(), body.workflow_id, user_id, repay_steps=body.repay_steps),
+            status=202,
         ),
     )
 

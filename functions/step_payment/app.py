@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
-from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
 from orchestrator.schemas import StepView, SubmitPaymentRequest
@@ -14,7 +14,22 @@ from orchestrator.services import steps
 app = make_resolver()
 
 
-@app.post("/api/workflows/step/submit_payment")
+@app.post(
+    "/api/workflows/step/submit_payment",
+    responses=api_responses(
+        200,
+        "The step, paid: the payment is verified on chain and handed to the agent",
+        {
+            404: "There is no such workflow or step, or it is another person's (NotFound)",
+            409: "The step is not awaiting payment (InvalidState), the payment is not confirmed yet "
+            "(PaymentNotConfirmed), a transaction already paid for another step (PaymentReplay)",
+            422: "The transaction ids are not the ones offered for the step (PaymentMismatch)",
+            502: "The agent could not be reached or kept refusing the payment (PaymentRejectedByAgent, …)",
+            503: "The chain could not be reached (ChainUnavailable)",
+        },
+        idempotent=True,
+    ),
+)
 def submit_payment(
     body: Annotated[SubmitPaymentRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[StepView]:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
-from orchestrator.http import current_user, handle, json_response, make_resolver
+from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas import PollTask, StepRequest, StepView
 from orchestrator.services import steps
@@ -14,7 +14,14 @@ from pydantic import BaseModel
 app = make_resolver()
 
 
-@app.post("/api/workflows/step/poll")
+@app.post(
+    "/api/workflows/step/poll",
+    responses=api_responses(
+        200,
+        "The step, after one look at its job",
+        {404: "There is no such workflow or step, or it is another person's (NotFound)"},
+    ),
+)
 def poll(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
     return json_response(
         steps.poll_step(get_dependencies(), body.workflow_id, body.step_number, current_user(app))

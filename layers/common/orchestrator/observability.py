@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -26,6 +25,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from orchestrator.engine import execution_ref
+from orchestrator.schemas import MAX_BODY_BYTES, JsonBodyError, read_json
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "orchestrator"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AgentOrchestrator"
@@ -66,13 +66,17 @@ def workflow_id_of(event: Any) -> str | None:
 
 
 def _json_field(text: Any, key: str) -> str | None:
-    if not isinstance(text, str) or not text.startswith("{"):
+    """A top-level string field of a JSON body, read within the body limits (size, nesting) of
+    `orchestrator.schemas.read_json`; anything else (too large, too deep, not JSON) names no
+    workflow. Never raises: the body is screened and refused by the route itself."""
+    if not isinstance(text, str) or not text.startswith("{") or len(text) > MAX_BODY_BYTES:
         return None
     try:
-        value = json.loads(text).get(key)
-    except (ValueError, AttributeError):
+        document = read_json(text)
+    except JsonBodyError:
         return None
-    return str(value) if isinstance(value, str) and value else None
+    value = document.get(key) if isinstance(document, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() else None
 
 
 def set_correlation_id(workflow_id: str | None) -> None:
