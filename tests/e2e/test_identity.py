@@ -13,8 +13,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from orchestrator.adapters import get_dependencies
+from orchestrator.models import WorkflowStatus
 
-from devstack.auth import DEV_USER_ID, ISSUER_PATH
+from devstack.auth import ALGORITHM, DEV_USER_ID, ISSUER_PATH, LocalIssuer
 from devstack.cli import main as orch
 from devstack.template import load_template
 from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
@@ -116,6 +117,111 @@ def test_open_routes_answer_without_a_token(harness: Harness) -> None:
         response = call(harness, method, path, None)
         assert response.status_code == 200, (path, response.text)
     assert call(harness, "GET", "/api/health", None).json() == {"status": "ok"}
+
+
+def signed_without_a_user(issuer: LocalIssuer, sub: Any) -> str:
+    """A token the stack's issuer signed (valid for the gateway) whose `sub` is `sub`, or that has
+    no `sub` at all when `sub` is `NO_SUB`. Signed here: `mint_token` always names a user."""
+    claims = issuer.claims(DEV_USER_ID)
+    if sub is NO_SUB:
+        del claims["sub"]
+    else:
+        claims["sub"] = sub
+    return jwt.encode(claims, issuer.private_key, algorithm=ALGORITHM, headers={"kid": issuer.kid})
+
+
+NO_SUB = object()
+NO_USER_SUBS = [NO_SUB, "", "   ", 123, None, True, ["x"]]
+NO_USER_IDS = ["no sub", "empty", "blank", "number", "null", "true", "list"]
+
+
+@pytest.fixture(scope="module")
+def targets(harness: Harness) -> dict[str, Any]:
+    """The dev user's workflows in each state a route acts on: planned, approved, running (step 1
+    awaiting payment, its group offered)."""
+    planned = harness.create()["workflow_id"]
+    approved = harness.create()["workflow_id"]
+    assert harness.post("/api/workflows/approve", {"workflowId": approved}).status_code == 200
+    running = harness.create_and_start()
+    offered = harness.wait_for_step(running, 1, "awaiting_payment")["txn_ids"]
+    return {"planned": planned, "approved": approved, "running": running, "offered": offered}
+
+
+def requests_on_every_route(harness: Harness, targets: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """One request per guarded route that would change something if it were let through."""
+    running, step = targets["running"], {"workflowId": targets["running"], "stepNumber": 1}
+    requests: list[tuple[str, str, Any]] = [
+        (
+            "POST",
+            "/api/workflows/create",
+            {"userMessage": "headache", "walletAddress": harness.wallet.address},
+        ),
+        ("POST", "/api/workflows/approve", {"workflowId": targets["planned"]}),
+        ("POST", "/api/workflows/start", {"workflowId": targets["approved"]}),
+        ("GET", f"/api/workflows/{running}", None),
+        ("POST", "/api/workflows/step/start_job", step),
+        ("POST", "/api/workflows/step/submit_payment", {**step, "txnIds": targets["offered"]}),
+        ("POST", "/api/workflows/step/poll", step),
+        ("POST", "/api/workflows/cancel", {"workflowId": running}),
+    ]
+    guarded = {(method, _shape(path)) for method, path in GUARDED}
+    assert {(method, _shape(path)) for method, path, _ in requests} == guarded
+    return requests
+
+
+def _shape(path: str) -> str:
+    parts = path.split("/")
+    return "/".join("{}" if len(part) == 36 and part.count("-") == 4 else part for part in parts)
+
+
+def snapshot(targets: dict[str, Any]) -> dict[str, Any]:
+    """What a request could change: how many workflows there are, and the targets and their steps."""
+    store = get_dependencies().store
+    counts = {status.value: len(store.list_workflow_ids(status=status)) for status in WorkflowStatus}
+    workflows = {}
+    for name in ("planned", "approved", "running"):
+        workflow = store.get_workflow(targets[name])
+        assert workflow is not None
+        steps = [(s.status, s.txn_ids, s.job_id) for s in store.list_steps(workflow.workflow_id)]
+        workflows[name] = (workflow.status, workflow.attempt, steps)
+    return {"counts": counts, "workflows": workflows}
+
+
+@pytest.mark.parametrize("sub", NO_USER_SUBS, ids=NO_USER_IDS)
+def test_a_signed_token_that_names_no_user_is_a_401_on_every_route_and_changes_nothing(
+    harness: Harness, targets: dict[str, Any], sub: Any
+) -> None:
+    issuer = harness.stack.issuer
+    assert issuer is not None
+    token = signed_without_a_user(issuer, sub)
+    before = snapshot(targets)
+    for method, path, body in requests_on_every_route(harness, targets):
+        response = httpx.request(
+            method,
+            f"{harness.stack.api_url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["error"]["code"] == "Unauthorized", (method, path, response.text)
+    assert snapshot(targets) == before
+
+
+def test_the_same_requests_with_the_owners_token_go_through(
+    harness: Harness, targets: dict[str, Any]
+) -> None:
+    """The requests above are ones that act: refused only for want of a user. (Last of the two: it
+    changes the targets.)"""
+    expected = {
+        "/api/workflows/create": 201,
+        "/api/workflows/start": 202,
+        "/api/workflows/step/submit_payment": 409,  # offered but never paid: not confirmed on chain
+    }
+    for method, path, body in requests_on_every_route(harness, targets):
+        response = harness.api.request(method, path, json=body)
+        assert response.status_code == expected.get(path, 200), (method, path, response.text)
 
 
 def test_the_token_subject_owns_the_workflow_it_creates(harness: Harness) -> None:
