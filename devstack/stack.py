@@ -46,7 +46,7 @@ class StackConfig(BaseModel):
     payment_timeout_seconds: int | None = 600
     poll_deadline_seconds: int = 300
     poll_max_seconds: int = 5
-    submit_payment_retry_seconds: float = 20.0
+    submit_payment_retry_seconds: float = 12.0
     # What EventBridge and Scheduler do in AWS (devstack/operations.py); None turns either off.
     execution_watch_seconds: float | None = 1.0  # ended executions → the reconcile function
     sweep_interval_seconds: float | None = 60.0  # the sweep function (AWS: every 5 minutes)

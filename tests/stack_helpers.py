@@ -112,6 +112,21 @@ class Harness:
         get_dependencies().store.upsert_agents([AgentMetadata.model_validate(entry)])
         return agent_id
 
+    def payments_on_chain(self, receiver: str | None = None) -> list[tuple[str, int]]:
+        """(receiver, amount) of every confirmed payment on the dev ledger from the workflows' wallet
+        (to `receiver` only, when given): what the person really paid, whatever the orchestrator says."""
+        ledger = self.stack.ledger
+        with ledger._lock:  # the ledger's own chain, not its lagging indexer view
+            history = list(ledger._history)
+        return [
+            (record.txn.receiver, record.txn.amount)
+            for record in history
+            if record.confirmed_round
+            and record.txn.type == "pay"
+            and record.txn.sender == self.wallet.address
+            and (receiver is None or record.txn.receiver == receiver)
+        ]
+
     def post(self, path: str, body: Any) -> httpx.Response:
         return self.api.post(path, json=body)
 

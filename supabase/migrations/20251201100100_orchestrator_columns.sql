@@ -126,8 +126,11 @@ alter table public.step_results
     add column if not exists payment_required_microalgo bigint,
     add column if not exists last_valid_round bigint,
     add column if not exists receipt jsonb,
+    -- receipts of earlier jobs of the step the agent could not deliver (the person agreed to pay anew)
+    add column if not exists earlier_receipts jsonb,
     add column if not exists error jsonb,
     add column if not exists task_token text,  -- secret: not readable by users (next file)
+    add column if not exists payment_redeliveries integer,
     add column if not exists poll_errors integer,
     add column if not exists poll_deadline timestamptz,
     add column if not exists started_at timestamptz,
@@ -157,7 +160,12 @@ select pg_temp.ensure_constraint('public.step_results', 'step_results_payment_re
 alter table public.jobs
     add column if not exists workflow_id uuid,
     add column if not exists step_number integer,
-    add column if not exists agent_job_id text;  -- the agent's own job id (e.g. J1762754481290)
+    add column if not exists agent_job_id text,  -- the agent's own job id (e.g. J1762754481290)
+    -- The group the job offered for signing, remembered until its window has passed: a payment
+    -- confirmed on chain is found and delivered even when nobody submitted it.
+    add column if not exists unsigned_group_txns jsonb,
+    add column if not exists txn_ids jsonb,
+    add column if not exists last_valid_round bigint;
 
 select pg_temp.ensure_constraint('public.jobs', 'jobs_workflow_id_fkey',
     'foreign key (workflow_id) references public.workflows (workflow_id) on delete cascade');

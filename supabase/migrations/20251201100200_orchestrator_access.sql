@@ -216,15 +216,16 @@ begin
     insert into public.step_results (
         id, workflow_id, step_number, agent_id, agent_name, status, input, job_id, agent_job_id,
         unsigned_group_txns, txn_ids, price_microalgo, payment_required_microalgo, last_valid_round,
-        receipt, output, output_format, error, task_token, poll_errors, poll_deadline, started_at,
-        completed_at, created_at, updated_at
+        receipt, earlier_receipts, output, output_format, error, task_token, payment_redeliveries,
+        poll_errors, poll_deadline, started_at, completed_at, created_at, updated_at
     )
     select
         coalesce(s.id, gen_random_uuid()), s.workflow_id, s.step_number, s.agent_id, s.agent_name,
         coalesce(s.status, 'pending'), s.input, s.job_id, s.agent_job_id, s.unsigned_group_txns,
         s.txn_ids, s.price_microalgo, s.payment_required_microalgo, s.last_valid_round, s.receipt,
-        s.output, s.output_format, s.error, s.task_token, s.poll_errors, s.poll_deadline, s.started_at,
-        s.completed_at, coalesce(s.created_at, now()), s.updated_at
+        s.earlier_receipts, s.output, s.output_format, s.error, s.task_token, s.payment_redeliveries,
+        s.poll_errors, s.poll_deadline, s.started_at, s.completed_at, coalesce(s.created_at, now()),
+        s.updated_at
     from jsonb_populate_recordset(null::public.step_results, steps) as s;
 
     return w.workflow_id;

@@ -76,15 +76,30 @@ def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(h
     assert done["error"]["code"] == "AgentJobFailed"
     first_receipt = done["steps"][0]["receipt"]
 
-    # Resume: step 1 is not run or paid again; step 2 starts a new job.
-    resumed = harness.post("/api/workflows/start", {"workflowId": workflow_id})
+    failed_receipt = done["steps"][1]["receipt"]
+    assert failed_receipt is not None
+    paid_before = harness.payments_on_chain()
+    assert len(paid_before) == 2  # one payment per step so far
+
+    # Step 2's paid job is over: resuming pays again, so it needs the person's consent.
+    refused = harness.post("/api/workflows/start", {"workflowId": workflow_id})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "RepayConsentRequired"
+    assert refused.json()["error"]["details"] == {"repay_steps": [2]}
+    assert "paid again" in refused.json()["error"]["message"]
+    assert harness.workflow(workflow_id)["status"] == "failed"  # nothing changed
+
+    # With consent: step 1 is not run or paid again; step 2 starts a new job, the earlier receipt kept.
+    resumed = harness.post("/api/workflows/start", {"workflowId": workflow_id, "repay_steps": [2]})
     assert resumed.status_code == 202, resumed.text
     assert resumed.json()["attempt"] == 2
     step2 = harness.wait_for_step(workflow_id, 2, "awaiting_payment")
     assert step2["txn_ids"] != done["steps"][1]["txn_ids"]
+    assert step2["earlier_receipts"] == [failed_receipt]
     after = harness.workflow(workflow_id)
     assert after["steps"][0]["receipt"] == first_receipt
     assert after["steps"][0]["status"] == "succeeded"
+    assert harness.payments_on_chain() == paid_before  # nothing paid until the person pays
     harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
 
 

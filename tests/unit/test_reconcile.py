@@ -56,7 +56,7 @@ def deps(tmp_path: Path) -> Iterator[Dependencies]:
         payment_timeout_seconds=600,
         poll_deadline_seconds=300,
         sweep_margin_seconds=60,
-        submit_payment_retry_seconds=20,
+        submit_payment_retry_seconds=12,
     )
     deps = Dependencies(settings)
     deps.store = SQLiteStore(settings.sqlite_path)
@@ -471,7 +471,7 @@ def test_sweep_repairs_a_workflow_whose_execution_is_gone(
     submitted = running_workflow(deps, StepStatus.PAYMENT_SUBMITTED, execution_arn=gone)
     between_steps = running_workflow(deps, StepStatus.PENDING)  # no execution arn was ever recorded
 
-    outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 60 + 20 + 5))
+    outcome = sweep_stuck_workflows(sweeping_deps(deps, sfn, 60 + 12 + 5))
 
     repaired = {r.workflow_id: r for r in outcome.repaired}
     assert set(repaired) == {submitted.workflow_id, between_steps.workflow_id}
@@ -509,5 +509,5 @@ def test_overdue_deadlines_follow_the_step_status(deps: Dependencies) -> None:
     assert awaiting.started_at is not None
     assert overdue_at(deps, workflow, awaiting) == awaiting.started_at + timedelta(seconds=600 + 60)
     submitted = step.model_copy(update={"status": StepStatus.PAYMENT_SUBMITTED})
-    assert overdue_at(deps, workflow, submitted) == submitted.updated_at + timedelta(seconds=20 + 60)
+    assert overdue_at(deps, workflow, submitted) == submitted.updated_at + timedelta(seconds=12 + 60)
     assert overdue_at(deps, workflow, None) == workflow.updated_at + timedelta(seconds=60)

@@ -353,6 +353,13 @@ def test_jobs_and_access_tokens(store: Store) -> None:
         changes={"job_id": job.job_id, "agent_job_id": "J1"},
     )
     assert pointed is not None and pointed.job_id == job.job_id and pointed.agent_job_id == "J1"
+    second = make_job(workflow.workflow_id, 1, "J2", txn_ids=["T8", "T9"], unsigned_group_txns=["a", "b"])
+    store.record_job(second)
+    store.record_job(make_job(workflow.workflow_id, 2, "J3"))
+    listed = store.list_jobs(workflow.workflow_id, 1)
+    assert [j.agent_job_id for j in listed] == ["J1", "J2"]  # oldest first
+    assert listed[1] == second and listed[0].amount_microalgo == 6
+    assert store.list_jobs(workflow.workflow_id, 3) == []
     store.update_job(job.job_id, {"state": JobState.RUNNING, "txid": "T1"})
     store.update_job(str(uuid.uuid4()), {"state": JobState.FAILED})  # an unknown job: nothing
     with pytest.raises(ValueError):
@@ -427,8 +434,9 @@ WORKFLOW_COLUMNS = (
 )
 STEP_COLUMNS = (
     "id,workflow_id,step_number,agent_id,agent_name,status,input,job_id,agent_job_id,unsigned_group_txns,"
-    "txn_ids,price_microalgo,payment_required_microalgo,last_valid_round,receipt,output,error,task_token,"
-    "poll_errors,poll_deadline,started_at,completed_at,created_at,updated_at,output_format"
+    "txn_ids,price_microalgo,payment_required_microalgo,last_valid_round,receipt,earlier_receipts,output,"
+    "error,task_token,payment_redeliveries,poll_errors,poll_deadline,started_at,completed_at,created_at,"
+    "updated_at,output_format"
 )
 PAYMENT_COLUMNS = (
     "payment_id,txid,workflow_id,step_number,agent_id,job_id,payer_addr,payee_addr,amount_microalgo,"
@@ -436,7 +444,8 @@ PAYMENT_COLUMNS = (
 )
 JOB_COLUMNS = (
     "job_id,agent_id,requester_addr,callee_addr,job_input,job_input_hash,amount_microalgo,state,txid,"
-    "group_id,workflow_id,step_number,agent_job_id,created_at,updated_at"
+    "group_id,workflow_id,step_number,agent_job_id,unsigned_group_txns,txn_ids,last_valid_round,created_at,"
+    "updated_at"
 )
 
 

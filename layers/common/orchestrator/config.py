@@ -67,7 +67,9 @@ class Settings(BaseModel):
     genesis_hash: str | None = None  # base64; when neither it nor the preset sets one, algod's is trusted
     max_fee_microalgo: int = Field(default=10_000, ge=1000)
     max_validity_rounds: int = Field(default=1000, ge=1)
-    submit_payment_retry_seconds: float = Field(default=20.0, ge=0)
+    # A submit_payment request must end well inside the 30 s API Gateway limit: retries of at most this
+    # long, plus one agent request (AGENT_TIMEOUT_SECONDS) and the chain checks.
+    submit_payment_retry_seconds: float = Field(default=12.0, ge=0, le=15)
 
     # --- idempotency (orchestrator.idempotency) ------------------------------------------------------
     # DynamoDB table of Idempotency-Key records. Unset: idempotency is off and the header is ignored.

@@ -95,6 +95,18 @@ class AgentJobFailed(OrchestratorError):
     http_status = 502
 
 
+class AgentLostJob(OrchestratorError):
+    """The agent no longer knows a job that was paid for, and did not take the payment again."""
+
+    http_status = 502
+
+
+class RepayConsentRequired(OrchestratorError):
+    """Resuming would run a paid step again as a new job, paid again: only with the person's consent."""
+
+    http_status = 409
+
+
 class PollTimeout(OrchestratorError):
     """The agent did not finish the job before the poll deadline."""
 
@@ -175,6 +187,7 @@ AGENT_ERRORS: tuple[type[OrchestratorError], ...] = (
     AgentProtocolError,
     AgentRejected,
     AgentJobFailed,
+    AgentLostJob,
     PollTimeout,
     UnsafePaymentGroup,
     PaymentRejectedByAgent,

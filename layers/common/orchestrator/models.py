@@ -159,9 +159,13 @@ class StepResult(BaseModel):
     payment_required_microalgo: int = 0
     last_valid_round: int | None = None
     receipt: PaymentReceipt | None = None
+    # Receipts of earlier jobs of this step that the agent could not deliver, kept when the person
+    # agreed to pay for a new one.
+    earlier_receipts: list[PaymentReceipt] = Field(default_factory=list)
     output: Any = None
     error: ErrorInfo | None = None
     task_token: str | None = None
+    payment_redeliveries: int = 0  # times the current job's payment was handed to the agent again
     poll_errors: int = 0
     poll_deadline: datetime | None = None
     started_at: datetime | None = None
@@ -232,6 +236,11 @@ class JobRecord(BaseModel):
     workflow_id: str
     step_number: int
     agent_job_id: str
+    # The payment group offered for this job: remembered until its window has passed, so that a
+    # confirmed payment is found on chain even when nobody submitted it.
+    unsigned_group_txns: list[str] = Field(default_factory=list)
+    txn_ids: list[str] = Field(default_factory=list)
+    last_valid_round: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -31,6 +31,20 @@ def decode_group(blobs: list[str]) -> list[transaction.Transaction]:
     return [decode_transaction(blob) for blob in blobs]
 
 
+def group_payments(blobs: list[str], txn_ids: list[str]) -> list[tuple[str, int, str]]:
+    """(txid, amount, payee) of each transaction of a group: payments pay their receiver; app calls
+    pay nothing, to the app's address."""
+    from algosdk import logic
+
+    rows = []
+    for txid, txn in zip(txn_ids, decode_group(blobs), strict=True):
+        if isinstance(txn, transaction.PaymentTxn):
+            rows.append((txid, int(txn.amt), str(txn.receiver)))
+        else:
+            rows.append((txid, 0, logic.get_application_address(int(getattr(txn, "index", 0) or 0))))
+    return rows
+
+
 def encode_transaction(txn: transaction.Transaction) -> str:
     """The canonical form we store and offer for signing: base64 msgpack, once."""
     return str(encoding.msgpack_encode(txn))

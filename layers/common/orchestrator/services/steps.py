@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.adapters import Dependencies
 from orchestrator.errors import (
@@ -30,7 +30,6 @@ from orchestrator.models import (
     ErrorInfo,
     JobRecord,
     JobState,
-    PaymentReceipt,
     PaymentRecord,
     StepResult,
     StepStatus,
@@ -49,7 +48,11 @@ from orchestrator.schemas import (
     StepView,
     TaskRef,
 )
-from orchestrator.services.views import load_step, load_workflow, step_view
+from orchestrator.services import recovery
+from orchestrator.services.views import load_owned_workflow, load_step, load_workflow, step_view
+
+if TYPE_CHECKING:
+    from orchestrator.payments.safety import CheckedGroup
 
 _NOT_YET_PAID = frozenset({StepStatus.PENDING, StepStatus.AWAITING_PAYMENT})
 
@@ -105,8 +108,26 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
     agent = _agent(deps, step.agent_id)
 
     paid = _payments_for_current_job(deps, step)
+    if not paid:
+        # Money rules: an earlier offer confirmed on chain is delivered instead of a new one...
+        found = recovery.find_confirmed_offer(deps, step)
+        if found is not None:
+            step, paid = _claim_offer(deps, workflow, step, *found, expected={StepStatus.PENDING})
     if paid:
         _resume_paid_step(deps, workflow, step, agent, paid, task.task_token)
+        return
+    # ... and one that may still confirm is offered again, never replaced by a second group.
+    still_open = recovery.find_open_offer(deps, step)
+    if still_open is not None:
+        _set_step(
+            deps,
+            step,
+            {StepStatus.PENDING},
+            status=StepStatus.AWAITING_PAYMENT,
+            task_token=task.task_token,
+            started_at=deps.clock(),
+            **recovery.offer_fields(still_open),
+        )
         return
 
     job_input = _resolve_step_input(deps, workflow, step)
@@ -131,29 +152,16 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
 
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
     job = _record_job(
-        deps,
-        workflow,
-        step,
-        agent,
-        job_input,
-        response.job_id,
-        checked.total_paid_microalgo,
-        JobState.PAYMENT_PENDING,
+        deps, workflow, step, agent, job_input, response.job_id, 0, JobState.PAYMENT_PENDING, checked
     )
     _set_step(
         deps,
         step,
         {StepStatus.PENDING},
         status=StepStatus.AWAITING_PAYMENT,
-        input=job_input,
-        job_id=job.job_id,
-        agent_job_id=job.agent_job_id,
-        unsigned_group_txns=checked.unsigned_group_txns,
-        txn_ids=checked.txn_ids,
-        payment_required_microalgo=checked.total_paid_microalgo,
-        last_valid_round=checked.last_valid,
         task_token=task.task_token,
         started_at=now,
+        **recovery.offer_fields(job),
     )
 
 
@@ -166,8 +174,19 @@ def _record_job(
     agent_job_id: str,
     amount_microalgo: int,
     state: JobState,
+    checked: CheckedGroup | None = None,
 ) -> JobRecord:
-    """The marketplace's `jobs` row for the agent's job, written before the step points at it."""
+    """The marketplace's `jobs` row for the agent's job, with the group it offered (remembered for
+    payment recovery), written before the step points at it."""
+    offered: dict[str, Any] = {}
+    if checked is not None:
+        amount_microalgo = checked.total_paid_microalgo
+        offered = dict(
+            unsigned_group_txns=checked.unsigned_group_txns,
+            txn_ids=checked.txn_ids,
+            last_valid_round=checked.last_valid,
+            group_id=checked.group_id,
+        )
     job = JobRecord(
         job_id=job_row_id(workflow.workflow_id, step.step_number, agent_job_id),
         agent_id=agent.id,
@@ -180,9 +199,38 @@ def _record_job(
         workflow_id=workflow.workflow_id,
         step_number=step.step_number,
         agent_job_id=agent_job_id,
+        **offered,
     )
     deps.store.record_job(job)
     return job
+
+
+def _claim_offer(
+    deps: Dependencies,
+    workflow: WorkflowRecord,
+    step: StepResult,
+    job: JobRecord,
+    round_: int,
+    *,
+    expected: set[StepStatus],
+    **changes: Any,
+) -> tuple[StepResult, list[PaymentRecord]]:
+    """Record the confirmed payment of `job` for the step and point the step at that job."""
+    records = recovery.payment_records(workflow, step, job, round_)
+    if not deps.store.record_payments(records):
+        # Recorded meanwhile: for this job (a concurrent recovery) it is ours; else it is a replay.
+        records = [p for p in deps.store.payments_for_txids(job.txn_ids) if p.job_id == job.job_id]
+        if sorted(p.txid for p in records) != sorted(job.txn_ids):
+            raise PaymentReplay("One of these transactions already paid for another step.")
+    step = _set_step(
+        deps,
+        step,
+        expected,
+        receipt=recovery.receipt_of(job, records),
+        **{**recovery.offer_fields(job), **changes},
+    )
+    deps.store.update_job(job.job_id, {"state": JobState.ONCHAIN_CONFIRMED})
+    return step, records
 
 
 def _resolve_step_input(deps: Dependencies, workflow: WorkflowRecord, step: StepResult) -> str:
@@ -205,7 +253,7 @@ def _check_group(
     agent: AgentMetadata,
     blobs: list[str],
     txn_ids: list[str],
-) -> Any:
+) -> CheckedGroup:
     from orchestrator.payments.safety import PaymentPolicy, check_payment_group
 
     policy = PaymentPolicy(
@@ -292,57 +340,43 @@ def _deliver_payment(
 
 
 def submit_payment(
-    deps: Dependencies, workflow_id: str, step_number: int, txn_ids: list[str], user_id: str | None
+    deps: Dependencies, workflow_id: str, step_number: int, txn_ids: list[str], user_id: str
 ) -> StepView:
-    """Verify the confirmed payment on chain, hand it to the agent, and let the execution go on."""
-    workflow = load_workflow(deps.store, workflow_id, user_id)
-    if workflow.status == WorkflowStatus.CANCELLED:
-        raise WorkflowCancelled("The workflow was cancelled; its payment is no longer expected.")
+    """Verify the confirmed payment on chain, record it, hand it to the agent and let the execution go
+    on. A payment for an earlier offer of the step, or one arriving after the step stopped waiting
+    (payment timeout, a restart, a cancel), is still recorded: it is never lost or asked for twice."""
+    workflow = load_owned_workflow(deps.store, workflow_id, user_id)
     step = load_step(deps.store, workflow_id, step_number)
-    if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
-        raise InvalidState(f"Step {step_number} is {step.status.value}; it is not awaiting payment.")
-    if sorted(txn_ids) != sorted(step.txn_ids):
+    offer = recovery.offer_for_txids(deps, step, txn_ids)
+    if offer is None:
         raise PaymentMismatch(
             "The submitted transaction ids are not the ones this step offered for signing.",
             details={"expected": step.txn_ids, "submitted": txn_ids},
         )
-    replayed = deps.store.payments_for_txids(txn_ids)
-    if replayed:
-        raise PaymentReplay(f"Transaction {replayed[0].txid} already paid for another step.")
+    recorded = deps.store.payments_for_txids(txn_ids)
+    if recorded:
+        if all(p.workflow_id == workflow_id and p.job_id == offer.job_id for p in recorded):
+            return step_view(workflow, step)  # recorded already (a repeat, or found on chain first)
+        raise PaymentReplay(f"Transaction {recorded[0].txid} already paid for another step.")
     confirmed_round = deps.chain.require_confirmed(txn_ids)
+    if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
+        return _record_late_payment(deps, workflow, step, offer, confirmed_round)
+
     agent = _agent(deps, step.agent_id)
-    paid = _txn_payments(step)
-    receipt = PaymentReceipt(
-        txn_ids=step.txn_ids,
-        confirmed_round=confirmed_round,
-        amount_microalgo=sum(amount for _, amount, _ in paid),
-        receiver=next((payee for _, amount, payee in paid if amount > 0), ""),
+    # Claim the step: of two concurrent submissions exactly one gets past this line. A payment for an
+    # earlier offer (the group was re-quoted meanwhile) points the step back at the job it paid for.
+    superseded = step.job_id if step.job_id != offer.job_id else None
+    step, _ = _claim_offer(
+        deps,
+        workflow,
+        step,
+        offer,
+        confirmed_round,
+        expected={StepStatus.AWAITING_PAYMENT},
+        status=StepStatus.PAYMENT_SUBMITTED,
     )
-    # Claim the step: of two concurrent submissions exactly one gets past this line.
-    step = _set_step(
-        deps, step, {StepStatus.AWAITING_PAYMENT}, status=StepStatus.PAYMENT_SUBMITTED, receipt=receipt
-    )
-    recorded = deps.store.record_payments(
-        [
-            PaymentRecord(
-                txid=txid,
-                workflow_id=workflow_id,
-                step_number=step_number,
-                agent_id=agent.id,
-                job_id=step.job_id,
-                payer_addr=workflow.wallet_address,
-                payee_addr=payee,
-                amount_microalgo=txn_amount,
-                confirmed_round=confirmed_round,
-            )
-            for txid, txn_amount, payee in paid
-        ]
-    )
-    if not recorded:
-        _set_step(
-            deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.AWAITING_PAYMENT, receipt=None
-        )
-        raise PaymentReplay("One of these transactions already paid for another step.")
+    if superseded is not None:
+        deps.store.update_job(superseded, {"state": JobState.EXPIRED})
     if step.started_at is not None:
         deps.metrics.payment_wait((deps.clock() - step.started_at).total_seconds())
 
@@ -359,64 +393,49 @@ def submit_payment(
     return step_view(workflow, step)
 
 
-def _txn_payments(step: StepResult) -> list[tuple[str, int, str]]:
-    """(txid, amount, payee) of each transaction of the step's group; app calls pay 0 to the app's
-    address."""
-    from algosdk import logic, transaction
-
-    from orchestrator.payments.decoding import decode_group
-
-    rows = []
-    for txid, txn in zip(step.txn_ids, decode_group(step.unsigned_group_txns), strict=True):
-        if isinstance(txn, transaction.PaymentTxn):
-            rows.append((txid, int(txn.amt), str(txn.receiver)))
-        else:
-            rows.append((txid, 0, logic.get_application_address(int(getattr(txn, "index", 0) or 0))))
-    return rows
+def _record_late_payment(
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, offer: JobRecord, round_: int
+) -> StepView:
+    """The step no longer waits for this payment: record it against its job so that resuming
+    delivers it instead of asking again."""
+    if step.status in ACTIVE_STEP_STATUSES or step.status == StepStatus.SUCCEEDED:
+        # Another payment moved the step on: keep this one's record (never lost), change nothing else.
+        records = recovery.payment_records(workflow, step, offer, round_)
+        if not deps.store.record_payments(records):
+            raise PaymentReplay("One of these transactions already paid for another step.")
+        return step_view(workflow, load_step(deps.store, step.workflow_id, step.step_number))
+    step, _ = _claim_offer(deps, workflow, step, offer, round_, expected={step.status})
+    return step_view(workflow, step)
 
 
 # --- re-quote (API: POST /api/workflows/step/start_job) -------------------------------------------
 
 
-def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str | None) -> StepView:
-    """Ask the agent for a fresh group when the stored one expired before the person paid."""
-    workflow = load_workflow(deps.store, workflow_id, user_id)
+def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str) -> StepView:
+    """Ask the agent for a fresh group when every group offered for the step has expired unpaid.
+    A group that may still confirm is never replaced, and one that did confirm is taken as paid."""
+    workflow = load_owned_workflow(deps.store, workflow_id, user_id)
     step = load_step(deps.store, workflow_id, step_number)
     if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
         raise InvalidState(
             f"Step {step_number} is {step.status.value}; only a step awaiting payment is re-quoted."
         )
-    current_round = deps.chain.current_round()
-    if step.last_valid_round is not None and current_round < step.last_valid_round:
-        return step_view(workflow, step)  # still valid: nothing to do
+    found = recovery.find_confirmed_offer(deps, step)
+    if found is not None:  # paid, but not submitted: take it as the submission
+        return submit_payment(deps, workflow_id, step_number, found[0].txn_ids, user_id)
+    if recovery.find_open_offer(deps, step) is not None:
+        return step_view(workflow, step)  # still valid: wait for its window or for the chain
     agent = _agent(deps, step.agent_id)
     response = deps.agents.start_job(
         agent, sender_address=workflow.wallet_address, job_input=step.input or ""
     )
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
     job = _record_job(
-        deps,
-        workflow,
-        step,
-        agent,
-        step.input or "",
-        response.job_id,
-        checked.total_paid_microalgo,
-        JobState.PAYMENT_PENDING,
+        deps, workflow, step, agent, step.input or "", response.job_id, 0, JobState.PAYMENT_PENDING, checked
     )
     if step.job_id is not None:
         deps.store.update_job(step.job_id, {"state": JobState.EXPIRED})
-    step = _set_step(
-        deps,
-        step,
-        {StepStatus.AWAITING_PAYMENT},
-        job_id=job.job_id,
-        agent_job_id=job.agent_job_id,
-        unsigned_group_txns=checked.unsigned_group_txns,
-        txn_ids=checked.txn_ids,
-        payment_required_microalgo=checked.total_paid_microalgo,
-        last_valid_round=checked.last_valid,
-    )
+    step = _set_step(deps, step, {StepStatus.AWAITING_PAYMENT}, **recovery.offer_fields(job))
     return step_view(workflow, step)
 
 
@@ -425,7 +444,7 @@ def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str
 
 def poll_job(deps: Dependencies, task: PollTask) -> PollOutcome:
     """Ask the agent once how the job is going; the state machine waits `wait_seconds` between polls."""
-    _task_workflow(deps, task)
+    workflow = _task_workflow(deps, task)
     step = load_step(deps.store, task.workflow_id, task.step_number)
     if step.status == StepStatus.SUCCEEDED:
         return PollOutcome(status="succeeded", poll_count=task.poll_count)
@@ -440,7 +459,7 @@ def poll_job(deps: Dependencies, task: PollTask) -> PollOutcome:
             {StepStatus.RUNNING},
             poll_deadline=now + timedelta(seconds=settings.poll_deadline_seconds),
         )
-    finished = _poll_agent_once(deps, step)
+    finished = _poll_agent_once(deps, workflow, step)
     if finished is not None:
         return PollOutcome(status="succeeded", poll_count=task.poll_count + 1)
     assert step.poll_deadline is not None
@@ -452,15 +471,23 @@ def poll_job(deps: Dependencies, task: PollTask) -> PollOutcome:
     return PollOutcome(status="working", wait_seconds=wait, poll_count=task.poll_count + 1)
 
 
-def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
+def _poll_agent_once(
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, *, may_redeliver: bool = True
+) -> StepResult | None:
     """The succeeded step if the job finished well; None while it works. Raises when it failed."""
-    from orchestrator.errors import AgentJobFailed, AgentProtocolError
+    from orchestrator.errors import AgentProtocolError
 
     agent = _agent(deps, step.agent_id)
     assert step.agent_job_id is not None
     token = deps.store.get_access_token(step.workflow_id, step.step_number, step.agent_job_id)
     try:
         status = deps.agents.job_status(agent, job_id=step.agent_job_id, access_token=token or None)
+    except AgentRejected as exc:
+        if not isinstance(exc.details, dict) or exc.details.get("status_code") != 404:
+            raise
+        if may_redeliver:
+            _redeliver_or_fail(deps, workflow, step, agent, lost=True, detail=exc.message)
+        return None
     except (AgentUnavailable, AgentProtocolError) as exc:
         # A hiccup while the job runs is tolerated a few times in a row before the step fails.
         errors = step.poll_errors + 1
@@ -486,8 +513,10 @@ def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
                 deps.metrics.step_latency((completed_at - step.started_at).total_seconds())
         return updated or load_step(deps.store, step.workflow_id, step.step_number)
     if status.status == "failed":
-        detail = status.output if isinstance(status.output, str) else json.dumps(status.output)
-        raise AgentJobFailed(f"{agent.name} reported the job as failed: {detail[:500]}")
+        if may_redeliver:
+            detail = status.output if isinstance(status.output, str) else json.dumps(status.output)
+            _redeliver_or_fail(deps, workflow, step, agent, lost=False, detail=detail[:500])
+        return None
     if step.poll_errors:
         deps.store.update_step(
             step.workflow_id, step.step_number, expected={StepStatus.RUNNING}, changes={"poll_errors": 0}
@@ -495,14 +524,54 @@ def _poll_agent_once(deps: Dependencies, step: StepResult) -> StepResult | None:
     return None
 
 
-def poll_step(deps: Dependencies, workflow_id: str, step_number: int, user_id: str | None) -> StepView:
+def _redeliver_or_fail(
+    deps: Dependencies,
+    workflow: WorkflowRecord,
+    step: StepResult,
+    agent: AgentMetadata,
+    *,
+    lost: bool,
+    detail: str,
+) -> None:
+    """A paid job the agent lost or failed: hand it the same payment for the same job once more
+    (agents built with the marketplace's SDK run the job again on a repeated submit); if that does
+    not help, the step ends with a named error and keeps its receipt. Never a loop."""
+    from orchestrator.errors import AgentJobFailed, AgentLostJob
+
+    paid = _payments_for_current_job(deps, step)
+    what = (
+        f"no longer knows job {step.agent_job_id} ({detail})"
+        if lost
+        else f"reported the job as failed: {detail}"
+    )
+    error_type = AgentLostJob if lost else AgentJobFailed
+    if paid and step.payment_redeliveries < 1:
+        step = _set_step(deps, step, {StepStatus.RUNNING}, payment_redeliveries=step.payment_redeliveries + 1)
+        try:
+            _deliver_payment(deps, workflow, step, agent, [p.txid for p in paid])
+        except PaymentRejectedByAgent as exc:
+            what += f"; handing it the payment again did not help ({exc.message})"
+        else:
+            return None  # the agent took the payment again: keep polling the same job
+    if not paid:
+        raise error_type(f"{agent.name} {what}.")
+    raise error_type(
+        f"{agent.name} {what}. The payment for step {step.step_number} is confirmed and kept "
+        f"(transactions {', '.join(p.txid for p in paid)}, round {max(p.confirmed_round for p in paid)}). "
+        f"Resuming runs step {step.step_number} as a new job that is paid again, only if you agree "
+        f"(repay_steps: [{step.step_number}]).",
+        details={"receipt_txn_ids": [p.txid for p in paid]},
+    )
+
+
+def poll_step(deps: Dependencies, workflow_id: str, step_number: int, user_id: str) -> StepView:
     """The API's poll: the step as stored, after one look at the agent if its job is running."""
-    workflow = load_workflow(deps.store, workflow_id, user_id)
+    workflow = load_owned_workflow(deps.store, workflow_id, user_id)
     step = load_step(deps.store, workflow_id, step_number)
     if step.status == StepStatus.RUNNING and step.agent_job_id:
         # The state machine's own poll decides what a failure means.
         with contextlib.suppress(OrchestratorError):
-            _poll_agent_once(deps, step)
+            _poll_agent_once(deps, workflow, step, may_redeliver=False)
         step = load_step(deps.store, workflow_id, step_number)
     return step_view(workflow, step)
 

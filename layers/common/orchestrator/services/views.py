@@ -8,10 +8,18 @@ from orchestrator.schemas import StepView, WorkflowView
 from orchestrator.store import Store
 
 
-def load_workflow(store: Store, workflow_id: str, user_id: str | None = None) -> WorkflowRecord:
-    """The workflow, if it exists and belongs to `user_id` (when given); another's is 'not found'."""
+def load_workflow(store: Store, workflow_id: str) -> WorkflowRecord:
+    """The workflow, for the state machine's tasks and repairs (no caller to check)."""
     workflow = store.get_workflow(workflow_id)
-    if workflow is None or (user_id is not None and workflow.user_id != user_id):
+    if workflow is None:
+        raise NotFound(f"There is no workflow with id {workflow_id}.")
+    return workflow
+
+
+def load_owned_workflow(store: Store, workflow_id: str, user_id: str) -> WorkflowRecord:
+    """The workflow, if it exists and belongs to `user_id`; another's is 'not found'."""
+    workflow = store.get_workflow(workflow_id) if user_id else None
+    if workflow is None or workflow.user_id != user_id:
         raise NotFound(f"There is no workflow with id {workflow_id}.")
     return workflow
 
@@ -42,6 +50,7 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
         payment_required_microalgo=step.payment_required_microalgo,
         last_valid_round=step.last_valid_round if awaiting else None,
         receipt=step.receipt,
+        earlier_receipts=step.earlier_receipts,
         output=step.output,
         error=step.error,
         started_at=step.started_at,

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from orchestrator.adapters import Dependencies
 from orchestrator.catalog import check_catalog
 from orchestrator.engine import ExecutionInput, execution_name
-from orchestrator.errors import InvalidState, OrchestratorError, PlanInvalid, WorkflowCancelled
+from orchestrator.errors import (
+    AgentJobFailed,
+    AgentLostJob,
+    InvalidState,
+    OrchestratorError,
+    PlanInvalid,
+    RepayConsentRequired,
+    WorkflowCancelled,
+)
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
     CANCELLABLE_WORKFLOW_STATUSES,
@@ -21,7 +30,7 @@ from orchestrator.models import (
 from orchestrator.observability import logger
 from orchestrator.schemas import ApproveRequest, CreateWorkflowRequest, WorkflowView
 from orchestrator.services.stopping import stop_workflow
-from orchestrator.services.views import load_workflow, view_of, workflow_view
+from orchestrator.services.views import load_owned_workflow, load_workflow, view_of, workflow_view
 
 # Steps that a resume runs again and must reset first (a succeeded step is never run or paid again;
 # a pending one has nothing to reset).
@@ -30,7 +39,7 @@ _RERUNNABLE_STEP_STATUSES = frozenset(
 )
 
 
-def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id: str | None) -> WorkflowView:
+def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id: str) -> WorkflowView:
     from orchestrator.planner import plan_workflow  # the planner pulls in more than the other routes need
 
     checked = check_catalog(
@@ -51,7 +60,7 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
     agents = {agent.id: agent for agent in catalog}
     workflow = WorkflowRecord(
         workflow_id=str(uuid.uuid4()),
-        user_id=user_id or request.wallet_address,
+        user_id=user_id,
         wallet_address=request.wallet_address,
         user_message=request.user_message,
         plan=plan,
@@ -74,8 +83,8 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
     return workflow_view(workflow, steps)
 
 
-def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str | None) -> WorkflowView:
-    workflow = load_workflow(deps.store, request.workflow_id, user_id)
+def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str) -> WorkflowView:
+    workflow = load_owned_workflow(deps.store, request.workflow_id, user_id)
     budget = request.budget_microalgo if request.budget_microalgo is not None else workflow.budget_microalgo
     if budget is not None and workflow.total_cost_microalgo > budget:
         raise PlanInvalid(
@@ -92,9 +101,14 @@ def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str |
     return view_of(deps.store, updated)
 
 
-def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
-    """Start an approved workflow, or resume a failed or cancelled one at its first unfinished step."""
-    workflow = load_workflow(deps.store, workflow_id, user_id)
+def start_workflow(
+    deps: Dependencies, workflow_id: str, user_id: str, *, repay_steps: Collection[int] = ()
+) -> WorkflowView:
+    """Start an approved workflow, or resume a failed or cancelled one at its first unfinished step.
+
+    A paid step whose job the agent lost or failed runs again only as a new job, paid again, and
+    only when the person names it in `repay_steps`; the earlier payment's receipt is kept."""
+    workflow = load_owned_workflow(deps.store, workflow_id, user_id)
     if workflow.status not in {WorkflowStatus.APPROVED} | RESUMABLE_WORKFLOW_STATUSES:
         raise InvalidState(
             f"Only an approved, failed or cancelled workflow can be started; this one is {workflow.status.value}."
@@ -103,6 +117,16 @@ def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) ->
     start_step = next((s.step_number for s in steps if s.status != StepStatus.SUCCEEDED), None)
     if start_step is None:
         raise InvalidState("Every step of this workflow has already succeeded.")
+    to_repay = [s for s in steps if s.step_number >= start_step and _paid_job_is_over(s)]
+    without_consent = [s.step_number for s in to_repay if s.step_number not in set(repay_steps)]
+    if without_consent:
+        numbers = ", ".join(str(n) for n in without_consent)
+        raise RepayConsentRequired(
+            f"The agent could not deliver the paid job of step {numbers}. Resuming runs it as a new job "
+            f"that must be paid again; the earlier payment's receipt is kept. To agree, start again "
+            f"with repay_steps: [{numbers}].",
+            details={"repay_steps": without_consent},
+        )
 
     attempt = workflow.attempt + 1
     running = deps.store.update_workflow(
@@ -139,6 +163,19 @@ def start_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) ->
     return view_of(deps.store, recorded or load_workflow(deps.store, workflow_id))
 
 
+# Errors after which the step's agent job is over: a rerun needs a new job.
+_JOB_OVER_CODES = frozenset({AgentJobFailed.__name__, AgentLostJob.__name__})
+
+
+def _paid_job_is_over(step: StepResult) -> bool:
+    return (
+        step.status == StepStatus.FAILED
+        and step.receipt is not None
+        and step.error is not None
+        and step.error.code in _JOB_OVER_CODES
+    )
+
+
 def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
     changes: dict[str, object] = {
         "status": StepStatus.PENDING,
@@ -148,16 +185,30 @@ def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
         "poll_deadline": None,
         "completed_at": None,
     }
-    # A job the agent reported as failed is over: the rerun starts (and pays for) a new one. Any other
-    # job is kept so that a confirmed payment for it is delivered or reused, never paid twice.
-    if step.error is not None and step.error.code == "AgentJobFailed":
-        changes.update(job_id=None, unsigned_group_txns=[], txn_ids=[], receipt=None, output=None)
+    # A job the agent failed or lost is over: the rerun starts a new one (a paid one only with the
+    # person's consent, checked before). Any other job is kept so that a confirmed payment for it is
+    # delivered or reused, never paid twice.
+    if step.error is not None and step.error.code in _JOB_OVER_CODES:
+        earlier = (
+            [*step.earlier_receipts, step.receipt] if step.receipt is not None else step.earlier_receipts
+        )
+        changes.update(
+            job_id=None,
+            agent_job_id=None,
+            unsigned_group_txns=[],
+            txn_ids=[],
+            last_valid_round=None,
+            receipt=None,
+            earlier_receipts=earlier,
+            payment_redeliveries=0,
+            output=None,
+        )
     deps.store.update_step(step.workflow_id, step.step_number, expected={step.status}, changes=changes)
 
 
-def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
+def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> WorkflowView:
     """Cooperative cancel: mark it cancelled, fail a waiting task token; running tasks see it and stop."""
-    workflow = load_workflow(deps.store, workflow_id, user_id)
+    workflow = load_owned_workflow(deps.store, workflow_id, user_id)
     cancelled = WorkflowCancelled("The workflow was cancelled.")
     stopped = stop_workflow(
         deps,
@@ -175,5 +226,5 @@ def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -
     return view_of(deps.store, stopped[0])
 
 
-def get_workflow(deps: Dependencies, workflow_id: str, user_id: str | None) -> WorkflowView:
-    return view_of(deps.store, load_workflow(deps.store, workflow_id, user_id))
+def get_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> WorkflowView:
+    return view_of(deps.store, load_owned_workflow(deps.store, workflow_id, user_id))

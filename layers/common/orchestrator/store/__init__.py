@@ -84,6 +84,10 @@ class Store(Protocol):
         """Insert or replace the job (keyed by `job_id`, derived from the agent's job: retries are safe)."""
         ...
 
+    def list_jobs(self, workflow_id: str, step_number: int) -> list[JobRecord]:
+        """The step's jobs (each with the group it offered), oldest first."""
+        ...
+
     def update_job(self, job_id: str, changes: Mapping[str, Any]) -> None:
         """Apply `changes` to the job (its marketplace `state`, txid, group id); unknown jobs: nothing."""
         ...

@@ -262,6 +262,13 @@ class SQLiteStore:
                 (job.job_id, job.workflow_id, job.step_number, _dump(job)),
             )
 
+    def list_jobs(self, workflow_id: str, step_number: int) -> list[JobRecord]:
+        rows = self._query(
+            "SELECT data FROM jobs WHERE workflow_id = ? AND step_number = ? ORDER BY rowid",
+            (workflow_id, step_number),
+        )
+        return [_load(JobRecord, row[0]) for row in rows]
+
     def update_job(self, job_id: str, changes: Mapping[str, Any]) -> None:
         with self._transaction() as conn:
             row = conn.execute("SELECT data FROM jobs WHERE job_id = ?", (job_id,)).fetchone()

@@ -62,6 +62,7 @@ WORKFLOW_COLUMNS = _columns(WorkflowRecord)
 # marked by the orchestrator's `output_format` column.
 STEP_COLUMNS = _columns(StepResult) + ",output_format"
 PAYMENT_COLUMNS = _columns(PaymentRecord)
+JOB_COLUMNS = _columns(JobRecord)
 
 
 def _row(model: BaseModel) -> dict[str, Any]:
@@ -297,6 +298,17 @@ class SupabaseStore:
     def record_job(self, job: JobRecord) -> None:
         query = self._table("jobs").upsert(_row(job), on_conflict="job_id", returning=_minimal())
         self._execute(query, f"record job {job.agent_job_id}")
+
+    def list_jobs(self, workflow_id: str, step_number: int) -> list[JobRecord]:
+        query = (
+            self._table("jobs")
+            .select(JOB_COLUMNS)
+            .eq("workflow_id", workflow_id)
+            .eq("step_number", step_number)
+            .order("created_at")
+        )
+        rows = self._rows(query, f"list the jobs of step {step_number} of workflow {workflow_id}")
+        return [_model(JobRecord, row) for row in rows]
 
     def update_job(self, job_id: str, changes: Mapping[str, Any]) -> None:
         query = (
