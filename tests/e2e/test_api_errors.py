@@ -114,7 +114,9 @@ def test_wrong_states_are_409s_and_change_nothing(harness: Harness) -> None:
     ref = {"workflowId": workflow_id}
     assert_error(harness.post("/api/workflows/start", ref), 409, "InvalidState")
     step = {**ref, "stepNumber": 1}
-    assert_error(harness.post("/api/workflows/step/submit_payment", {**step, "txnIds": ["A" * 52]}), 409)
+    # Nothing was offered for the step yet: no transaction id can be one of its offers.
+    never_offered = harness.post("/api/workflows/step/submit_payment", {**step, "txnIds": ["A" * 52]})
+    assert_error(never_offered, 422, "PaymentMismatch")
     assert_error(harness.post("/api/workflows/step/start_job", step), 409, "InvalidState")
     assert harness.workflow(workflow_id)["status"] == "planned"
 
@@ -162,12 +164,10 @@ def test_payment_replayed_for_another_step_is_refused(harness: Harness) -> None:
     store = get_dependencies().store
     paid_step = store.get_step(first, 1)
     assert paid_step is not None
-    store.update_step(
-        second,
-        1,
-        expected={StepStatus.AWAITING_PAYMENT},
-        changes={"txn_ids": paid_ids, "unsigned_group_txns": paid_step.unsigned_group_txns},
-    )
+    crafted = {"txn_ids": paid_ids, "unsigned_group_txns": paid_step.unsigned_group_txns}
+    offered = store.update_step(second, 1, expected={StepStatus.AWAITING_PAYMENT}, changes=crafted)
+    assert offered is not None and offered.job_id is not None
+    store.update_job(offered.job_id, crafted)  # the offer as remembered with its job
     replay = harness.post(
         "/api/workflows/step/submit_payment", {"workflowId": second, "stepNumber": 1, "txnIds": paid_ids}
     )
