@@ -16,7 +16,9 @@ to be fed the first one's output.
 Two more make a paid job fail, for the tests of what the orchestrator does then: `flaky` raises the
 first time it runs a given input and echoes it on every later run; `always-fail` raises every time.
 Both count their runs per input (sha256) in `<db>.runs.json` next to the SDK's SQLite file (the SDK
-runs each job in a thread of this one process).
+runs each job in a thread of this one process). So does `slow`, which sleeps `--slow-seconds`
+(default: `$SLOW_HANDLER_SECONDS`, else 3) before it echoes the input: a job that is still running
+when the agent is killed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -124,11 +127,23 @@ def always_fail(counter: RunCounter) -> Callable[[str], str]:
     return handler
 
 
+def slow(counter: RunCounter, seconds: float) -> Callable[[str], str]:
+    """Counts the run, sleeps `seconds`, then echoes the input (and the run)."""
+
+    def handler(job_input: str) -> str:
+        run = counter.count(job_input)
+        time.sleep(seconds)
+        return f"Echo (run {run}, after {seconds:g}s): {' '.join(job_input.split())}"
+
+    return handler
+
+
 # Handlers that keep state next to the SDK's db: built from a RunCounter at start.
 COUNTING_HANDLERS: dict[str, Callable[[RunCounter], Callable[[str], str]]] = {
     "flaky": flaky,
     "always-fail": always_fail,
 }
+DEFAULT_SLOW_SECONDS = 3.0
 
 
 def runs_path(db_path: str | Path) -> Path:
@@ -137,7 +152,11 @@ def runs_path(db_path: str | Path) -> Path:
     return db.with_name(db.name + ".runs.json")
 
 
-def make_handler(name: str, db_path: str | Path) -> Callable[[str], str]:
+def make_handler(name: str, db_path: str | Path, slow_seconds: float | None = None) -> Callable[[str], str]:
+    if name == "slow":
+        if slow_seconds is None:
+            slow_seconds = float(os.environ.get("SLOW_HANDLER_SECONDS") or DEFAULT_SLOW_SECONDS)
+        return slow(RunCounter(runs_path(db_path)), slow_seconds)
     if name in COUNTING_HANDLERS:
         return COUNTING_HANDLERS[name](RunCounter(runs_path(db_path)))
     return HANDLERS[name]
@@ -145,7 +164,13 @@ def make_handler(name: str, db_path: str | Path) -> Callable[[str], str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve one orca-agent-sdk AgentServer.")
-    parser.add_argument("--handler", choices=sorted([*HANDLERS, *COUNTING_HANDLERS]), required=True)
+    parser.add_argument("--handler", choices=sorted([*HANDLERS, *COUNTING_HANDLERS, "slow"]), required=True)
+    parser.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=None,
+        help=f"how long `slow` sleeps (default: $SLOW_HANDLER_SECONDS, else {DEFAULT_SLOW_SECONDS:g})",
+    )
     parser.add_argument("--agent-id", required=True)
     parser.add_argument("--receiver", required=True, help="the Algorand address the agent is paid at")
     parser.add_argument("--price", type=int, required=True, help="µAlgo per job")
@@ -177,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         db_path=args.db,
         remote_server_url=args.remote_server_url,
     )
-    agent: Any = AgentServer(config, make_handler(args.handler, args.db))
+    agent: Any = AgentServer(config, make_handler(args.handler, args.db, args.slow_seconds))
     server = make_server(args.host, args.port, agent.app, threaded=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"listening on http://{args.host}:{server.server_port}", flush=True)
