@@ -465,10 +465,39 @@ def poll_job(deps: Dependencies, task: PollTask) -> PollOutcome:
     assert step.poll_deadline is not None
     remaining = (step.poll_deadline - now).total_seconds()
     if remaining <= 0:
-        raise PollTimeout(f"The agent did not finish within {settings.poll_deadline_seconds} seconds.")
+        return _redeliver_once_at_deadline(
+            deps, workflow, load_step(deps.store, step.workflow_id, step.step_number), task
+        )
     backoff = min(settings.poll_initial_seconds * 2 ** min(task.poll_count, 16), settings.poll_max_seconds)
     wait = max(1, min(backoff, int(remaining) + 1))
     return PollOutcome(status="working", wait_seconds=wait, poll_count=task.poll_count + 1)
+
+
+def _redeliver_once_at_deadline(
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, task: PollTask
+) -> PollOutcome:
+    """A paid job that never ends (an agent restarted mid-job keeps it `running` for ever) is handed
+    its payment once more, with a new deadline; then the step times out, its payment kept."""
+    seconds = deps.settings.poll_deadline_seconds
+    paid = _payments_for_current_job(deps, step)
+    if not paid or step.payment_redeliveries >= 1:
+        raise PollTimeout(f"The agent did not finish within {seconds} seconds.")
+    step = _set_step(
+        deps,
+        step,
+        {StepStatus.RUNNING},
+        payment_redeliveries=step.payment_redeliveries + 1,
+        poll_deadline=deps.clock() + timedelta(seconds=seconds),
+    )
+    agent = _agent(deps, step.agent_id)
+    try:
+        _deliver_payment(deps, workflow, step, agent, [p.txid for p in paid])
+    except PaymentRejectedByAgent as exc:
+        raise PollTimeout(
+            f"The agent did not finish within {seconds} seconds, and handing it the payment again did not "
+            f"help ({exc.message}). The payment is kept."
+        ) from exc
+    return PollOutcome(status="working", wait_seconds=1, poll_count=task.poll_count + 1)
 
 
 def _poll_agent_once(
