@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import respx
@@ -14,6 +15,7 @@ from werkzeug.test import Client
 
 from devstack.agents import SAMPLE_AGENTS
 from devstack.apigw import HttpApiApp
+from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, LocalIssuer
 from devstack.lambdas import FunctionRegistry
 from devstack.template import load_template
 from tests.postgrest_fake import FakePostgrest
@@ -26,7 +28,9 @@ WALLET = "NAGNF44UGMQXLHSIYCLUEQY4UY4JNBEX5CVNJWA2EJ46F4RRYDJVEPDOUI"
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Client, FakePostgrest, respx.MockRouter]]:
+def api(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[Client, FakePostgrest, respx.MockRouter, str]]:
     monkeypatch.setenv("STORE_BACKEND", "supabase")
     monkeypatch.setenv("SUPABASE_URL", URL)
     monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", KEY)
@@ -47,17 +51,21 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Client, FakePostgrest
                 for spec in SAMPLE_AGENTS
             ]
         )
-        yield Client(HttpApiApp(FunctionRegistry(load_template()))), fake, outage
+        # The callers are signed in, as behind the deployed JWT authorizer.
+        issuer = LocalIssuer.load_or_create(tmp_path / "auth", issuer="http://127.0.0.1:3999/auth/v1")
+        token = issuer.mint_token(DEV_USER_ID, DEV_USER_EMAIL)
+        yield Client(HttpApiApp(FunctionRegistry(load_template()), issuer=issuer)), fake, outage, token
     reset_dependencies()
 
 
 def test_create_during_an_outage_is_a_clear_503_and_writes_nothing(
-    api: tuple[Client, FakePostgrest, respx.MockRouter],
+    api: tuple[Client, FakePostgrest, respx.MockRouter, str],
 ) -> None:
-    client, fake, outage = api
+    client, fake, outage, token = api
     response = client.post(
         "/api/workflows/create",
         json={"userMessage": "I have a headache and want a movie recommendation", "walletAddress": WALLET},
+        headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 503, response.get_data(as_text=True)
     error = json.loads(response.get_data())["error"]
@@ -68,9 +76,11 @@ def test_create_during_an_outage_is_a_clear_503_and_writes_nothing(
 
 
 def test_reading_an_unknown_workflow_still_answers_404_while_writes_fail(
-    api: tuple[Client, FakePostgrest, respx.MockRouter],
+    api: tuple[Client, FakePostgrest, respx.MockRouter, str],
 ) -> None:
-    client, _, _ = api
-    response = client.get("/api/workflows/00000000-0000-4000-8000-000000000000")
+    client, _, _, token = api
+    response = client.get(
+        "/api/workflows/00000000-0000-4000-8000-000000000000", headers={"Authorization": f"Bearer {token}"}
+    )
     assert response.status_code == 404
     assert json.loads(response.get_data())["error"]["code"] == "NotFound"

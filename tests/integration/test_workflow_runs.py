@@ -79,7 +79,10 @@ def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(h
     failed_receipt = done["steps"][1]["receipt"]
     assert failed_receipt is not None
     paid_before = harness.payments_on_chain()
-    assert len(paid_before) == 2  # one payment per step so far
+    assert [amount for _, amount in paid_before[-2:]] == [
+        sample("symptom-checker").price_microalgo,
+        sample("movie-recommender").price_microalgo,
+    ]  # this workflow's two payments, one per step
 
     # Step 2's paid job is over: resuming pays again, so it needs the person's consent.
     refused = harness.post("/api/workflows/start", {"workflowId": workflow_id})
@@ -137,11 +140,13 @@ def test_cancel_while_awaiting_payment_then_resume(harness: Harness) -> None:
     # The execution ends on its own (the token was failed with WorkflowCancelled).
     done = harness.wait_until_done(workflow_id)
     assert done["status"] == "cancelled"
-    # Paying a cancelled step is refused.
+    # Transactions the step never offered pay for nothing.
     late = harness.post(
-        "/api/workflows/step/submit_payment", {"workflowId": workflow_id, "stepNumber": 1, "txnIds": ["X"]}
+        "/api/workflows/step/submit_payment",
+        {"workflowId": workflow_id, "stepNumber": 1, "txnIds": ["A" * 52]},
     )
-    assert late.status_code == 409
+    assert late.status_code == 422, late.text
+    assert late.json()["error"]["code"] == "PaymentMismatch"
 
     assert harness.post("/api/workflows/start", {"workflowId": workflow_id}).status_code == 202
     done = harness.run_paying(workflow_id)
@@ -242,10 +247,11 @@ def test_expired_payment_group_is_requoted_under_the_same_task_token(harness: Ha
     assert fresh["job_id"] != offered["job_id"]
     assert fresh["last_valid_round"] > offered["last_valid_round"]
 
-    # The old ids are refused; the fresh group pays and the same execution (attempt 1) completes.
+    # The expired group was never paid (it is remembered, and not on chain); the fresh group pays and
+    # the same execution (attempt 1) completes.
     stale = harness.post("/api/workflows/step/submit_payment", {**body, "txnIds": offered["txn_ids"]})
-    assert stale.status_code == 422
-    assert stale.json()["error"]["code"] == "PaymentMismatch"
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["error"]["code"] == "PaymentNotConfirmed"
     assert harness.pay_step(workflow_id, 1).status_code == 200
     done = harness.wait_until_done(workflow_id)
     assert done["status"] == "completed", done
