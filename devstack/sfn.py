@@ -5,7 +5,9 @@ The same `mock_aws` also serves the template's DynamoDB tables (the idempotency 
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from typing import Any
 
 from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
@@ -15,6 +17,29 @@ MOTO_CONFIG: dict[str, Any] = {
     "stepfunctions": {"execute_state_machine": True},
     "core": {"passthrough": {"services": ["lambda"]}},
 }
+
+
+_ATOMIC_WRITES_LOCK = threading.RLock()
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """DynamoDB applies a conditional write atomically; moto's in-process backend checks the condition
+    and writes in two steps with no lock, so two threads (the local stack serves requests at once) can
+    both pass an `attribute_not_exists` condition, e.g. two submissions with one Idempotency-Key. One
+    lock around moto's item writes gives the local stack DynamoDB's behaviour. Done once per process."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_orch_atomic_writes", False):
+        return
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _ATOMIC_WRITES_LOCK:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+    DynamoDBBackend._orch_atomic_writes = True  # type: ignore[attr-defined]
 
 
 class LocalStepFunctions:
@@ -29,6 +54,7 @@ class LocalStepFunctions:
     def start(self) -> str:
         from moto import mock_aws
 
+        make_dynamodb_writes_atomic()
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         overrides = {}
