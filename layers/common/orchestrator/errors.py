@@ -34,6 +34,24 @@ class BadRequest(OrchestratorError):
     http_status = 400
 
 
+class UnsupportedMediaType(OrchestratorError):
+    """The body is not sent as JSON (`Content-Type: application/json`, UTF-8)."""
+
+    http_status = 415
+
+
+class PayloadTooLarge(OrchestratorError):
+    """The body is larger than a route takes."""
+
+    http_status = 413
+
+
+class UnknownFields(OrchestratorError):
+    """The body has fields the route does not know; `details` names them."""
+
+    http_status = 422
+
+
 class Unauthorized(OrchestratorError):
     http_status = 401
 

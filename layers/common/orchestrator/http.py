@@ -30,7 +30,14 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.config import ConfigError
-from orchestrator.errors import BadRequest, OrchestratorError, Unauthorized
+from orchestrator.errors import (
+    BadRequest,
+    OrchestratorError,
+    PayloadTooLarge,
+    Unauthorized,
+    UnknownFields,
+    UnsupportedMediaType,
+)
 from orchestrator.observability import logger
 from orchestrator.schemas import (
     MAX_BODY_BYTES,
@@ -41,24 +48,6 @@ from orchestrator.schemas import (
 )
 
 # --- errors of the HTTP edge ---------------------------------------------------------------------
-
-
-class UnsupportedMediaType(OrchestratorError):
-    """The body is not sent as JSON (`Content-Type: application/json`, UTF-8)."""
-
-    http_status = 415
-
-
-class PayloadTooLarge(OrchestratorError):
-    """The body is larger than a route takes."""
-
-    http_status = 413
-
-
-class UnknownFields(OrchestratorError):
-    """The body has fields the route does not know; `details` names them."""
-
-    http_status = 422
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
