@@ -4,14 +4,16 @@ marketplace records: rows of the marketplace's `agents` table plus a local `base
 from __future__ import annotations
 
 import hashlib
+import json
 import queue
+import sqlite3
 import subprocess
 import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from devstack.ledger.accounts import account_from_seed
 
@@ -19,6 +21,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AGENTS_PYTHON = PROJECT_ROOT / ".venv-agents" / "bin" / "python"
 LAUNCHER = Path(__file__).resolve().with_name("run_agent.py")
 LISTENING = "listening on "
+
+
+def terminate(process: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM, and SIGKILL if it has not exited `grace` seconds later; returns once it has exited."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,15 @@ SDK_AGENTS = (
 )
 
 
+class SdkJob(NamedTuple):
+    """One job as the SDK records it in its SQLite db (`jobs_local`)."""
+
+    job_id: str
+    job_input: str
+    txn_ids: str  # the txids of the payment it accepted, comma-separated; "" before any
+    status: str
+
+
 @dataclass
 class SdkAgentProcess:
     """One SDK agent served by run_agent.py in a subprocess; `start` returns once it listens."""
@@ -162,9 +183,25 @@ class SdkAgentProcess:
 
     @property
     def runs_path(self) -> Path:
-        """Where run_agent.py's counting handlers (`flaky`, `always-fail`) count their runs per input
-        (sha256 of the input → runs): `<db>.runs.json` beside the SDK's SQLite file."""
+        """Where run_agent.py's counting handlers (`flaky`, `always-fail`, `slow`) count their runs per
+        input (sha256 of the input → runs): `<db>.runs.json` beside the SDK's SQLite file."""
         return self.db_path.with_name(self.db_path.name + ".runs.json")
+
+    def jobs(self) -> list[SdkJob]:
+        """Every job the agent's SDK recorded in its db."""
+        with sqlite3.connect(self.db_path) as db:
+            rows = db.execute("SELECT job_id, job_input, txn_ids, status FROM jobs_local").fetchall()
+        return [SdkJob(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3])) for r in rows]
+
+    def access_tokens(self) -> list[str]:
+        """The job id of each access token the SDK issued (one per payment it accepted), oldest first."""
+        with sqlite3.connect(self.db_path) as db:
+            return [str(row[0]) for row in db.execute("SELECT job_id FROM access_tokens ORDER BY id")]
+
+    def runs(self) -> dict[str, int]:
+        """A counting handler's runs per input (sha256), as run_agent.py counts them in `runs_path`."""
+        path = self.runs_path
+        return {k: int(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
 
     def log_text(self) -> str:
         if self._log is None:
@@ -175,12 +212,7 @@ class SdkAgentProcess:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            terminate(process, grace=10)
             if process.stdout is not None:
                 process.stdout.close()
         if self._log is not None:

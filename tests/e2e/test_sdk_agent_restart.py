@@ -16,62 +16,53 @@ the catalog (a one-step plan by the offline planner), paid with a dev wallet.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from orchestrator.adapters import get_dependencies
 
-from devstack.sdk_agents import AGENTS_PYTHON, SdkAgentProcess, SdkAgentSpec
+from devstack.sdk_agents import SdkAgentProcess
 from devstack.stack import LocalStack, StackConfig
-from devstack.wallet import SentPayment
+from tests.sdk_stack import (
+    BLOCK_TIME,
+    ECHO_MESSAGE,
+    INDEXER_LAG,
+    NEEDS_SDK_AGENTS,
+    TERMINAL,
+    LedgerPorts,
+    assert_one_job_paid_twice,
+    assert_paid_once,
+    assert_receipt,
+    create_and_start,
+    echo_agent,
+    running_agents,
+    shown,
+    submit_payment,
+    write_catalog,
+)
 from tests.stack_helpers import Harness
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        not AGENTS_PYTHON.exists(),
-        reason=f"!!! {AGENTS_PYTHON} is missing: `make sdk-agents` builds it (`make test` does) !!!",
-    ),
-]
+pytestmark = [pytest.mark.e2e, NEEDS_SDK_AGENTS]
 
-BLOCK_TIME, INDEXER_LAG = 0.25, 0.5
 SLOW_SECONDS = 3.0  # how long each run of the job takes at the agent
 POLL_DEADLINE = 6  # POLL_DEADLINE_SECONDS: when a job that never ends is handed its payment again
 # From the payment's submission to the completed workflow: the deadline (counted from the first poll,
 # just after the submission), then the job's second run, then the poll that sees it done (1 s apart).
 # The margin covers the agent's restart, the polls and a loaded machine (`make test` in parallel).
 MARGIN = 12.0
-TERMINAL = ("completed", "failed", "cancelled")
-MESSAGE = "Echo my note about the garden party back to me"
 
-SLOW = SdkAgentSpec(
-    slug="sdk-slow-echo",
-    handler="slow",
-    name="Echo",
-    description="Echoes a text back, word for word.",
-    category="Text",
-    tags=["echo", "repeat", "parrot"],
-    price_microalgo=130_000,
+SLOW = echo_agent(
+    "sdk-slow-echo",
+    "slow",
     app_id=1105,
-    data_input="Plain text to echo",
-    example_input="Hello there.",
+    price_microalgo=130_000,
     example_output=f"Echo (run 1, after {SLOW_SECONDS:g}s): Hello there.",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -96,32 +87,13 @@ class SlowAgent(SdkAgentProcess):
             self._log = None
         return code
 
-    def jobs(self) -> list[tuple[str, str, str, str]]:
-        """(job_id, job_input, txn_ids, status) of every job the SDK recorded."""
-        with sqlite3.connect(self.db_path) as db:
-            rows = db.execute("SELECT job_id, job_input, txn_ids, status FROM jobs_local").fetchall()
-        return [(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3])) for r in rows]
-
-    def access_tokens(self) -> list[str]:
-        """The job id of each access token the SDK issued (one per payment it accepted)."""
-        with sqlite3.connect(self.db_path) as db:
-            return [str(row[0]) for row in db.execute("SELECT job_id FROM access_tokens ORDER BY id")]
-
-    def runs(self) -> dict[str, int]:
-        """The handler's runs per input (sha256), as run_agent.py counts them (at each run's start)."""
-        path = self.runs_path
-        return {k: int(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
-
 
 @dataclass
 class Setup:
     harness: Harness
     agent: SlowAgent
+    ledger: LedgerPorts
     tmp_path: Path
-
-    @property
-    def stack(self) -> LocalStack:
-        return self.harness.stack
 
     def restart_agent(self) -> float:
         """SIGKILL the agent and start it again on the same port and db (its jobs kept, one of them
@@ -157,90 +129,56 @@ class Setup:
             )
             time.sleep(0.05)
 
-    def payments_on_indexer(self, sent: SentPayment) -> list[dict[str, Any]]:
-        """Every payment from the wallet to the agent's receiver the dev indexer holds, once it has
-        caught up with algod (and a lag more, to see nothing more arrive)."""
-        algod_round = int(httpx.get(f"{self.stack.algod_url}/v2/status", timeout=5).json()["last-round"])
-        deadline = time.monotonic() + 10
-        while int(httpx.get(f"{self.stack.indexer_url}/health", timeout=5).json()["round"]) < algod_round:
-            assert time.monotonic() < deadline, "the dev indexer did not catch up"
-            time.sleep(0.1)
-        time.sleep(INDEXER_LAG + 2 * BLOCK_TIME)
-        query = {"address": SLOW.agent_address, "address-role": "receiver", "tx-type": "pay"}
-        answer = httpx.get(f"{self.stack.indexer_url}/v2/transactions", params=query, timeout=5)
-        answer.raise_for_status()
-        return [t for t in answer.json()["transactions"] if t["sender"] == self.harness.wallet.address]
-
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    algod_port, indexer_port = free_port(), free_port()
+    ledger = LedgerPorts()
     agent = SlowAgent(
         SLOW,
-        f"http://127.0.0.1:{algod_port}",
-        f"http://127.0.0.1:{indexer_port}",
+        ledger.algod_url,
+        ledger.indexer_url,
         db_path=tmp_path / "agent.sqlite3",
         log_path=tmp_path / "agent-1.log",
     )
-    agent.start()
-    state: Setup | None = None
-    try:
-        catalog = tmp_path / "catalog.json"
-        catalog.write_text(json.dumps([SLOW.catalog_record(agent.base_url)]))
-        config = StackConfig.ephemeral(
-            tmp_path / "stack",
-            catalog_file=catalog,
-            algod_port=algod_port,
-            indexer_port=indexer_port,
-            block_time=BLOCK_TIME,
-            indexer_lag_seconds=INDEXER_LAG,
-            poll_deadline_seconds=POLL_DEADLINE,
-            poll_max_seconds=1,
-            submit_payment_retry_seconds=6.0,
-            sweep_interval_seconds=None,
-            persist_ledger=False,
-        )
-        with LocalStack(config) as stack:
-            state = Setup(Harness(stack), agent, tmp_path)
-            try:
-                yield state
-            finally:
-                state.harness.close()
-    finally:
-        (state.agent if state is not None else agent).stop()
-        agent.stop()
-
-
-def shown(workflow: dict[str, Any]) -> dict[str, Any]:
-    """The workflow without the bulky unsigned groups (for messages)."""
-    return {
-        **{k: v for k, v in workflow.items() if k != "steps"},
-        "steps": [{k: v for k, v in s.items() if k != "unsigned_group_txns"} for s in workflow["steps"]],
-    }
+    with running_agents([agent]):
+        state: Setup | None = None
+        try:
+            config = StackConfig.ephemeral(
+                tmp_path / "stack",
+                catalog_file=write_catalog(tmp_path / "catalog.json", [agent]),
+                algod_port=ledger.algod_port,
+                indexer_port=ledger.indexer_port,
+                block_time=BLOCK_TIME,
+                indexer_lag_seconds=INDEXER_LAG,
+                poll_deadline_seconds=POLL_DEADLINE,
+                poll_max_seconds=1,
+                submit_payment_retry_seconds=6.0,
+                sweep_interval_seconds=None,
+                persist_ledger=False,
+            )
+            with LocalStack(config) as stack:
+                state = Setup(Harness(stack), agent, ledger, tmp_path)
+                try:
+                    yield state
+                finally:
+                    state.harness.close()
+        finally:
+            if state is not None:
+                state.agent.stop()  # the restarted one (running_agents stops the first)
 
 
 def test_an_agent_restarted_mid_job_ends_with_the_step_paid_exactly_once(setup: Setup) -> None:
     harness, wallet = setup.harness, setup.harness.wallet
-    created = harness.create(MESSAGE)
-    assert [s["agent_id"] for s in created["steps"]] == [SLOW.id], created
-    workflow_id = str(created["workflow_id"])
-    assert harness.post("/api/workflows/approve", {"workflow_id": workflow_id}).status_code == 200
-    started = harness.post("/api/workflows/start", {"workflow_id": workflow_id})
-    assert started.status_code == 202, started.text
+    workflow_id = create_and_start(harness, ECHO_MESSAGE, wallet.address, [SLOW.id])
     offered = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
     sent = wallet.pay(offered["unsigned_group_txns"])
 
     submitted_at = time.monotonic()
-    submitted = harness.post(
-        "/api/workflows/step/submit_payment",
-        {"workflow_id": workflow_id, "step_number": 1, "txn_ids": sent.txn_ids},
-    )
+    submitted = submit_payment(harness, workflow_id, 1, sent.txn_ids)
     assert submitted.status_code == 200, submitted.text
     step = harness.wait_for_step(workflow_id, 1, "running")
     receipt = step["receipt"]
-    assert receipt is not None and sorted(receipt["txn_ids"]) == sorted(sent.txn_ids), step
-    assert receipt["confirmed_round"] == sent.confirmed_round, (receipt, sent)
-    assert (receipt["amount_microalgo"], receipt["receiver"]) == (SLOW.price_microalgo, SLOW.agent_address)
+    assert_receipt(receipt, SLOW, sent, step)
     job_id = str(step["job_id"])
 
     # The SDK took the payment and runs the job: its row is `running` and the handler has begun.
@@ -248,7 +186,8 @@ def test_an_agent_restarted_mid_job_ends_with_the_step_paid_exactly_once(setup: 
     setup.wait_for(
         "the agent to run the job",
         lambda: (
-            [(j[0], j[3]) for j in agent.jobs()] == [(job_id, "running")] and sum(agent.runs().values()) == 1
+            [(j.job_id, j.status) for j in agent.jobs()] == [(job_id, "running")]
+            and sum(agent.runs().values()) == 1
         ),
         describe=lambda: (agent.jobs(), agent.runs()),
     )
@@ -257,7 +196,7 @@ def test_an_agent_restarted_mid_job_ends_with_the_step_paid_exactly_once(setup: 
     restart_seconds = setup.restart_agent()
     agent = setup.agent
     (job,) = agent.jobs()
-    assert (job[0], job[3]) == (job_id, "running"), job  # kept, stuck: no thread runs it any more
+    assert (job.job_id, job.status) == (job_id, "running"), job  # kept, stuck: no thread runs it any more
 
     # What the step and the agent go through until the workflow ends.
     timeline: list[tuple[float, str]] = []
@@ -269,7 +208,7 @@ def test_an_agent_restarted_mid_job_ends_with_the_step_paid_exactly_once(setup: 
             f"workflow {workflow['status']}, step {workflow['steps'][0]['status']}"
             f" (redeliveries {stored.payment_redeliveries if stored else '?'},"
             f" poll errors {stored.poll_errors if stored else '?'});"
-            f" agent job {'/'.join(j[3] for j in agent.jobs())},"
+            f" agent job {'/'.join(j.status for j in agent.jobs())},"
             f" tokens {len(agent.access_tokens())}, runs {sum(agent.runs().values())}"
         )
         if not timeline or timeline[-1][1] != state:
@@ -297,12 +236,9 @@ def test_an_agent_restarted_mid_job_ends_with_the_step_paid_exactly_once(setup: 
     assert step["status"] == "succeeded" and step["error"] is None, step
     assert step["job_id"] == job_id
     # The job of the first run, run again by the restarted agent: one job, two access tokens.
-    (job,) = agent.jobs()
-    assert job[0] == job_id and sorted(job[2].split(",")) == sorted(sent.txn_ids), job
-    assert job[3] == "succeeded", job
-    assert agent.access_tokens() == [job_id, job_id]
-    assert agent.runs() == {hashlib.sha256(job[1].encode()).hexdigest(): 2}
-    assert step["output"] == f"Echo (run 2, after {SLOW_SECONDS:g}s): {' '.join(job[1].split())}"
+    job = assert_one_job_paid_twice(agent, sent, "succeeded")
+    assert job.job_id == job_id, job
+    assert step["output"] == f"Echo (run 2, after {SLOW_SECONDS:g}s): {' '.join(job.job_input.split())}"
     assert done["final_output"] == step["output"]
     assert step["receipt"] == receipt  # unchanged
     assert step["earlier_receipts"] == []
@@ -312,10 +248,8 @@ def test_an_agent_restarted_mid_job_ends_with_the_step_paid_exactly_once(setup: 
     assert (setup.tmp_path / "agent-2.log").read_text().count("POST /submit_payment") == 1, setup.log_tail()
 
     # Exactly one payment to the agent, on the dev indexer and on the ledger itself.
-    payments = setup.payments_on_indexer(sent)
-    assert len(payments) == 1, f"{len(payments)} payments to the agent on the dev indexer: {payments}"
-    assert payments[0]["id"] in sent.txn_ids
-    assert payments[0]["payment-transaction"]["amount"] == SLOW.price_microalgo
+    setup.ledger.settle()
+    assert_paid_once(setup.ledger.payments_to(SLOW, wallet.address), SLOW, sent.txn_ids)
     assert harness.payments_on_chain(SLOW.agent_address) == [(SLOW.agent_address, SLOW.price_microalgo)]
 
     # It took the deadline (the re-delivery waits for it) and the second run, within the margin.
