@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo up test lint typecheck clean openapi layer sam-build frontend frontend-test browser sdk-agents
+.PHONY: demo up test test-prerequisites lint typecheck clean openapi layer sam-build frontend frontend-test browser sdk-agents
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,8 +80,12 @@ browser:
 		  apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || true
 	@command -v chromium >/dev/null 2>&1 || echo "!!! chromium is not installed: the browser tests will be skipped !!!"
 
-test: lint typecheck sam-build frontend-test frontend browser sdk-agents
+# The checks and builds before pytest are independent (three venvs, npm, sam build): two at a time.
+test:
+	$(MAKE) -j2 --output-sync=target test-prerequisites
 	$(BIN)/pytest -q
+
+test-prerequisites: lint typecheck sam-build frontend-test frontend browser sdk-agents
 
 # Regenerate the OpenAPI document from the handlers (a test fails when it is stale).
 openapi: $(VENV)/.installed-local
