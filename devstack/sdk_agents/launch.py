@@ -3,7 +3,7 @@ marketplace records: rows of the marketplace's `agents` table plus a local `base
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import queue
 import sqlite3
@@ -12,10 +12,9 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, NamedTuple
 
-from devstack.ledger.accounts import account_from_seed
+from devstack.agents.catalog import agent_address
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AGENTS_PYTHON = PROJECT_ROOT / ".venv-agents" / "bin" / "python"
@@ -56,7 +55,7 @@ class SdkAgentSpec:
     @property
     def agent_address(self) -> str:
         """Its receiver: a deterministic dev key (seed sha256 of "orch-sdk-agent:<slug>"), never for real funds."""
-        return account_from_seed(hashlib.sha256(f"orch-sdk-agent:{self.slug}".encode()).digest()).address
+        return agent_address(f"orch-sdk-agent:{self.slug}")
 
     def catalog_record(self, base_url: str) -> dict[str, Any]:
         """The row the marketplace's `agents` table would hold for it, with `base_url` for the local stack."""
@@ -189,13 +188,13 @@ class SdkAgentProcess:
 
     def jobs(self) -> list[SdkJob]:
         """Every job the agent's SDK recorded in its db."""
-        with sqlite3.connect(self.db_path) as db:
+        with contextlib.closing(sqlite3.connect(self.db_path)) as db:
             rows = db.execute("SELECT job_id, job_input, txn_ids, status FROM jobs_local").fetchall()
         return [SdkJob(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3])) for r in rows]
 
     def access_tokens(self) -> list[str]:
         """The job id of each access token the SDK issued (one per payment it accepted), oldest first."""
-        with sqlite3.connect(self.db_path) as db:
+        with contextlib.closing(sqlite3.connect(self.db_path)) as db:
             return [str(row[0]) for row in db.execute("SELECT job_id FROM access_tokens ORDER BY id")]
 
     def runs(self) -> dict[str, int]:
@@ -221,10 +220,5 @@ class SdkAgentProcess:
     def __enter__(self) -> SdkAgentProcess:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

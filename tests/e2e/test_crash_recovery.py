@@ -72,9 +72,9 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
 
 def settled_payments(setup: Setup) -> dict[str, list[dict[str, Any]]]:
     """Each agent's payments from the wallet on the dev indexer, once the indexer has caught up with
-    algod (or 10 s have passed: then what it holds), and again a lag later to see nothing more arrive."""
+    algod, and again a lag later to see nothing more arrive."""
     ledger = setup.orch.ledger
-    ledger.settle(require_caught_up=False)
+    ledger.settle(timeout=20)
     return {spec.slug: ledger.payments_to(spec, setup.wallet.address) for spec in SDK_AGENTS}
 
 
@@ -147,8 +147,7 @@ def test_a_payment_confirmed_before_a_kill_9_is_delivered_after_the_restart(
         assert restarted["error"]["code"] == "ExecutionLost", restarted["error"]
         step1 = restarted["steps"][0]
         assert step1["status"] == "failed" and step1["error"]["code"] == "ExecutionLost", step1
-        if step1["receipt"] is not None:  # nobody told it; if it looked the payment up, it is that one
-            assert sorted(step1["receipt"]["txn_ids"]) == sorted(first.txn_ids), step1
+        assert step1["receipt"] is None, step1  # nobody told it yet: the resume finds it (or the submit)
         assert restarted["steps"][1]["status"] == "pending"
         paid = {1: first}
 

@@ -119,6 +119,7 @@ def test_an_expired_group_is_requoted_and_paying_the_new_one_pays_once(harness: 
     workflow_id = harness.create_and_start()
     first = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
     still_valid = harness.post("/api/workflows/step/start_job", {"workflowId": workflow_id, "stepNumber": 1})
+    assert still_valid.status_code == 200, still_valid.text
     assert still_valid.json()["txn_ids"] == first["txn_ids"]  # its window is open: not replaced
     ledger = harness.stack.ledger
     ledger.wait_for_round_after(first["last_valid_round"], timeout=10)

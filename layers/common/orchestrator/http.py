@@ -122,7 +122,7 @@ def screen_body(event: APIGatewayProxyEventV2) -> bool:
         except (binascii.Error, ValueError) as exc:
             raise BadRequest("The request body could not be read.") from exc
     else:
-        raw = body.encode("utf-8", "surrogatepass") if not body.isascii() else body.encode("ascii")
+        raw = body.encode("utf-8", "surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(
             f"The request body is {len(raw)} bytes; this route takes at most {MAX_BODY_BYTES}.",

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.adapters import Dependencies
 from orchestrator.errors import (
     AGENT_ERROR_CODES,
+    AgentJobFailed,
+    AgentLostJob,
+    AgentProtocolError,
     AgentRejected,
     AgentUnavailable,
     InvalidState,
@@ -135,25 +138,20 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
     now = deps.clock()
     if not response.unsigned_group_txns and response.payment_required == 0:
         # A free agent: nothing to sign, the job runs at once.
-        job = _record_job(deps, workflow, step, agent, job_input, response.job_id, 0, JobState.RUNNING)
+        job = _record_job(deps, workflow, step, agent, job_input, response.job_id)
         _set_step(
             deps,
             step,
             {StepStatus.PENDING},
             status=StepStatus.RUNNING,
-            input=job_input,
-            job_id=job.job_id,
-            agent_job_id=job.agent_job_id,
             started_at=now,
-            payment_required_microalgo=0,
+            **recovery.offer_fields(job),
         )
         deps.engine.send_task_success(task.task_token, {"step_number": step.step_number, "free": True})
         return
 
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
-    job = _record_job(
-        deps, workflow, step, agent, job_input, response.job_id, 0, JobState.PAYMENT_PENDING, checked
-    )
+    job = _record_job(deps, workflow, step, agent, job_input, response.job_id, checked)
     _set_step(
         deps,
         step,
@@ -172,16 +170,16 @@ def _record_job(
     agent: AgentMetadata,
     job_input: str,
     agent_job_id: str,
-    amount_microalgo: int,
-    state: JobState,
     checked: CheckedGroup | None = None,
 ) -> JobRecord:
     """The marketplace's `jobs` row for the agent's job, with the group it offered (remembered for
-    payment recovery), written before the step points at it."""
-    offered: dict[str, Any] = {}
+    payment recovery), written before the step points at it. Without a group the job is free and
+    runs at once."""
+    offered: dict[str, Any] = dict(amount_microalgo=0, state=JobState.RUNNING)
     if checked is not None:
-        amount_microalgo = checked.total_paid_microalgo
         offered = dict(
+            amount_microalgo=checked.total_paid_microalgo,
+            state=JobState.PAYMENT_PENDING,
             unsigned_group_txns=checked.unsigned_group_txns,
             txn_ids=checked.txn_ids,
             last_valid_round=checked.last_valid,
@@ -194,8 +192,6 @@ def _record_job(
         callee_addr=agent.agent_address,
         job_input=job_input,
         job_input_hash=job_input_hash(job_input),
-        amount_microalgo=amount_microalgo,
-        state=state,
         workflow_id=workflow.workflow_id,
         step_number=step.step_number,
         agent_job_id=agent_job_id,
@@ -216,12 +212,7 @@ def _claim_offer(
     **changes: Any,
 ) -> tuple[StepResult, list[PaymentRecord]]:
     """Record the confirmed payment of `job` for the step and point the step at that job."""
-    records = recovery.payment_records(workflow, step, job, round_)
-    if not deps.store.record_payments(records):
-        # Recorded meanwhile: for this job (a concurrent recovery) it is ours; else it is a replay.
-        records = [p for p in deps.store.payments_for_txids(job.txn_ids) if p.job_id == job.job_id]
-        if sorted(p.txid for p in records) != sorted(job.txn_ids):
-            raise PaymentReplay("One of these transactions already paid for another step.")
+    records = _record_offer_payments(deps, workflow, step, job, round_)
     step = _set_step(
         deps,
         step,
@@ -231,6 +222,19 @@ def _claim_offer(
     )
     deps.store.update_job(job.job_id, {"state": JobState.ONCHAIN_CONFIRMED})
     return step, records
+
+
+def _record_offer_payments(
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, job: JobRecord, round_: int
+) -> list[PaymentRecord]:
+    """Record the confirmed payment of `job` for the step. Recorded meanwhile for this same job (a
+    concurrent recovery or submission) it is ours; recorded for anything else it is a replay."""
+    records = recovery.payment_records(workflow, step, job, round_)
+    if not deps.store.record_payments(records):
+        records = [p for p in deps.store.payments_for_txids(job.txn_ids) if p.job_id == job.job_id]
+        if sorted(p.txid for p in records) != sorted(job.txn_ids):
+            raise PaymentReplay("One of these transactions already paid for another step.")
+    return records
 
 
 def _resolve_step_input(deps: Dependencies, workflow: WorkflowRecord, step: StepResult) -> str:
@@ -400,9 +404,7 @@ def _record_late_payment(
     delivers it instead of asking again."""
     if step.status in ACTIVE_STEP_STATUSES or step.status == StepStatus.SUCCEEDED:
         # Another payment moved the step on: keep this one's record (never lost), change nothing else.
-        records = recovery.payment_records(workflow, step, offer, round_)
-        if not deps.store.record_payments(records):
-            raise PaymentReplay("One of these transactions already paid for another step.")
+        _record_offer_payments(deps, workflow, step, offer, round_)
         return step_view(workflow, load_step(deps.store, step.workflow_id, step.step_number))
     step, _ = _claim_offer(deps, workflow, step, offer, round_, expected={step.status})
     return step_view(workflow, step)
@@ -430,9 +432,7 @@ def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str
         agent, sender_address=workflow.wallet_address, job_input=step.input or ""
     )
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
-    job = _record_job(
-        deps, workflow, step, agent, step.input or "", response.job_id, 0, JobState.PAYMENT_PENDING, checked
-    )
+    job = _record_job(deps, workflow, step, agent, step.input or "", response.job_id, checked)
     if step.job_id is not None:
         deps.store.update_job(step.job_id, {"state": JobState.EXPIRED})
     step = _set_step(deps, step, {StepStatus.AWAITING_PAYMENT}, **recovery.offer_fields(job))
@@ -504,8 +504,6 @@ def _poll_agent_once(
     deps: Dependencies, workflow: WorkflowRecord, step: StepResult, *, may_redeliver: bool = True
 ) -> StepResult | None:
     """The succeeded step if the job finished well; None while it works. Raises when it failed."""
-    from orchestrator.errors import AgentProtocolError
-
     agent = _agent(deps, step.agent_id)
     assert step.agent_job_id is not None
     token = deps.store.get_access_token(step.workflow_id, step.step_number, step.agent_job_id)
@@ -565,8 +563,6 @@ def _redeliver_or_fail(
     """A paid job the agent lost or failed: hand it the same payment for the same job once more
     (agents built with the marketplace's SDK run the job again on a repeated submit); if that does
     not help, the step ends with a named error and keeps its receipt. Never a loop."""
-    from orchestrator.errors import AgentJobFailed, AgentLostJob
-
     paid = _payments_for_current_job(deps, step)
     what = (
         f"no longer knows job {step.agent_job_id} ({detail})"
@@ -662,9 +658,10 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
         changes={"status": step_status, "error": step_error, "task_token": None},
     ) or deps.store.get_step(workflow.workflow_id, step.step_number)
     if step_after is not None and step_after.job_id is not None and step_after.status == step_status:
-        job_state = JobState.CANCELLED if step_status == StepStatus.CANCELLED else JobState.FAILED
-        if step_status == StepStatus.PAYMENT_TIMEOUT:
-            job_state = JobState.EXPIRED
+        job_state = {
+            StepStatus.CANCELLED: JobState.CANCELLED,
+            StepStatus.PAYMENT_TIMEOUT: JobState.EXPIRED,
+        }.get(step_status, JobState.FAILED)
         deps.store.update_job(step_after.job_id, {"state": job_state})
     # A failed workflow shows its step's error (e.g. the agent's), a cancelled one the cancellation.
     recorded = error

@@ -118,7 +118,8 @@ def start_workflow(
     if start_step is None:
         raise InvalidState("Every step of this workflow has already succeeded.")
     to_repay = [s for s in steps if s.step_number >= start_step and _paid_job_is_over(s)]
-    without_consent = [s.step_number for s in to_repay if s.step_number not in set(repay_steps)]
+    consented = set(repay_steps)
+    without_consent = [s.step_number for s in to_repay if s.step_number not in consented]
     if without_consent:
         numbers = ", ".join(str(n) for n in without_consent)
         raise RepayConsentRequired(
