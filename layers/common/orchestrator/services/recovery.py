@@ -37,25 +37,29 @@ def confirmed_round(deps: Dependencies, txn_ids: list[str]) -> int | None:
     return max(rounds) if rounds else None
 
 
-def find_confirmed_offer(deps: Dependencies, step: StepResult) -> tuple[JobRecord, int] | None:
-    """An offer of this step that is confirmed on chain and not recorded yet, with its round."""
-    for job in offers(deps, step):
-        if deps.store.payments_for_txids(job.txn_ids):
-            continue  # recorded already (for this step, or a replay the submit path refuses)
+def unpaid_offers(deps: Dependencies, step: StepResult) -> list[JobRecord]:
+    """The step's offers whose payment is not recorded, newest first (one read of the jobs and one of
+    the payments)."""
+    jobs = offers(deps, step)
+    recorded = {p.txid for p in deps.store.payments_for_txids([t for job in jobs for t in job.txn_ids])}
+    return [job for job in jobs if not recorded.intersection(job.txn_ids)]
+
+
+def find_confirmed_offer(deps: Dependencies, unpaid: list[JobRecord]) -> tuple[JobRecord, int] | None:
+    """Of the unpaid offers, one that is confirmed on chain, with its round."""
+    for job in unpaid:
         round_ = confirmed_round(deps, job.txn_ids)
         if round_ is not None:
             return job, round_
     return None
 
 
-def find_open_offer(deps: Dependencies, step: StepResult) -> JobRecord | None:
-    """The newest unpaid offer that may still confirm: its last valid round is still ahead."""
+def find_open_offer(deps: Dependencies, unpaid: list[JobRecord]) -> JobRecord | None:
+    """Of the unpaid offers, the newest that may still confirm: its last valid round is still ahead."""
     current = deps.chain.current_round()
-    for job in offers(deps, step):
-        open_window = job.last_valid_round is not None and current < job.last_valid_round
-        if open_window and not deps.store.payments_for_txids(job.txn_ids):
-            return job
-    return None
+    return next(
+        (job for job in unpaid if job.last_valid_round is not None and current < job.last_valid_round), None
+    )
 
 
 def payment_records(

@@ -111,16 +111,17 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
     agent = _agent(deps, step.agent_id)
 
     paid = _payments_for_current_job(deps, step)
+    unpaid = [] if paid else recovery.unpaid_offers(deps, step)
     if not paid:
         # Money rules: an earlier offer confirmed on chain is delivered instead of a new one...
-        found = recovery.find_confirmed_offer(deps, step)
+        found = recovery.find_confirmed_offer(deps, unpaid)
         if found is not None:
             step, paid = _claim_offer(deps, workflow, step, *found, expected={StepStatus.PENDING})
     if paid:
         _resume_paid_step(deps, workflow, step, agent, paid, task.task_token)
         return
     # ... and one that may still confirm is offered again, never replaced by a second group.
-    still_open = recovery.find_open_offer(deps, step)
+    still_open = recovery.find_open_offer(deps, unpaid)
     if still_open is not None:
         _set_step(
             deps,
@@ -422,10 +423,11 @@ def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str
         raise InvalidState(
             f"Step {step_number} is {step.status.value}; only a step awaiting payment is re-quoted."
         )
-    found = recovery.find_confirmed_offer(deps, step)
+    unpaid = recovery.unpaid_offers(deps, step)
+    found = recovery.find_confirmed_offer(deps, unpaid)
     if found is not None:  # paid, but not submitted: take it as the submission
         return submit_payment(deps, workflow_id, step_number, found[0].txn_ids, user_id)
-    if recovery.find_open_offer(deps, step) is not None:
+    if recovery.find_open_offer(deps, unpaid) is not None:
         return step_view(workflow, step)  # still valid: wait for its window or for the chain
     agent = _agent(deps, step.agent_id)
     response = deps.agents.start_job(
@@ -480,24 +482,33 @@ def _redeliver_once_at_deadline(
     its payment once more, with a new deadline; then the step times out, its payment kept."""
     seconds = deps.settings.poll_deadline_seconds
     paid = _payments_for_current_job(deps, step)
-    if not paid or step.payment_redeliveries >= 1:
-        raise PollTimeout(f"The agent did not finish within {seconds} seconds.")
-    step = _set_step(
-        deps,
-        step,
-        {StepStatus.RUNNING},
-        payment_redeliveries=step.payment_redeliveries + 1,
-        poll_deadline=deps.clock() + timedelta(seconds=seconds),
+    refused = _redeliver_once(
+        deps, workflow, step, paid, poll_deadline=deps.clock() + timedelta(seconds=seconds)
     )
-    agent = _agent(deps, step.agent_id)
+    if refused is None:
+        return PollOutcome(status="working", wait_seconds=1, poll_count=task.poll_count + 1)
+    raise PollTimeout(f"The agent did not finish within {seconds} seconds{refused}.")
+
+
+# How many times a paid job's payment is handed to the agent again before the step fails.
+_MAX_REDELIVERIES = 1
+
+
+def _redeliver_once(
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, paid: list[PaymentRecord], **changes: Any
+) -> str | None:
+    """Hand the same payment to the same job again, if it was paid and not re-delivered yet. None when
+    the agent took it; otherwise what to add to the step's error (why it did not help)."""
+    if not paid or step.payment_redeliveries >= _MAX_REDELIVERIES:
+        return ""
+    step = _set_step(
+        deps, step, {StepStatus.RUNNING}, payment_redeliveries=step.payment_redeliveries + 1, **changes
+    )
     try:
-        _deliver_payment(deps, workflow, step, agent, [p.txid for p in paid])
+        _deliver_payment(deps, workflow, step, _agent(deps, step.agent_id), [p.txid for p in paid])
     except PaymentRejectedByAgent as exc:
-        raise PollTimeout(
-            f"The agent did not finish within {seconds} seconds, and handing it the payment again did not "
-            f"help ({exc.message}). The payment is kept."
-        ) from exc
-    return PollOutcome(status="working", wait_seconds=1, poll_count=task.poll_count + 1)
+        return f"; handing it the payment again did not help ({exc.message})"
+    return None
 
 
 def _poll_agent_once(
@@ -570,14 +581,10 @@ def _redeliver_or_fail(
         else f"reported the job as failed: {detail}"
     )
     error_type = AgentLostJob if lost else AgentJobFailed
-    if paid and step.payment_redeliveries < 1:
-        step = _set_step(deps, step, {StepStatus.RUNNING}, payment_redeliveries=step.payment_redeliveries + 1)
-        try:
-            _deliver_payment(deps, workflow, step, agent, [p.txid for p in paid])
-        except PaymentRejectedByAgent as exc:
-            what += f"; handing it the payment again did not help ({exc.message})"
-        else:
-            return None  # the agent took the payment again: keep polling the same job
+    refused = _redeliver_once(deps, workflow, step, paid)
+    if refused is None:
+        return  # the agent took the payment again: keep polling the same job
+    what += refused
     if not paid:
         raise error_type(f"{agent.name} {what}.")
     raise error_type(
