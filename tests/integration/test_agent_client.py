@@ -21,6 +21,8 @@ from orchestrator.models import AgentMetadata
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.sdk_stack import free_port
+
 pytestmark = pytest.mark.integration
 
 SENDER = "SENDERADDRESS7777777777777777777777777777777777777777777"
@@ -217,13 +219,6 @@ def client(sleeps: SleepRecorder) -> Iterator[AgentClient]:
     agent_client = AgentClient(timeout_seconds=5.0, retries=2, sleep=sleeps, backoff_seconds=0.01)
     yield agent_client
     agent_client.close()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 START_OK = {
