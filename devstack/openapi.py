@@ -63,7 +63,7 @@ POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidat
 
 def _as_served(document: dict[str, Any], template: Template) -> dict[str, Any]:
     """What the handlers declare (`orchestrator.http.api_responses`), less what Powertools adds that
-    they never answer (its 422 validation body), and each route's security as template.yaml sets it:
+    they never answer (its 422 validation body, a body for an answer that has none), and each route's security as template.yaml sets it:
     routes without an authorizer need no token."""
     open_paths = {_shape(route.path) for route, _ in template.routes() if route.authorizer is None}
     for path, operations in document.get("paths", {}).items():
@@ -72,6 +72,8 @@ def _as_served(document: dict[str, Any], template: Template) -> dict[str, Any]:
             for status, answer in list(responses.items()):
                 if any(name in json.dumps(answer) for name in POWERTOOLS_SCHEMAS):
                     del responses[status]
+                elif answer.get("content") == {}:
+                    del answer["content"]  # an answer without a body (304)
             if _shape(path) in open_paths:
                 operation["security"] = []
     _integral_bounds(document)

@@ -63,7 +63,7 @@ def test_every_error_is_documented_with_our_error_body() -> None:
         responses = operation["responses"]
         assert "default" not in responses, (path, method)  # every status is listed, none is implied
         for status in responses:
-            if status.startswith("2"):
+            if status.startswith(("2", "3")):  # successes, and not modified (no body)
                 continue
             expected = ERROR_OR_GATEWAY if status in {"401", "413", "503", "504"} else ERROR
             assert _schema(operation, status) == expected, (path, method, status)
@@ -125,3 +125,24 @@ def test_request_bodies_accept_the_documented_fields_and_no_others() -> None:
     assert step["txn_ids"]["items"]["pattern"] == "^[A-Z2-7]{52}$"
     repay = schemas["StartRequest"]["properties"]["repay_steps"]
     assert repay["maxItems"] == 10 and repay["uniqueItems"] is True and repay["items"]["minimum"] == 1
+
+
+def test_the_workflow_route_documents_its_long_poll() -> None:
+    """GET /api/workflows/{id}: `wait` (0..20 s) and If-None-Match in, ETag out; 304 has no body."""
+    operation = DOCUMENT["paths"]["/api/workflows/{workflow_id}"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    wait = parameters["wait"]
+    assert (wait["in"], wait["required"]) == ("query", False)
+    assert {k: wait["schema"][k] for k in ("type", "minimum", "maximum", "default")} == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 20,
+        "default": 0,
+    }
+    assert (parameters["if-none-match"]["in"], parameters["if-none-match"]["required"]) == ("header", False)
+    responses = operation["responses"]
+    assert _schema(operation, "200") == {"$ref": "#/components/schemas/WorkflowView"}
+    assert "content" not in responses["304"]
+    for status in ("200", "304"):
+        assert set(responses[status]["headers"]) == {"ETag", "Cache-Control"}, status
+    assert [s for s in responses if s.startswith("3")] == ["304"]

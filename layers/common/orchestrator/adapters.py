@@ -6,6 +6,7 @@ Each adapter is created lazily, once per process (Lambda container), on first us
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property, lru_cache
@@ -24,9 +25,15 @@ if TYPE_CHECKING:
 
 
 class Dependencies:
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep  # use cases that wait (a long poll) sleep through it: tests pass a fake
 
     @cached_property
     def store(self) -> Store:

@@ -1,6 +1,10 @@
-"""Loading workflows for a caller and shaping them as API views (no secrets)."""
+"""Loading workflows for a caller and shaping them as API views (no secrets), and the version (ETag)
+of what a view shows."""
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 from orchestrator.errors import NotFound
 from orchestrator.models import StepResult, StepStatus, WorkflowRecord
@@ -80,3 +84,28 @@ def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> Workflow
 def view_of(store: Store, workflow: WorkflowRecord) -> WorkflowView:
     """The API view of a workflow just read or changed, with its steps as stored now."""
     return workflow_view(workflow, store.list_steps(workflow.workflow_id))
+
+
+def view_etag(view: WorkflowView) -> str:
+    """A strong validator of exactly what the view shows (the JSON body the API answers with): a
+    quoted hash of its canonical JSON. Equal views have equal tags; any change to what the page
+    shows (a status, an offered group, an output, `updated_at`) makes another."""
+    canonical = json.dumps(
+        view.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return '"' + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (RFC 9110's weak comparison: `W/` ignored; `*`
+    matches any version). Liberal: a tag sent without its quotes matches too."""
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.strip('"')
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag.strip('"') == bare and bare:
+            return True
+    return False

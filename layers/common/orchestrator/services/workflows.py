@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
 
 from orchestrator.adapters import Dependencies
 from orchestrator.catalog import check_catalog
@@ -30,7 +33,14 @@ from orchestrator.models import (
 from orchestrator.observability import logger
 from orchestrator.schemas import ApproveRequest, CreateWorkflowRequest, WorkflowView
 from orchestrator.services.stopping import stop_workflow
-from orchestrator.services.views import load_owned_workflow, load_workflow, view_of, workflow_view
+from orchestrator.services.views import (
+    etag_matches,
+    load_owned_workflow,
+    load_workflow,
+    view_etag,
+    view_of,
+    workflow_view,
+)
 
 # Steps that a resume runs again and must reset first (a succeeded step is never run or paid again;
 # a pending one has nothing to reset).
@@ -222,10 +232,71 @@ def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> Workf
     if stopped is None:
         raise InvalidState(f"A {workflow.status.value} workflow cannot be cancelled.")
     for step in stopped[1]:
-        if step.task_token and step.status == StepStatus.AWAITING_PAYMENT:
+        # The token of a step waiting for its payment, or for its job (WatchJob): the execution
+        # stops now instead of at its next look.
+        if step.task_token and step.status in {StepStatus.AWAITING_PAYMENT, StepStatus.RUNNING}:
             deps.engine.send_task_failure(step.task_token, cancelled.code, cancelled.message)
     return view_of(deps.store, stopped[0])
 
 
 def get_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> WorkflowView:
     return view_of(deps.store, load_owned_workflow(deps.store, workflow_id, user_id))
+
+
+# A long poll (GET /api/workflows/{id}?wait=N with If-None-Match) waits at most this long: with the
+# reads before and after, it ends near 20 s, well inside the function's 29 s Lambda timeout and API
+# Gateway's 30 s. The store is read again every WATCH_INTERVAL_SECONDS while it waits, so a change
+# is seen within that interval (plus one read).
+MAX_WAIT_SECONDS = 20
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class WorkflowVersion:
+    """The workflow as the caller may see it now: its view and ETag; `view` is None when the
+    caller's If-None-Match names the current version (not modified)."""
+
+    view: WorkflowView | None
+    etag: str
+
+    @property
+    def modified(self) -> bool:
+        return self.view is not None
+
+
+def watch_workflow(
+    deps: Dependencies,
+    workflow_id: str,
+    user_id: str,
+    *,
+    if_none_match: str | None = None,
+    wait_seconds: float = 0,
+    interval_seconds: float = WATCH_INTERVAL_SECONDS,
+) -> WorkflowVersion:
+    """The workflow's view and version, as soon as it differs from the one the caller has.
+
+    Without `if_none_match`, or when it names another version, the view now. When it names the
+    current version, the store is read again every `interval_seconds` until the version changes
+    (the new view) or `wait_seconds` (at most MAX_WAIT_SECONDS) have passed since the call began
+    (not modified: `view` None). `*` matches any version and is answered "not modified" at once.
+    Time is `deps.clock`, waiting `deps.sleep` (fakes in tests); the number of reads is bounded as
+    well, so a clock that jumps back cannot stretch a wait."""
+    started = deps.clock()
+    view = get_workflow(deps, workflow_id, user_id)
+    etag = view_etag(view)
+    if if_none_match is None or not etag_matches(if_none_match, etag):
+        return WorkflowVersion(view, etag)
+    wait = min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
+    if if_none_match.strip() == "*" or wait <= 0:
+        return WorkflowVersion(None, etag)
+    deadline = started + timedelta(seconds=wait)
+    for _ in range(math.ceil(wait / interval_seconds)):
+        left = (deadline - deps.clock()).total_seconds()
+        if left <= 0:
+            break
+        deps.sleep(min(interval_seconds, left))
+        view = get_workflow(deps, workflow_id, user_id)
+        etag = view_etag(view)
+        if not etag_matches(if_none_match, etag):
+            return WorkflowVersion(view, etag)
+    return WorkflowVersion(None, etag)
