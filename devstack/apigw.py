@@ -293,8 +293,10 @@ class HttpApiApp:
 
 
 def _cors_headers() -> dict[str, str]:
+    """template.yaml's CorsConfiguration (a unit test holds the two together)."""
     return {
         "Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key",
+        "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key, If-None-Match",
+        "Access-Control-Expose-Headers": "Idempotent-Replayed, ETag",
     }

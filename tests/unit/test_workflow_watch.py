@@ -284,3 +284,17 @@ def test_a_wait_out_of_range_or_not_a_number_is_a_400(
     error = json.loads(answer["body"])["error"]
     assert error["code"] == "BadRequest" and "wait" in error["message"]
     assert clock.sleeps == []
+
+
+def test_the_long_polls_headers_cross_origins_as_deployed_and_locally() -> None:
+    """A page on another origin sends If-None-Match and reads ETag: template.yaml's CorsConfiguration
+    allows and exposes them, and the local gateway answers with the same configuration."""
+    from devstack.apigw import _cors_headers
+
+    cors = load_template().resources["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert "If-None-Match" in cors["AllowHeaders"] and "ETag" in cors["ExposeHeaders"]
+    local = _cors_headers()
+    assert [h.strip() for h in local["Access-Control-Allow-Headers"].split(",")] == cors["AllowHeaders"]
+    assert [h.strip() for h in local["Access-Control-Expose-Headers"].split(",")] == cors["ExposeHeaders"]
+    assert [m.strip() for m in local["Access-Control-Allow-Methods"].split(",")] == cors["AllowMethods"]
+    assert [local["Access-Control-Allow-Origin"]] == cors["AllowOrigins"]
