@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from devstack.template import LOCAL_REGION, PROJECT_ROOT, Template, load_templat
 
 # The logical id of the template's idempotency table; the local table has this name.
 IDEMPOTENCY_TABLE = "IdempotencyTable"
+AGENT_PUSH_PATH = "/api/agent/access"  # where agents push (template.yaml's AgentAccessFunction)
 
 
 class StackConfig(BaseModel):
@@ -44,13 +46,18 @@ class StackConfig(BaseModel):
     block_time: float = 1.0
     indexer_lag_seconds: float = 1.0
     payment_timeout_seconds: int | None = 600
-    poll_deadline_seconds: int = 300
-    poll_max_seconds: int = 5
+    # None: as deployed (template.yaml's defaults); tests shorten them.
+    poll_deadline_seconds: int | None = None
+    poll_fast_seconds: int | None = None
+    poll_max_seconds: int | None = None
     submit_payment_retry_seconds: float = 12.0
     # What EventBridge and Scheduler do in AWS (devstack/operations.py); None turns either off.
     execution_watch_seconds: float | None = 1.0  # ended executions → the reconcile function
     sweep_interval_seconds: float | None = 60.0  # the sweep function (AWS: every 5 minutes)
     agent_job_seconds: float | None = None
+    # The sample agents push their payments and completions to the API (POST /api/agent/access), as
+    # agents built with the marketplace's SDK do when configured to; False: they are only polled.
+    agent_push: bool = True
     persist_ledger: bool = True
     access_log: bool = False  # log each request to the API and Lambda endpoints (orch up does)
     extra_env: dict[str, str] = Field(default_factory=dict)
@@ -235,6 +242,8 @@ class LocalStack:
         self.issuer = api.issuer = LocalIssuer.load_or_create(
             cfg.data_dir, issuer=f"{api_server.url}{ISSUER_PATH}"
         )
+        if cfg.agent_push:
+            self._connect_pushes(f"{api_server.url}{AGENT_PUSH_PATH}")
         self.api_server = api_server.start()
 
     def stop(self) -> None:
@@ -263,6 +272,11 @@ class LocalStack:
         self.stop()
 
     # --- wiring ---------------------------------------------------------------------------------
+    def _template_variables(self, *names: str) -> dict[str, str]:
+        """Global variables of template.yaml (defaults of the parameters they name)."""
+        values = {name: self.template.global_variable(name) for name in names}
+        return {name: value for name, value in values.items() if value is not None}
+
     def _configure_environment(self) -> None:
         cfg = self.config
         assert self.lambda_server is not None and self.ledger_server is not None
@@ -278,8 +292,19 @@ class LocalStack:
             "GENESIS_HASH": self.ledger.genesis_hash,
             # As deployed: an agent without a base_url override is reached through its subdomain.
             "AGENT_URL_TEMPLATE": str(self.template.parameter_default("AgentUrlTemplate")),
-            "POLL_DEADLINE_SECONDS": str(cfg.poll_deadline_seconds),
-            "POLL_MAX_SECONDS": str(cfg.poll_max_seconds),
+            # The poll schedule and deadline as deployed, unless a test shortens them.
+            **self._template_variables(
+                "POLL_DEADLINE_SECONDS", "POLL_FAST_SECONDS", "POLL_FAST_WINDOW_SECONDS", "POLL_MAX_SECONDS"
+            ),
+            **{
+                name: str(value)
+                for name, value in (
+                    ("POLL_DEADLINE_SECONDS", cfg.poll_deadline_seconds),
+                    ("POLL_FAST_SECONDS", cfg.poll_fast_seconds),
+                    ("POLL_MAX_SECONDS", cfg.poll_max_seconds),
+                )
+                if value is not None
+            },
             "SUBMIT_PAYMENT_RETRY_SECONDS": str(cfg.submit_payment_retry_seconds),
             "AWS_DEFAULT_REGION": LOCAL_REGION,
             "AWS_REGION": LOCAL_REGION,
@@ -319,6 +344,17 @@ class LocalStack:
 
         reset_dependencies()
         reset_idempotency()  # its DynamoDB client belongs to the moto mock of this stack
+
+    def _connect_pushes(self, url: str) -> None:
+        """Give each sample agent a secret, keep it as the marketplace keeps `agents.agent_token`, and
+        have the agent push to `url` with it."""
+        from orchestrator.adapters import get_dependencies
+
+        store = get_dependencies().store
+        for server in self.agent_servers:
+            token = secrets.token_urlsafe(32)
+            store.set_agent_token(server.spec.id, token)
+            server.push_to(url, token)
 
     def _seed_catalog(self) -> None:
         """The store's `agents` table holds exactly this stack's hireable catalog as active agents; every

@@ -105,12 +105,20 @@ class Template:
     # Every resource as written (short-form tags as {"Ref": ...} data): what the local stack reads
     # beyond functions and the state machine (event rules, schedules, tables).
     resources: dict[str, Any] = field(default_factory=dict)
+    # Globals.Function.Environment.Variables as written: what every function reads.
+    global_environment: dict[str, Any] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[Route, FunctionSpec]]:
         return [(route, fn) for fn in self.functions.values() for route in fn.routes]
 
     def parameter_default(self, name: str) -> Any:
         return self.parameters.get(name, {}).get("Default")
+
+    def global_variable(self, name: str) -> str | None:
+        """A variable every function gets (Globals), with a `!Ref` resolved to its parameter's default;
+        None when the template does not set it."""
+        value = self.resolve(self.global_environment.get(name))
+        return None if value is None else str(value)
 
     def resolve(self, value: Any) -> Any:
         """A property value with `!Ref parameter` replaced by the parameter's default."""
@@ -212,4 +220,8 @@ def load_template(path: Path = TEMPLATE_PATH) -> Template:
         parameters=doc.get("Parameters") or {},
         authorizers=authorizers,
         resources=resources,
+        global_environment=(((doc.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get(
+            "Variables"
+        )
+        or {},
     )

@@ -59,8 +59,9 @@ class JobRunPlan:
 class JobBook:
     """The jobs of one agent, safe across the server's request threads."""
 
-    def __init__(self, plan: JobRunPlan) -> None:
+    def __init__(self, plan: JobRunPlan, on_finished: Callable[[Job], None] | None = None) -> None:
         self._plan = plan
+        self._on_finished = on_finished  # called once a job has ended well (the agent's push)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -107,3 +108,5 @@ class JobBook:
                 status, output = JobStatus.FAILED, f"The job failed: {type(exc).__name__}: {exc}"
         with self._lock:
             job.status, job.output = status, output
+        if status == JobStatus.SUCCEEDED and self._on_finished is not None:
+            self._on_finished(job)

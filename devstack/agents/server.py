@@ -27,6 +27,7 @@ from devstack.agents.payments import (
     build_payment_group,
     verify_payment,
 )
+from devstack.agents.push import Pusher, PushTarget
 from devstack.serving import ThreadedServer, json_response
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class AgentBehaviour:
     job_seconds: float = 1.0
     app_call: bool = True  # False: a single payment txn, no app call
     validity_rounds: int | None = None  # shorter validity window than algod suggests (tests re-quotes)
+    push: bool = True  # push payment and completion to the orchestrator, as the SDK does, once told where
 
 
 # --- request bodies -------------------------------------------------------------------------------
@@ -96,7 +98,11 @@ class AgentApp:
         self.behaviour = behaviour
         self.algod = algod
         self.indexer = indexer
-        self.jobs = JobBook(JobRunPlan(spec.skill, behaviour.job_seconds, behaviour.fail_jobs))
+        self.pusher = Pusher(spec.id)
+        self.jobs = JobBook(
+            JobRunPlan(spec.skill, behaviour.job_seconds, behaviour.fail_jobs),
+            on_finished=self.pusher.completed,
+        )
         self.routes = Map(
             [
                 Rule("/start_job", endpoint="start_job", methods=["POST"]),
@@ -188,6 +194,7 @@ class AgentApp:
             token = self.jobs.release(job, confirmed_round=confirmed_round)
         else:
             token = self.jobs.release(job, free=True)
+        self.pusher.payment_verified(job)
         return json_response({"status": "success", "access_token": token})
 
     def _job(self, request: Request, job_id: str) -> Response:
@@ -284,6 +291,15 @@ class SampleAgentServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def push_to(self, url: str, agent_token: str) -> None:
+        """Push to `url` with `agent_token` from now on (unless its behaviour says not to push)."""
+        if self.behaviour.push:
+            self.app.pusher.target = PushTarget(url=url, agent_token=agent_token)
+
+    @property
+    def pushes_sent(self) -> int:
+        return self.app.pusher.sent
 
     def catalog_entry(self) -> dict[str, Any]:
         """The agent as the marketplace's `agents` table records it (what `AgentMetadata` reads), with

@@ -1,4 +1,4 @@
-"""PollJob task and POST /api/workflows/step/poll (one look at a step's job)."""
+"""WatchJob task and POST /api/workflows/step/poll (one look at a step's job)."""
 
 from typing import Annotated, Any
 
@@ -7,9 +7,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from orchestrator.adapters import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import PollTask, StepRequest, StepView
+from orchestrator.schemas import StepRequest, StepView, WatchJobTask
 from orchestrator.services import steps
-from pydantic import BaseModel
 
 app = make_resolver()
 
@@ -28,10 +27,10 @@ def poll(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
     )
 
 
-def poll_job_task(payload: dict[str, Any]) -> BaseModel:
-    return steps.poll_job(get_dependencies(), PollTask.model_validate(payload))
+def watch_job_task(payload: dict[str, Any]) -> None:
+    steps.watch_job(get_dependencies(), WatchJobTask.model_validate(payload))
 
 
 @observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle(app, event, context, task=poll_job_task)
+    return handle(app, event, context, task=watch_job_task)

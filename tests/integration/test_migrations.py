@@ -704,6 +704,7 @@ def test_migrations_are_ordered_files_each_one_transaction() -> None:
         "20251201100000_marketplace_tables.sql",
         "20251201100100_orchestrator_columns.sql",
         "20251201100200_orchestrator_access.sql",
+        "20251201100300_agent_push_lookup.sql",
     ]
     for path in MIGRATIONS:
         code = top_level_code(path).strip()

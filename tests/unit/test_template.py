@@ -22,7 +22,7 @@ ALLOWED_PAYLOAD_KEYS = {
     "workflow_id",
     "step_number",
     "attempt",
-    "poll_count",
+    "wait_seconds",
     "task_token",
     "reason",
     "error",

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from orchestrator.networks import NETWORKS, NetworkName
+from orchestrator.polling import PollSchedule
 
 
 class ConfigError(RuntimeError):
@@ -48,7 +49,9 @@ class Settings(BaseModel):
     agent_url_template: str | None = None  # e.g. https://{subdomain}.0rca.live
     agent_timeout_seconds: float = Field(default=10.0, gt=0)
     agent_retries: int = Field(default=2, ge=0)
-    poll_initial_seconds: int = Field(default=1, ge=1)
+    # The poll schedule (orchestrator.polling): template.yaml sets these for AWS and the local stack.
+    poll_fast_seconds: int = Field(default=2, ge=1)
+    poll_fast_window_seconds: int = Field(default=60, ge=0)
     poll_max_seconds: int = Field(default=30, ge=1)
     poll_deadline_seconds: int = Field(default=900, ge=1)
     poll_max_errors: int = Field(default=3, ge=1)
@@ -88,6 +91,14 @@ class Settings(BaseModel):
         if "genesis_hash" not in self.model_fields_set:
             self.genesis_hash = preset.genesis_hash
         return self
+
+    @property
+    def poll_schedule(self) -> PollSchedule:
+        return PollSchedule(
+            fast_seconds=self.poll_fast_seconds,
+            fast_window_seconds=self.poll_fast_window_seconds,
+            max_seconds=self.poll_max_seconds,
+        )
 
     @field_validator("algod_url", "indexer_url", "openai_base_url", "agent_url_template")
     @classmethod

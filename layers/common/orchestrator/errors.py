@@ -56,6 +56,11 @@ class Unauthorized(OrchestratorError):
     http_status = 401
 
 
+class AgentUnauthorized(Unauthorized):
+    """An agent's push without its token, or with one that matches no job of its: the same answer
+    for both, so that the route tells nobody which job ids exist."""
+
+
 class NotFound(OrchestratorError):
     http_status = 404
 

@@ -101,7 +101,7 @@ def _check_media_type(content_type: str | None) -> None:
         )
 
 
-def screen_body(event: APIGatewayProxyEventV2) -> bool:
+def screen_body(event: APIGatewayProxyEventV2, max_body_bytes: int = MAX_BODY_BYTES) -> bool:
     """Refuse a request body that no route reads (see the module's docstring), by raising the
     error to answer; True when there is a body and it is UTF-8 JSON text within the size limit. A
     request without a body passes: the route says whether it needs one."""
@@ -123,10 +123,10 @@ def screen_body(event: APIGatewayProxyEventV2) -> bool:
             raise BadRequest("The request body could not be read.") from exc
     else:
         raw = body.encode("utf-8", "surrogatepass")
-    if len(raw) > MAX_BODY_BYTES:
+    if len(raw) > max_body_bytes:
         raise PayloadTooLarge(
-            f"The request body is {len(raw)} bytes; this route takes at most {MAX_BODY_BYTES}.",
-            details={"limit_bytes": MAX_BODY_BYTES},
+            f"The request body is {len(raw)} bytes; this route takes at most {max_body_bytes}.",
+            details={"limit_bytes": max_body_bytes},
         )
     try:
         raw.decode("utf-8")
@@ -135,11 +135,11 @@ def screen_body(event: APIGatewayProxyEventV2) -> bool:
     return True
 
 
-def _json_body(text: str) -> Any:
+def _json_body(text: str, max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The resolver's JSON reader (Powertools calls it for `Body()` parameters): within the limits,
     and a refusal is a 400 naming the problem, never an exception that escapes."""
     try:
-        return read_json(text)
+        return read_json(text, max_bytes)
     except JsonBodyError as exc:
         raise BadRequest(str(exc)) from exc
 
@@ -187,6 +187,7 @@ class RequestScopedResolver(APIGatewayHttpResolver):
     It also screens the body (`screen_body`) before any route runs."""
 
     _request = threading.local()
+    max_body_bytes = MAX_BODY_BYTES  # what make_resolver's caller says a body may take
 
     @property  # type: ignore[override]
     def current_event(self) -> APIGatewayProxyEventV2:
@@ -214,7 +215,7 @@ class RequestScopedResolver(APIGatewayHttpResolver):
         self._request.event = self._to_proxy_event(dict(event))
         self._request.context = {}
         try:
-            screened = screen_body(self._request.event)
+            screened = screen_body(self._request.event, self.max_body_bytes)
         except OrchestratorError as refused:
             builder: ResponseBuilder = ResponseBuilder(_domain_error_response(refused), self._serializer)
             return builder.build(self._request.event, self._cors)
@@ -227,8 +228,11 @@ class RequestScopedResolver(APIGatewayHttpResolver):
         return super().resolve(event, context)
 
 
-def make_resolver() -> APIGatewayHttpResolver:
-    app = RequestScopedResolver(enable_validation=True, json_body_deserializer=_json_body)
+def make_resolver(max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayHttpResolver:
+    app = RequestScopedResolver(
+        enable_validation=True, json_body_deserializer=lambda text: _json_body(text, max_body_bytes)
+    )
+    app.max_body_bytes = max_body_bytes
 
     @app.exception_handler(OrchestratorError)
     def _domain_error(exc: OrchestratorError) -> Response:
@@ -323,7 +327,9 @@ def api_responses(
             documented[code] = f"{documented[code]}. {text}" if code in documented else text
     answers: dict[int, OpenAPIResponse] = {status: {"description": description}}
     for code in sorted(documented):
-        content = _ERROR_OR_GATEWAY_CONTENT if code in _GATEWAY_TOO else _ERROR_CONTENT
+        # On an open route (no JWT authorizer) a 401 is the route's own, never the gateway's.
+        gateway_too = code in _GATEWAY_TOO and (signed_in or code != 401)
+        content = _ERROR_OR_GATEWAY_CONTENT if gateway_too else _ERROR_CONTENT
         answers[code] = {"description": documented[code], "content": dict(content)}
     return answers
 

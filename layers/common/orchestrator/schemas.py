@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -82,11 +82,11 @@ def _refuse_repeated_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def read_json(text: str) -> Any:
+def read_json(text: str, max_bytes: int = MAX_BODY_BYTES) -> Any:
     """The JSON document in a request body, read within the limits (size, depth, numbers Python can
     hold), or `JsonBodyError`. Nothing else escapes: no RecursionError, whatever the input."""
-    if len(text) > MAX_BODY_BYTES:
-        raise JsonBodyError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    if len(text) > max_bytes:
+        raise JsonBodyError(f"The request body is larger than {max_bytes} bytes.")
     if json_depth_exceeds(text):
         raise JsonBodyError(f"The request body nests arrays or objects deeper than {MAX_JSON_DEPTH} levels.")
     try:
@@ -321,8 +321,9 @@ class StartJobTask(TaskRef):
     task_token: str
 
 
-class PollTask(TaskRef):
-    poll_count: int = Field(default=0, ge=0)
+class WatchJobTask(TaskRef):
+    task_token: str
+    wait_seconds: int = Field(default=0, ge=0)  # the WatchJob state's timeout: the next look's delay
 
 
 class HaltTask(TaskRef):
@@ -330,10 +331,12 @@ class HaltTask(TaskRef):
     error: dict[str, Any] = Field(default_factory=dict)  # the Catch's {"Error", "Cause"}
 
 
-class PollOutcome(BaseModel):
-    status: str  # "succeeded" | "working"
-    wait_seconds: int = 0
-    poll_count: int = 0
+class JobWatch(BaseModel):
+    """What StartJob and WatchJob complete with (the state's `$.poll`): whether the job ended well, and
+    the WatchJob timeout until the next look at it."""
+
+    status: Literal["succeeded", "working"]
+    wait_seconds: int = Field(ge=1)
 
 
 class AdvanceOutcome(BaseModel):
@@ -387,3 +390,40 @@ class WorkflowView(BaseModel):
     error: ErrorInfo | None = None
     created_at: datetime
     updated_at: datetime
+
+
+# --- agents' pushes (POST /api/agent/access) ----------------------------------------------------
+
+PUSH_MAX_BODY_BYTES = 1024 * 1024  # a push carries the job's whole output, which is not read
+
+
+class AgentPush(BaseModel):
+    """What an agent built with the marketplace's SDK POSTs after a verified payment and when its job
+    completed. Liberal: extra fields are ignored and ids may be numbers; the pushed output and token
+    are never stored or trusted (the orchestrator looks at the job with its own access token)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    job_id: str = Field(
+        min_length=1, max_length=128, description="The agent's own job id, e.g. J1762754481290"
+    )
+    agent_id: str | None = Field(default=None, max_length=128)
+    user_id: str | None = Field(default=None, max_length=255)
+    wallet_address: str | None = Field(default=None, max_length=128)
+    job_input_hash: str | None = Field(default=None, max_length=128)
+    access_token: str | None = Field(default=None, description="Ignored: the orchestrator uses its own")
+    job_output: Any = Field(
+        default=None,
+        description='Empty after the payment; on completion a JSON string {"result", "status": "completed"}',
+    )
+
+    @property
+    def completed(self) -> bool:
+        """Whether this push says the job ended (the SDK sends an empty output after the payment)."""
+        return self.job_output not in (None, "", {}, [])
+
+
+class PushReceipt(BaseModel):
+    job_id: str
+    completed: bool = Field(description="Whether the push said the job ended")
+    woke: bool = Field(description="Whether it woke the workflow waiting for the job (its output read back)")

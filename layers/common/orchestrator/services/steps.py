@@ -1,5 +1,5 @@
-"""Use cases on one step: the state machine's tasks (start job, poll, advance, halt) and the API's
-payment submission and re-quote."""
+"""Use cases on one step: the state machine's tasks (start job, watch job, advance, halt) and the API's
+payment submission, re-quote and poll."""
 
 from __future__ import annotations
 
@@ -45,11 +45,11 @@ from orchestrator.schemas import (
     AdvanceOutcome,
     HaltOutcome,
     HaltTask,
-    PollOutcome,
-    PollTask,
+    JobWatch,
     StartJobTask,
     StepView,
     TaskRef,
+    WatchJobTask,
 )
 from orchestrator.services import recovery
 from orchestrator.services.views import load_owned_workflow, load_step, load_workflow, step_view
@@ -96,6 +96,13 @@ def _set_step(deps: Dependencies, step: StepResult, expected: set[StepStatus], *
     return updated
 
 
+def _watch(deps: Dependencies, *, succeeded: bool = False, wait_seconds: int | None = None) -> dict[str, Any]:
+    """How StartJob and WatchJob complete: the job ended well, or look again in `wait_seconds` (by
+    default the schedule's first interval)."""
+    wait = wait_seconds if wait_seconds is not None else deps.settings.poll_schedule.wait_seconds(0)
+    return JobWatch(status="succeeded" if succeeded else "working", wait_seconds=wait).model_dump()
+
+
 # --- StartJob (task, waitForTaskToken) --------------------------------------------------------------
 
 
@@ -104,7 +111,7 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
     workflow = _task_workflow(deps, task)
     step = load_step(deps.store, task.workflow_id, task.step_number)
     if step.status == StepStatus.SUCCEEDED:
-        deps.engine.send_task_success(task.task_token, {"step_number": step.step_number, "skipped": True})
+        deps.engine.send_task_success(task.task_token, _watch(deps, succeeded=True))
         return
     if step.status != StepStatus.PENDING:
         raise InvalidState(f"Step {step.step_number} is {step.status.value}, not pending.")
@@ -148,7 +155,7 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
             started_at=now,
             **recovery.offer_fields(job),
         )
-        deps.engine.send_task_success(task.task_token, {"step_number": step.step_number, "free": True})
+        deps.engine.send_task_success(task.task_token, _watch(deps))
         return
 
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
@@ -305,7 +312,7 @@ def _resume_paid_step(
     else:
         expected = {StepStatus.PENDING}
     _set_step(deps, step, expected, status=StepStatus.RUNNING, started_at=deps.clock())
-    deps.engine.send_task_success(task_token, {"step_number": step.step_number, "resumed": True})
+    deps.engine.send_task_success(task_token, _watch(deps))
 
 
 def _deliver_payment(
@@ -394,7 +401,7 @@ def submit_payment(
         deps.engine.send_task_failure(token, exc.code, exc.message)
         raise
     step = _set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.RUNNING, task_token=None)
-    deps.engine.send_task_success(token, {"step_number": step_number, "paid": True})
+    deps.engine.send_task_success(token, _watch(deps))
     return step_view(workflow, step)
 
 
@@ -441,43 +448,53 @@ def requote(deps: Dependencies, workflow_id: str, step_number: int, user_id: str
     return step_view(workflow, step)
 
 
-# --- PollJob (task) and poll (API) -------------------------------------------------------------------
+# --- WatchJob (task, waitForTaskToken) and poll (API) ------------------------------------------------
 
 
-def poll_job(deps: Dependencies, task: PollTask) -> PollOutcome:
-    """Ask the agent once how the job is going; the state machine waits `wait_seconds` between polls."""
+def watch_job(deps: Dependencies, task: WatchJobTask) -> None:
+    """Look at the agent's job once. The task completes at once when the job ended well or the next
+    look is due at another interval than the state's timeout (`task.wait_seconds`); otherwise its
+    token stays on the step, where the agent's push completes it (services/agent_push.py), and the
+    state's timeout brings the next look."""
     workflow = _task_workflow(deps, task)
     step = load_step(deps.store, task.workflow_id, task.step_number)
-    if step.status == StepStatus.SUCCEEDED:
-        return PollOutcome(status="succeeded", poll_count=task.poll_count)
-    if step.status != StepStatus.RUNNING:
-        raise InvalidState(f"Step {step.step_number} is {step.status.value}, not running.")
-    now = deps.clock()
     settings = deps.settings
+    now = deps.clock()
+    changes: dict[str, Any] = {"task_token": task.task_token}
     if step.poll_deadline is None:
-        step = _set_step(
-            deps,
-            step,
-            {StepStatus.RUNNING},
-            poll_deadline=now + timedelta(seconds=settings.poll_deadline_seconds),
+        changes["poll_deadline"] = now + timedelta(seconds=settings.poll_deadline_seconds)
+    # The token is on the step before the look, so that a push arriving meanwhile finds it.
+    registered = (
+        deps.store.update_step(
+            step.workflow_id, step.step_number, expected={StepStatus.RUNNING}, changes=changes
         )
-    finished = _poll_agent_once(deps, workflow, step)
-    if finished is not None:
-        return PollOutcome(status="succeeded", poll_count=task.poll_count + 1)
+        if step.status == StepStatus.RUNNING
+        else None
+    )
+    if registered is None:
+        current = load_step(deps.store, task.workflow_id, task.step_number)
+        if current.status == StepStatus.SUCCEEDED:  # a push or the API's poll saw it end meanwhile
+            deps.engine.send_task_success(task.task_token, _watch(deps, succeeded=True))
+            return
+        raise InvalidState(f"Step {current.step_number} is {current.status.value}, not running.")
+    finished = _poll_agent_once(deps, workflow, registered)
+    if finished is not None and finished.status == StepStatus.SUCCEEDED:
+        deps.engine.send_task_success(task.task_token, _watch(deps, succeeded=True))
+        return
+    step = load_step(deps.store, step.workflow_id, step.step_number)
     assert step.poll_deadline is not None
     remaining = (step.poll_deadline - now).total_seconds()
     if remaining <= 0:
-        return _redeliver_once_at_deadline(
-            deps, workflow, load_step(deps.store, step.workflow_id, step.step_number), task
-        )
-    backoff = min(settings.poll_initial_seconds * 2 ** min(task.poll_count, 16), settings.poll_max_seconds)
-    wait = max(1, min(backoff, int(remaining) + 1))
-    return PollOutcome(status="working", wait_seconds=wait, poll_count=task.poll_count + 1)
+        _redeliver_once_at_deadline(deps, workflow, step)
+        wait = settings.poll_schedule.wait_seconds(0)
+    else:
+        age = settings.poll_deadline_seconds - remaining
+        wait = settings.poll_schedule.wait_seconds(age, remaining_seconds=remaining)
+    if wait != task.wait_seconds:
+        deps.engine.send_task_success(task.task_token, _watch(deps, wait_seconds=wait))
 
 
-def _redeliver_once_at_deadline(
-    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, task: PollTask
-) -> PollOutcome:
+def _redeliver_once_at_deadline(deps: Dependencies, workflow: WorkflowRecord, step: StepResult) -> None:
     """A paid job that never ends (an agent restarted mid-job keeps it `running` for ever) is handed
     its payment once more, with a new deadline; then the step times out, its payment kept."""
     seconds = deps.settings.poll_deadline_seconds
@@ -485,9 +502,8 @@ def _redeliver_once_at_deadline(
     refused = _redeliver_once(
         deps, workflow, step, paid, poll_deadline=deps.clock() + timedelta(seconds=seconds)
     )
-    if refused is None:
-        return PollOutcome(status="working", wait_seconds=1, poll_count=task.poll_count + 1)
-    raise PollTimeout(f"The agent did not finish within {seconds} seconds{refused}.")
+    if refused is not None:
+        raise PollTimeout(f"The agent did not finish within {seconds} seconds{refused}.")
 
 
 # How many times a paid job's payment is handed to the agent again before the step fails.
@@ -512,9 +528,11 @@ def _redeliver_once(
 
 
 def _poll_agent_once(
-    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, *, may_redeliver: bool = True
+    deps: Dependencies, workflow: WorkflowRecord, step: StepResult, *, by_engine: bool = True
 ) -> StepResult | None:
-    """The succeeded step if the job finished well; None while it works. Raises when it failed."""
+    """The step as the look left it when the job finished well (succeeded); None while it works. The
+    state machine's own look (`by_engine`) decides what a failure means: it counts errors, hands a
+    lost or failed paid job its payment again, or raises. Other looks change nothing on failure."""
     agent = _agent(deps, step.agent_id)
     assert step.agent_job_id is not None
     token = deps.store.get_access_token(step.workflow_id, step.step_number, step.agent_job_id)
@@ -523,10 +541,12 @@ def _poll_agent_once(
     except AgentRejected as exc:
         if not isinstance(exc.details, dict) or exc.details.get("status_code") != 404:
             raise
-        if may_redeliver:
+        if by_engine:
             _redeliver_or_fail(deps, workflow, step, agent, lost=True, detail=exc.message)
         return None
     except (AgentUnavailable, AgentProtocolError) as exc:
+        if not by_engine:
+            return None
         # A hiccup while the job runs is tolerated a few times in a row before the step fails.
         errors = step.poll_errors + 1
         updated = deps.store.update_step(
@@ -542,7 +562,12 @@ def _poll_agent_once(
             step.workflow_id,
             step.step_number,
             expected={StepStatus.RUNNING},
-            changes={"status": StepStatus.SUCCEEDED, "output": status.output, "completed_at": completed_at},
+            changes={
+                "status": StepStatus.SUCCEEDED,
+                "output": status.output,
+                "completed_at": completed_at,
+                "task_token": None,
+            },
         )
         if updated is not None:
             if step.job_id is not None:
@@ -551,7 +576,7 @@ def _poll_agent_once(
                 deps.metrics.step_latency((completed_at - step.started_at).total_seconds())
         return updated or load_step(deps.store, step.workflow_id, step.step_number)
     if status.status == "failed":
-        if may_redeliver:
+        if by_engine:
             detail = status.output if isinstance(status.output, str) else json.dumps(status.output)
             _redeliver_or_fail(deps, workflow, step, agent, lost=False, detail=detail[:500])
         return None
@@ -601,11 +626,22 @@ def poll_step(deps: Dependencies, workflow_id: str, step_number: int, user_id: s
     workflow = load_owned_workflow(deps.store, workflow_id, user_id)
     step = load_step(deps.store, workflow_id, step_number)
     if step.status == StepStatus.RUNNING and step.agent_job_id:
-        # The state machine's own poll decides what a failure means.
-        with contextlib.suppress(OrchestratorError):
-            _poll_agent_once(deps, workflow, step, may_redeliver=False)
+        look_and_wake(deps, workflow, step)
         step = load_step(deps.store, workflow_id, step_number)
     return step_view(workflow, step)
+
+
+def look_and_wake(deps: Dependencies, workflow: WorkflowRecord, step: StepResult) -> bool:
+    """One look at a running job from outside the state machine (the API's poll, an agent's push).
+    When the job ended well, the waiting WatchJob task is completed now instead of at its next look;
+    True if this call woke it. Failures are left to the state machine's own look."""
+    token = step.task_token
+    finished: StepResult | None = None
+    with contextlib.suppress(OrchestratorError):
+        finished = _poll_agent_once(deps, workflow, step, by_engine=False)
+    if finished is None or finished.status != StepStatus.SUCCEEDED or not token:
+        return False
+    return deps.engine.send_task_success(token, _watch(deps, succeeded=True))
 
 
 # --- Advance (task) ---------------------------------------------------------------------------------
@@ -706,9 +742,10 @@ def _error_from_catch(task: HaltTask) -> ErrorInfo:
 __all__ = [
     "advance",
     "halt",
-    "poll_job",
+    "look_and_wake",
     "poll_step",
     "requote",
     "start_job",
     "submit_payment",
+    "watch_job",
 ]

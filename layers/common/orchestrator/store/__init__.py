@@ -44,6 +44,14 @@ class Store(Protocol):
 
     def upsert_agents(self, agents: list[AgentMetadata]) -> None: ...
 
+    def get_agent_token(self, agent_id: str) -> str | None:
+        """The agent's secret (the X-Agent-Token of its pushes), never part of the catalog."""
+        ...
+
+    def set_agent_token(self, agent_id: str, agent_token: str) -> None:
+        """Keep the agent's secret (the marketplace sets its agents'; the local stack its samples')."""
+        ...
+
     # --- workflows ------------------------------------------------------------------------------
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
         """Insert the workflow and its step rows atomically."""
@@ -67,6 +75,10 @@ class Store(Protocol):
     def list_steps(self, workflow_id: str) -> list[StepResult]: ...
 
     def get_step(self, workflow_id: str, step_number: int) -> StepResult | None: ...
+
+    def steps_for_agent_job(self, agent_job_id: str) -> list[StepResult]:
+        """The steps whose job at its agent has this id (an agent's ids are unique only to it)."""
+        ...
 
     def update_step(
         self,

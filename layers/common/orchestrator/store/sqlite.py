@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS agents (
     status TEXT NOT NULL,
     data TEXT NOT NULL
 );
+-- The agents' secrets, apart from the catalog records (the marketplace's agents.agent_token).
+CREATE TABLE IF NOT EXISTS agent_tokens (
+    agent_id TEXT PRIMARY KEY,
+    agent_token TEXT NOT NULL UNIQUE
+);
 CREATE TABLE IF NOT EXISTS workflows (
     workflow_id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
@@ -172,6 +177,18 @@ class SQLiteStore:
                 [(a.id, a.status, _dump(a)) for a in agents],
             )
 
+    def get_agent_token(self, agent_id: str) -> str | None:
+        rows = self._query("SELECT agent_token FROM agent_tokens WHERE agent_id = ?", (agent_id,))
+        return str(rows[0][0]) if rows else None
+
+    def set_agent_token(self, agent_id: str, agent_token: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO agent_tokens (agent_id, agent_token) VALUES (?, ?) "
+                "ON CONFLICT (agent_id) DO UPDATE SET agent_token = excluded.agent_token",
+                (agent_id, agent_token),
+            )
+
     # --- workflows ------------------------------------------------------------------------------
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
         with self._transaction() as conn:
@@ -227,6 +244,14 @@ class SQLiteStore:
             (workflow_id, step_number),
         )
         return _load(StepResult, rows[0][0]) if rows else None
+
+    def steps_for_agent_job(self, agent_job_id: str) -> list[StepResult]:
+        rows = self._query(
+            "SELECT data FROM step_results WHERE json_extract(data, '$.agent_job_id') = ? "
+            "ORDER BY workflow_id, step_number",
+            (agent_job_id,),
+        )
+        return [_load(StepResult, row[0]) for row in rows]
 
     def update_step(
         self,

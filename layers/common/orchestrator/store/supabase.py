@@ -219,6 +219,20 @@ class SupabaseStore:
         )
         self._execute(query, "save the agents")
 
+    def get_agent_token(self, agent_id: str) -> str | None:
+        query = self._table("agents").select("agent_token").eq("id", agent_id).limit(1)
+        rows = self._rows(query, f"read the token of agent {agent_id}")
+        token = rows[0].get("agent_token") if rows else None
+        return str(token) if token else None
+
+    def set_agent_token(self, agent_id: str, agent_token: str) -> None:
+        query = (
+            self._table("agents")
+            .update({"agent_token": agent_token}, returning=_minimal())
+            .eq("id", agent_id)
+        )
+        self._execute(query, f"set the token of agent {agent_id}")
+
     # --- workflows ------------------------------------------------------------------------------
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
         query = self.client().rpc(
@@ -274,6 +288,19 @@ class SupabaseStore:
         )
         rows = self._rows(query, f"read step {step_number} of workflow {workflow_id}")
         return _step_model(rows[0]) if rows else None
+
+    def steps_for_agent_job(self, agent_job_id: str) -> list[StepResult]:
+        # Only the orchestrator's rows: the marketplace's own step rows have no workflow of ours.
+        query = (
+            self._table("step_results")
+            .select(STEP_COLUMNS)
+            .eq("agent_job_id", agent_job_id)
+            .not_.is_("workflow_id", "null")
+            .order("workflow_id")
+            .order("step_number")
+        )
+        rows = self._rows(query, f"find the steps of agent job {agent_job_id[:64]}")
+        return [_step_model(row) for row in rows]
 
     def update_step(
         self,
