@@ -118,6 +118,21 @@ export interface CreateWorkflowInput {
   budgetMicroalgo?: number
 }
 
+/** A workflow as GET /api/workflows/{id} answered it: its view, or null when the API answered 304
+ * (the version named in If-None-Match is still the current one), and the version's ETag. */
+export interface WorkflowVersion {
+  workflow: WorkflowView | null
+  etag: string | null
+}
+
+export interface WatchOptions {
+  /** The ETag of the version the page has: sent as If-None-Match. */
+  etag?: string | null
+  /** Seconds the API may hold the request until the version changes (a long poll; 0 to 20). */
+  waitSeconds?: number
+  signal?: AbortSignal
+}
+
 export class ApiClient {
   constructor(
     private readonly baseUrl: string,
@@ -125,14 +140,30 @@ export class ApiClient {
   ) {}
 
   async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<T> {
+    const headers: Record<string, string> = {}
+    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
+    const { response, data } = await this.send(method, path, body, headers)
+    if (!response.ok) throw errorFromResponse(response.status, data)
+    return data as T
+  }
+
+  /** Sends one request; the answer and its JSON body (null when it has none). An aborted request
+   * rejects with the abort's error, not a NetworkError. */
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    extraHeaders: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<{ response: Response; data: unknown }> {
     const token = await this.tokenSource()
     if (!token) throw new NotSignedIn()
     const headers: Record<string, string> = {
       Accept: 'application/json',
       Authorization: `Bearer ${token}`,
+      ...extraHeaders,
     }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
-    if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey
     let response: Response
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
@@ -140,8 +171,10 @@ export class ApiClient {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store',
+        signal,
       })
-    } catch {
+    } catch (err) {
+      if (signal?.aborted) throw err
       throw new NetworkError()
     }
     let data: unknown = null
@@ -153,8 +186,7 @@ export class ApiClient {
         data = null
       }
     }
-    if (!response.ok) throw errorFromResponse(response.status, data)
-    return data as T
+    return { response, data }
   }
 
   createWorkflow(input: CreateWorkflowInput, idempotencyKey: string): Promise<WorkflowView> {
@@ -168,6 +200,19 @@ export class ApiClient {
 
   getWorkflow(workflowId: string): Promise<WorkflowView> {
     return this.request('GET', `/api/workflows/${encodeURIComponent(workflowId)}`)
+  }
+
+  /** The workflow and its version. With `etag` and `waitSeconds`, a long poll: the API answers as
+   * soon as the workflow differs from that version, or 304 (`workflow` null) after that long. */
+  async getWorkflowVersion(workflowId: string, options: WatchOptions = {}): Promise<WorkflowVersion> {
+    const wait = Math.max(0, Math.round(options.waitSeconds ?? 0))
+    const path = `/api/workflows/${encodeURIComponent(workflowId)}${wait ? `?wait=${wait}` : ''}`
+    const headers: Record<string, string> = options.etag ? { 'If-None-Match': options.etag } : {}
+    const { response, data } = await this.send('GET', path, undefined, headers, options.signal)
+    const etag = response.headers.get('ETag')
+    if (response.status === 304) return { workflow: null, etag: etag ?? options.etag ?? null }
+    if (!response.ok) throw errorFromResponse(response.status, data)
+    return { workflow: data as WorkflowView, etag }
   }
 
   approve(workflowId: string): Promise<WorkflowView> {

@@ -70,6 +70,40 @@ describe('ApiClient against a loopback server', () => {
     ])
   })
 
+  test('a long poll sends wait and If-None-Match, and reads the ETag; 304 is "no new version"', async () => {
+    server = await serve((r) =>
+      r.headers['if-none-match'] === '"v1"'
+        ? { status: 304, headers: { ETag: '"v1"' } }
+        : { json: { workflow_id: 'wf-1' }, headers: { ETag: '"v1"' } },
+    )
+    const api = new ApiClient(server.url, async () => 'token')
+    expect(await api.getWorkflowVersion('wf-1')).toEqual({ workflow: { workflow_id: 'wf-1' }, etag: '"v1"' })
+    expect(await api.getWorkflowVersion('wf-1', { etag: '"v1"', waitSeconds: 20 })).toEqual({ workflow: null, etag: '"v1"' })
+    const [plain, held] = server.requests
+    expect([plain.path, plain.headers['if-none-match']]).toEqual(['/api/workflows/wf-1', undefined])
+    expect([held.path, held.headers['if-none-match']]).toEqual(['/api/workflows/wf-1?wait=20', '"v1"'])
+  })
+
+  test('a long poll cut short rejects with the abort, not as a network error; errors stay ApiErrors', async () => {
+    let release = (): void => {}
+    server = await serve((r) =>
+      r.headers['if-none-match']
+        ? new Promise((resolve) => (release = () => resolve({ status: 404, json: { error: { code: 'NotFound', message: 'gone' } } })))
+        : { status: 404, json: { error: { code: 'NotFound', message: 'gone' } } },
+    )
+    const api = new ApiClient(server.url, async () => 'token')
+    const controller = new AbortController()
+    const held = api.getWorkflowVersion('wf-1', { etag: '"v1"', waitSeconds: 20, signal: controller.signal }).catch((e: unknown) => e)
+    await new Promise((r) => setTimeout(r, 50))
+    controller.abort()
+    const cut = await held
+    expect(cut).not.toBeInstanceOf(NetworkError)
+    expect((cut as Error).name).toBe('AbortError')
+    release()
+    const missing = await api.getWorkflowVersion('wf-1').catch((e: unknown) => e)
+    expect([(missing as ApiError).status, (missing as ApiError).code]).toEqual([404, 'NotFound'])
+  })
+
   test('no token: nothing is sent', async () => {
     server = await serve(() => ({ json: {} }))
     const api = new ApiClient(server.url, async () => null)

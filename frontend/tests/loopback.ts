@@ -9,7 +9,15 @@ export interface Recorded {
   body: string
 }
 
-export type Handler = (request: Recorded) => { status?: number; json?: unknown; body?: string }
+export interface Answer {
+  status?: number
+  json?: unknown
+  body?: string
+  headers?: Record<string, string>
+}
+
+/** Answers a request, at once or later (a long poll holds it). */
+export type Handler = (request: Recorded) => Answer | Promise<Answer>
 
 export interface Loopback {
   url: string
@@ -22,12 +30,13 @@ export async function serve(handler: Handler): Promise<Loopback> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', () => {
+    req.on('end', async () => {
       const recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() }
       const cors = {
         'Access-Control-Allow-Origin': '*',
-        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key, X-Algo-API-Token',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key, If-None-Match, X-Algo-API-Token',
         'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+        'Access-Control-Expose-Headers': 'ETag, Idempotent-Replayed',
       }
       if (recorded.method === 'OPTIONS') {
         res.writeHead(204, cors)
@@ -35,9 +44,11 @@ export async function serve(handler: Handler): Promise<Loopback> {
         return
       }
       requests.push(recorded)
-      const answer = handler(recorded)
-      res.writeHead(answer.status ?? 200, { 'Content-Type': 'application/json', ...cors })
-      res.end(answer.body ?? JSON.stringify(answer.json ?? {}))
+      const answer = await handler(recorded)
+      if (res.destroyed) return // the client gave up (an aborted long poll)
+      const status = answer.status ?? 200
+      res.writeHead(status, { 'Content-Type': 'application/json', ...cors, ...answer.headers })
+      res.end(status === 304 ? undefined : (answer.body ?? JSON.stringify(answer.json ?? {})))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -45,7 +56,11 @@ export async function serve(handler: Handler): Promise<Loopback> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections() // requests still held (long polls) too
+        server.close(() => resolve())
+      }),
   }
 }
 

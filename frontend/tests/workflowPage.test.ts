@@ -370,3 +370,56 @@ test('a re-quote that finds the step already paid shows it paid and offers nothi
   )
   expect(visible($(root, 'step-receipt-2'))).toBe(true)
 })
+
+// --- live updates ----------------------------------------------------------------------------------
+
+test('live updates long-poll with the last ETag; a new version shows at once; an action asks again at once', async () => {
+  const paidStep: StepView = { ...STEPS[1], status: 'payment_submitted', unsigned_group_txns: [], last_valid_round: null }
+  const versions: Record<string, WorkflowView> = {
+    '"v1"': view(STEPS),
+    '"v2"': view([STEPS[0], paidStep]),
+    '"v3"': view([STEPS[0], { ...paidStep, status: 'cancelled' }], 'cancelled'),
+  }
+  let current = '"v1"'
+  const held: (() => void)[] = []
+  const wake = (): void => held.splice(0).forEach((answer) => answer())
+  // As the API answers: every version with its ETag, never to be stored by the browser.
+  const versioned = (): Record<string, string> => ({ ETag: current, 'Cache-Control': 'no-store' })
+  const answerNow = () => ({ json: versions[current], headers: versioned() })
+  const handler: Handler = (r) => {
+    if (r.method === 'POST' && r.path === '/api/workflows/cancel') {
+      current = '"v3"' // held requests are not told: only a new request sees it at once
+      return { json: versions[current] }
+    }
+    const sent = r.headers['if-none-match']
+    if (!r.path.endsWith('?wait=20') || sent !== current) return answerNow()
+    // Held until the workflow changes (the test moves it on).
+    return new Promise((resolve) => held.push(() => resolve(sent === current ? { status: 304, headers: versioned() } : answerNow())))
+  }
+  const { root, api } = await open(versions['"v1"'], handler)
+  const gets = () => api.requests.filter((r) => r.method === 'GET').map((r) => [r.path, r.headers['if-none-match']])
+  await waitFor(() => held.length === 1)
+  expect(gets()).toEqual([
+    ['/api/workflows/wf-1', undefined],
+    ['/api/workflows/wf-1?wait=20', '"v1"'],
+  ])
+
+  // The payment lands in the store: the held request is answered and the page shows it at once.
+  current = '"v2"'
+  const changed = Date.now()
+  wake()
+  await waitFor(() => $(root, 'step-status-2')?.dataset.status === 'payment_submitted')
+  expect(Date.now() - changed).toBeLessThan(1000)
+  await waitFor(() => held.length === 1)
+  expect(gets().slice(2)).toEqual([['/api/workflows/wf-1?wait=20', '"v2"']])
+
+  // The person cancels: the held request is cut short and the page asks again at once.
+  $(root, 'cancel')?.click()
+  await waitFor(() => $(root, 'workflow-status')?.dataset.status === 'cancelled')
+  await waitFor(() => gets().length === 4)
+  expect(gets()[3]).toEqual(['/api/workflows/wf-1?wait=20', '"v2"'])
+  expect(held).toHaveLength(1) // the cut one, never answered
+  // Cancelled is terminal: live updates stop.
+  await new Promise((r) => setTimeout(r, 300))
+  expect(gets()).toHaveLength(4)
+})

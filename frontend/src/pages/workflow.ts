@@ -10,7 +10,7 @@ import { h, replaceChildren, setText, show } from '../dom'
 import { renderGroupPreview } from '../groupPreview'
 import { renderOutput } from '../output'
 import { AlreadyPaid, OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
-import { Poller } from '../poller'
+import { Poller, type TickOutcome } from '../poller'
 import {
   receiptText,
   recordedPaymentStepsOf,
@@ -209,6 +209,9 @@ class StepCard {
   }
 }
 
+/** How long the API may hold a live-update request (its maximum): an idle page asks once per 20 s. */
+export const LONG_POLL_SECONDS = 20
+
 export function workflowIdFromPath(pathname: string): string | null {
   const match = /^\/workflow\/([^/]+)\/?$/.exec(pathname)
   if (!match) return null
@@ -222,6 +225,10 @@ export function workflowIdFromPath(pathname: string): string | null {
 export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ctx: PageContext) => {
   let workflow: WorkflowView | null = null
   let lastSeen = ''
+  /** The version of the workflow last answered (its ETag), and the order of requests for it. */
+  let etag: string | null = null
+  let requested = 0
+  let answered = 0
   let actionBusy = false
   let disposed = false
   /** Steps a resume was refused for (409 RepayConsentRequired) until the person agrees to pay again. */
@@ -398,32 +405,45 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     return changed
   }
 
-  /** Fetches the workflow; true when anything changed, null when the page is gone meanwhile. */
-  async function refresh(): Promise<boolean | null> {
-    const next = await ctx.api.getWorkflow(workflowId)
-    if (disposed) return null
+  /** Fetches the workflow. With `waitSeconds`, a long poll: the API holds the request until the
+   * workflow differs from the version last seen (its ETag), or answers 304 after that long.
+   * 'changed' when the API sent a new version, 'unchanged' when not (304, or the same view again),
+   * 'gone' when the page is gone or the request was cut short meanwhile. An answer overtaken by a
+   * later request's is dropped ('changed': ask again with the newest version). */
+  async function refresh(waitSeconds = 0, signal?: AbortSignal): Promise<'changed' | 'unchanged' | 'gone'> {
+    const asked = ++requested
+    const sent = waitSeconds > 0 ? etag : null
+    const answer = await ctx.api.getWorkflowVersion(workflowId, { etag: sent, waitSeconds, signal })
+    if (disposed || signal?.aborted) return 'gone'
     setText(pollError, '')
     show(pollError, false)
-    return accept(next)
+    if (asked < answered) return 'changed'
+    answered = asked
+    if (answer.workflow === null) return 'unchanged'
+    const newVersion = answer.etag !== null && answer.etag !== sent
+    etag = answer.etag
+    const changed = accept(answer.workflow)
+    return newVersion || changed ? 'changed' : 'unchanged'
   }
 
   const busyPaying = (): boolean => Array.from(locals.values()).some((l) => l.phase !== null || !!l.preparing)
 
-  const poller = new Poller(async () => {
+  const poller = new Poller(async (signal): Promise<TickOutcome> => {
     try {
-      const changed = await refresh()
-      if (changed === null) return null
-      if (workflow && TERMINAL_WORKFLOW_STATUSES.has(workflow.status) && !busyPaying()) return null
-      return changed
+      const outcome = await refresh(LONG_POLL_SECONDS, signal)
+      if (outcome === 'gone') return disposed ? 'stop' : 'changed'
+      if (workflow && TERMINAL_WORKFLOW_STATUSES.has(workflow.status) && !busyPaying()) return 'stop'
+      return outcome
     } catch (err) {
-      if (disposed) return null
+      if (disposed) return 'stop'
+      if (signal.aborted) return 'error' // cut short: the poller knows why
       if (isFinal(err)) {
         replaceChildren(pageError, errorLines(err))
-        return null
+        return 'stop'
       }
       setText(pollError, `Live updates paused: ${errorText(err)} Retrying…`)
       show(pollError, true)
-      return false
+      return 'error'
     }
   })
 
