@@ -1,17 +1,22 @@
 """The web pages in a real browser (Playwright driving Debian's headless chromium) on the local
 stack, paying with use-wallet's mnemonic wallet: the seed's example from request to final output,
-cancel while awaiting payment then resume, and a paid job the agent fails: the page asks for consent
-to pay again before resuming. Screenshots go to tests/artifacts/ (ignored by git).
+cancel while awaiting payment then resume, a paid job the agent fails: the page asks for consent
+to pay again before resuming, and live updates: changes shown within a second, an idle page asking
+at most once per 5 s. Screenshots go to tests/artifacts/ (ignored by git).
 
 Needs frontend/dist (`make frontend`; `make test` builds it) and /usr/bin/chromium (`make test`
 installs it with apt where it can); without them these tests skip with a loud message."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -233,6 +238,106 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
         agent = deps.store.get_agent(failing)
         if agent is not None:
             deps.store.upsert_agents([agent.model_copy(update={"status": "inactive"})])
+        harness.close()
+
+
+# Live updates: what "at once" and "idle" mean on the page (the issue's figures).
+SEEN_WITHIN_SECONDS = 1.0
+IDLE_GAP_SECONDS = 5.0
+IDLE_SECONDS = 22  # past one whole long poll (20 s) and into the next
+
+
+def _shown(page: object, testid: str, status: str) -> float:
+    """Waits until the element shows `status` (checked every frame); when it did (time.monotonic())."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.wait_for_function(
+        '([testid, status]) => document.querySelector(`[data-testid="${testid}"]`)?.dataset.status === status',
+        arg=[testid, status],
+        polling="raf",
+    )
+    return time.monotonic()
+
+
+def test_live_updates_show_changes_within_a_second_and_an_idle_page_asks_once_per_5_s(
+    page: object, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchestrator.adapters import get_dependencies
+    from playwright.sync_api import Page, Request, Response, expect
+
+    assert isinstance(page, Page)
+    harness = Harness(stack)  # the dev user: the one the page's config.json token names
+    try:
+        workflow_id = str(harness.create(SEED_EXAMPLE)["workflow_id"])
+        path = f"/api/workflows/{workflow_id}"
+        reads: list[tuple[float, str]] = []  # the page's GETs of this workflow: when, and the query
+        answers: list[int] = []
+
+        def sent(request: Request) -> None:
+            url = urlparse(request.url)
+            if request.method == "GET" and url.path == path:
+                reads.append((time.monotonic(), url.query))
+
+        def answered(response: Response) -> None:
+            if response.request.method == "GET" and urlparse(response.url).path == path:
+                answers.append(response.status)
+
+        page.on("request", sent)
+        page.on("response", answered)
+        page.goto(f"/workflow/{workflow_id}")
+        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
+
+        # Nothing changes: the page holds one long poll at a time, answered 304 after 20 s.
+        page.wait_for_timeout(IDLE_SECONDS * 1000)
+        assert reads[0][1] == "" and all(query == "wait=20" for _, query in reads[1:]), reads
+        polls = [at for at, _ in reads[1:]]
+        idle = time.monotonic() - polls[0]
+        assert len(polls) <= 1 + idle / IDLE_GAP_SECONDS, (len(polls), idle)
+        assert all(b - a >= IDLE_GAP_SECONDS for a, b in itertools.pairwise(polls)), polls
+        assert 304 in answers, answers
+
+        # A change made elsewhere (the API, not this page) shows within a second.
+        approved = harness.post("/api/workflows/approve", {"workflow_id": workflow_id})
+        changed_at = time.monotonic()
+        assert approved.status_code == 200, approved.text
+        seen = _shown(page, "workflow-status", "approved") - changed_at
+        assert seen < SEEN_WITHIN_SECONDS, seen
+
+        # The next payment request: from the moment the store has it to the page showing it.
+        store = get_dependencies().store
+        in_store: list[float] = []
+
+        def watch_store() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                step = store.get_step(workflow_id, 1)
+                if step is not None and step.status == "awaiting_payment":
+                    in_store.append(time.monotonic())
+                    return
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch_store, daemon=True)
+        watcher.start()
+        assert harness.post("/api/workflows/start", {"workflow_id": workflow_id}).status_code == 202
+        shown_at = _shown(page, "step-status-1", "awaiting_payment")
+        watcher.join(timeout=30)
+        assert in_store and shown_at - in_store[0] < SEEN_WITHIN_SECONDS, (in_store, shown_at)
+        with capsys.disabled():
+            print(
+                f"\nlive updates: {len(polls)} requests in {idle:.1f} s idle; a change shown after "
+                f"{seen:.2f} s, the payment request after {shown_at - in_store[0]:.2f} s"
+            )
+        expect(page.get_by_test_id("step-pay-1")).to_be_visible()
+
+        # Cancelled (terminal): the page stops asking.
+        assert harness.post("/api/workflows/cancel", {"workflow_id": workflow_id}).status_code == 200
+        _shown(page, "workflow-status", "cancelled")
+        page.wait_for_timeout(500)
+        asked = len(reads)
+        page.wait_for_timeout(3000)
+        assert len(reads) == asked
+    finally:
         harness.close()
 
 
