@@ -5,7 +5,10 @@ Powertools).
 - Logs are JSON (Powertools Logger) with the Lambda context and `correlation_id` = the workflow id
   whenever the event names one (API body or path, task payload, execution status event).
 - Traces (Powertools Tracer, X-Ray) switch themselves off outside Lambda; `POWERTOOLS_TRACE_DISABLED`
-  switches them off explicitly. Responses are never recorded (they hold job outputs).
+  switches them off explicitly. Responses are never recorded (they hold job outputs). The libraries
+  X-Ray traces (`TRACED_LIBRARIES`: boto3/botocore, httpx, requests, sqlite3) are patched when the code
+  first imports them, not all at cold start: a function that never talks to AWS never imports
+  botocore (X-Ray's `patch_all` at `Tracer()` would, and httpx, for every function).
 - Metrics are CloudWatch EMF lines on stdout in the `AgentOrchestrator` namespace (dimension
   `service`). `POWERTOOLS_METRICS_DISABLED=true` (the local stack, the tests) emits nothing at all.
   Emitting a metric never raises.
@@ -39,8 +42,40 @@ PAYMENT_WAIT = "PaymentWait"  # seconds from a payment request to the confirmed 
 AGENT_ERRORS = "AgentErrors"  # dimensions: agent_id, error_code
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = Tracer(service=SERVICE, auto_patch=False)  # see trace_libraries_when_imported
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+# What `patch_all` would patch that the layer ships or the code may import: the X-Ray name of each
+# library and the module whose import means the library is about to be used (every botocore client
+# comes from a session: once botocore.session is imported, botocore.client is too, and bound).
+TRACED_LIBRARIES: dict[str, str] = {
+    "botocore": "botocore.session",  # boto3's clients (Step Functions, DynamoDB, SSM)
+    "httpx": "httpx",  # the agents, Supabase's PostgREST
+    "requests": "requests",
+    "sqlite3": "sqlite3",
+}
+
+
+def trace_libraries_when_imported() -> None:
+    """With tracing on, patch each of `TRACED_LIBRARIES` for X-Ray subsegments as soon as it is imported
+    (at once if it already is): before any client of it exists, and only in the functions that use it.
+    A library that cannot be patched is left untraced, never broken."""
+    if tracer.disabled:
+        return
+    import wrapt  # X-Ray's own dependency, already imported with the Tracer
+
+    for library, module in TRACED_LIBRARIES.items():
+        wrapt.register_post_import_hook(functools.partial(_patch, library), module)
+
+
+def _patch(library: str, _module: Any) -> None:
+    try:
+        tracer.patch([library])
+    except Exception:
+        logger.warning("X-Ray could not patch %s: its calls are not traced", library, exc_info=True)
+
+
+trace_libraries_when_imported()
 
 
 # --- correlation ---------------------------------------------------------------------------------
