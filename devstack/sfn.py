@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 from typing import Any
 
@@ -20,6 +21,22 @@ MOTO_CONFIG: dict[str, Any] = {
 
 
 _ATOMIC_WRITES_LOCK = threading.RLock()
+
+# moto logs every failure event of a state at ERROR with the whole state's repr (kilobytes). A
+# WatchJob timing out is no failure: it is how the next look at a running job comes (every few
+# seconds while a job runs), so those lines are dropped; real failures still show.
+_MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+class _DropLookTimeouts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Error=States.Timeout" not in record.getMessage()
+
+
+def quiet_look_timeouts() -> None:
+    logger = logging.getLogger(_MOTO_EVAL_LOGGER)
+    if not any(isinstance(f, _DropLookTimeouts) for f in logger.filters):
+        logger.addFilter(_DropLookTimeouts())
 
 
 def make_dynamodb_writes_atomic() -> None:
@@ -55,6 +72,7 @@ class LocalStepFunctions:
         from moto import mock_aws
 
         make_dynamodb_writes_atomic()
+        quiet_look_timeouts()
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         overrides = {}

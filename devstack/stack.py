@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class CatalogFile:
 
     records: list[dict[str, Any]]  # the hireable agents, as AgentMetadata reads them (no other column)
     left_out: list[str]  # "name (id): why not", one per record left out of planning
+    # The hireable agents' secrets (`agent_token`, what their pushes carry), kept apart from the catalog.
+    agent_tokens: dict[str, str] = field(default_factory=dict)
 
 
 # Columns of the local stack's earlier catalog shape, and the marketplace's own for the same thing.
@@ -141,8 +143,15 @@ def load_catalog_file(path: Path, *, url_template: str | None = None) -> Catalog
         left_out.append(f"{who}: {'; '.join(reasons)}")
     if not checked.hireable:
         raise SystemExit(f"no agent in the catalog {path} can be hired:\n  " + "\n  ".join(left_out))
+    tokens = {
+        agent.id: record["agent_token"]
+        for agent, record in zip(agents, records, strict=True)
+        if agent.id in hireable and isinstance(record.get("agent_token"), str) and record["agent_token"]
+    }
     return CatalogFile(
-        records=[agent.model_dump(mode="json") for agent in checked.hireable], left_out=left_out
+        records=[agent.model_dump(mode="json") for agent in checked.hireable],
+        left_out=left_out,
+        agent_tokens=tokens,
     )
 
 
@@ -165,6 +174,7 @@ class LocalStack:
         self.agent_servers: list[Any] = []
         self.catalog: list[dict[str, Any]] = []
         self.catalog_left_out: list[str] = []  # "name (id): why" for each --catalog record not hired
+        self.catalog_agent_tokens: dict[str, str] = {}  # the --catalog agents' secrets, by agent id
         self.dev_accounts: list[Any] = []
         self.sfn: LocalStepFunctions | None = None
         self.lambda_server: ThreadedServer | None = None
@@ -371,12 +381,15 @@ class LocalStack:
             if a.id not in wanted_ids
         ]
         store.upsert_agents(stale + wanted)
+        for agent_id, token in self.catalog_agent_tokens.items():
+            store.set_agent_token(agent_id, token)
 
     def _load_catalog_file(self, path: Path) -> None:
         """The --catalog records that can be hired, as the handlers will reach them (their
         AGENT_URL_TEMPLATE); each record left out is reported on stderr (and by `describe`)."""
         loaded = load_catalog_file(path, url_template=os.environ.get("AGENT_URL_TEMPLATE") or None)
         self.catalog, self.catalog_left_out = loaded.records, loaded.left_out
+        self.catalog_agent_tokens = loaded.agent_tokens
         for line in self.catalog_left_out:
             print(f"catalog: left out of planning: {line}", file=sys.stderr, flush=True)
 

@@ -79,6 +79,8 @@ class LedgerPorts:
 
     algod_port: int = field(default_factory=free_port)
     indexer_port: int = field(default_factory=free_port)
+    # `orch up`'s API port, chosen before the agents start too: they push there (POST /api/agent/access).
+    api_port: int = field(default_factory=free_port)
 
     @property
     def algod_url(self) -> str:
@@ -95,10 +97,19 @@ class LedgerPorts:
             *("--block-time", str(BLOCK_TIME), "--indexer-lag", str(INDEXER_LAG)),
         )
 
+    @property
+    def push_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/api/agent/access"
+
     def agent(self, spec: SdkAgentSpec, data_dir: Path) -> SdkAgentProcess:
-        """The agent on this ledger, its SDK's db `<slug>.sqlite3` in `data_dir` (not started)."""
+        """The agent on this ledger, its SDK's db `<slug>.sqlite3` in `data_dir` (not started), pushing
+        to `orch up`'s API on `api_port` as the marketplace's agents push to theirs."""
         return SdkAgentProcess(
-            spec, self.algod_url, self.indexer_url, db_path=data_dir / f"{spec.slug}.sqlite3"
+            spec,
+            self.algod_url,
+            self.indexer_url,
+            db_path=data_dir / f"{spec.slug}.sqlite3",
+            push_url=self.push_url,
         )
 
     def orch_wallet(self) -> DevWallet:
@@ -254,7 +265,7 @@ class OrchUp:
 @contextmanager
 def running_orch_up(tmp_path: Path, catalog: Path, ledger: LedgerPorts) -> Iterator[OrchUp]:
     """`orch up` started (until its API answers) on the catalog and ledger ports, stopped at the end."""
-    orch = OrchUp(tmp_path, catalog, ledger)
+    orch = OrchUp(tmp_path, catalog, ledger, api_port=ledger.api_port)
     try:
         orch.start()
         yield orch

@@ -32,6 +32,7 @@ class Job:
     output: Any = None
     access_token: str | None = None  # issued once paid; "" for a free job
     confirmed_round: int | None = None
+    completed_at: datetime | None = None  # when it ended (what benches measure the orchestrator from)
 
     def accepts(self, token: str | None) -> bool:
         if self.access_token is None:
@@ -107,6 +108,6 @@ class JobBook:
             except Exception as exc:  # a skill bug is the job's failure, reported to the caller
                 status, output = JobStatus.FAILED, f"The job failed: {type(exc).__name__}: {exc}"
         with self._lock:
-            job.status, job.output = status, output
+            job.status, job.output, job.completed_at = status, output, datetime.now(UTC)
         if status == JobStatus.SUCCEEDED and self._on_finished is not None:
             self._on_finished(job)

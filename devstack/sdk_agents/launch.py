@@ -4,6 +4,7 @@ marketplace records: rows of the marketplace's `agents` table plus a local `base
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import queue
 import sqlite3
@@ -57,6 +58,12 @@ class SdkAgentSpec:
         """Its receiver: a deterministic dev key (seed sha256 of "orch-sdk-agent:<slug>"), never for real funds."""
         return agent_address(f"orch-sdk-agent:{self.slug}")
 
+    @property
+    def agent_token(self) -> str:
+        """Its secret (the marketplace's `agents.agent_token`, the X-Agent-Token of its pushes): derived
+        from the slug like its keys, a dev value only."""
+        return "sdk-dev-" + hashlib.sha256(f"orch-sdk-agent-token:{self.slug}".encode()).hexdigest()[:40]
+
     def catalog_record(self, base_url: str) -> dict[str, Any]:
         """The row the marketplace's `agents` table would hold for it, with `base_url` for the local stack."""
         return {
@@ -76,6 +83,7 @@ class SdkAgentSpec:
             "repo_owner": "0rca",
             "repo_name": self.slug,
             "github_url": f"https://github.com/0rca/{self.slug}",
+            "agent_token": self.agent_token,
             "base_url": base_url,
         }
 
@@ -132,6 +140,7 @@ class SdkAgentProcess:
     log_path: Path | None = None  # its stderr (request log, tracebacks); default: next to db_path
     python: Path = AGENTS_PYTHON
     base_url: str = ""
+    push_url: str = ""  # where the SDK pushes (the orchestrator's POST /api/agent/access); "": no push
     _process: subprocess.Popen[str] | None = field(default=None, repr=False)
     _log: IO[str] | None = field(default=None, repr=False)
 
@@ -144,6 +153,11 @@ class SdkAgentProcess:
             *("--price", str(spec.price_microalgo), "--app-id", str(spec.app_id)),
             *("--algod-url", self.algod_url, "--indexer-url", self.indexer_url),
             *("--db", str(self.db_path), "--host", self.host, "--port", str(self.port)),
+            *(
+                ("--agent-token", spec.agent_token, "--remote-server-url", self.push_url)
+                if self.push_url
+                else ()
+            ),
         ]
 
     def launch(self) -> None:

@@ -8,6 +8,7 @@ agents with them and hands the same ports to `orch`."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -167,6 +168,13 @@ def test_orch_up_api_hires_the_sdk_agents(setup: Setup, orch_up: OrchUp) -> None
     steps = workflow["steps"]
     assert_the_workflow_chained_the_agents(setup, steps, workflow["final_output"])
     assert str(steps[0]["output"]) in str(steps[1]["resolved_input"])
+    # Each SDK agent pushed to orch up twice (payment verified, job completed), with its token: taken.
+    pushes: list[str] = []
+    deadline = time.monotonic() + 10
+    while len(pushes) < 4 and time.monotonic() < deadline:
+        pushes = re.findall(r'"POST /api/agent/access HTTP/1\.1" (\d+)', orch_up.log_tail(10**6))
+        time.sleep(0.1)
+    assert pushes == ["200"] * 4, orch_up.log_tail()
     setup.ledger.settle()  # the indexer caught up with algod, and a lag more: a second payment would show
     found = {s.slug: setup.ledger.payments_to(s) + setup.ledger.calls_to(s) for s in SDK_AGENTS}
     assert_paid_once_each(found, wallet.address)

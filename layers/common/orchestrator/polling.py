@@ -31,10 +31,11 @@ class PollSchedule:
         poll deadline `remaining_seconds` away, so the deadline is enforced on time)."""
         wait = min(self.fast_seconds, self.max_seconds)
         if job_age_seconds >= self.fast_window_seconds:
-            target = job_age_seconds * self.growth
-            while wait * 2 <= min(target, self.max_seconds):
+            target = min(job_age_seconds * self.growth, self.max_seconds)
+            while wait * 2 <= target:
                 wait *= 2
-        wait = min(wait, self.max_seconds)
+            if target >= self.max_seconds:
+                wait = self.max_seconds
         if remaining_seconds is not None:
             wait = min(wait, max(1, int(remaining_seconds) + 1))
         return max(1, wait)
