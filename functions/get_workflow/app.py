@@ -47,7 +47,11 @@ _VERSION_HEADERS: dict[str, Any] = {
 _RESPONSES = api_responses(
     200,
     "The workflow and its steps",
-    {404: "There is no such workflow, or it is another person's (NotFound)"},
+    {
+        400: f"`wait` is not an integer from 0 to {MAX_WAIT_SECONDS}, or If-None-Match is longer than "
+        "1024 characters (BadRequest; `details` names the parameter and why)",
+        404: "There is no such workflow, or it is another person's (NotFound)",
+    },
     body=False,
 )
 # The body's model is named here, not as the return type: Powertools would hold the 304 (no body)

@@ -149,3 +149,4 @@ def test_the_workflow_route_documents_its_long_poll() -> None:
     for status in ("200", "304"):
         assert set(responses[status]["headers"]) == {"ETag", "Cache-Control"}, status
     assert [s for s in responses if s.startswith("3")] == ["304"]
+    assert "400" in responses  # a wait out of range, or not a number
