@@ -1,0 +1,279 @@
+"""The WatchJob task and agents' pushes as use cases (services/steps.watch_job, services/agent_push):
+the SQLite store on a temp file, an engine that records the callbacks, an agent that answers what the
+test says, and a clock the test moves. No sockets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from orchestrator.adapters import Dependencies
+from orchestrator.agents import JobStatusResponse
+from orchestrator.config import Settings
+from orchestrator.errors import AgentUnauthorized
+from orchestrator.models import (
+    AccessTokenRecord,
+    AgentMetadata,
+    StepResult,
+    StepStatus,
+    WorkflowPlan,
+    WorkflowRecord,
+    WorkflowStatus,
+    WorkflowStep,
+)
+from orchestrator.schemas import AgentPush, WatchJobTask
+from orchestrator.services import steps
+from orchestrator.services.agent_push import accept_push
+from orchestrator.services.workflows import cancel_workflow
+from orchestrator.store.sqlite import SQLiteStore
+
+AGENT_ID = "8d7c3b1a-0f5e-4c2d-9b8a-7e6f5d4c3b2a"
+USER = "user-1"
+WALLET = "W" * 58
+AGENT_JOB = "J1762754481290"
+SECRET = "the-agents-secret"
+T0 = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+
+
+class RecordingEngine:
+    """What the use cases complete or fail, by task token; tokens in `expired` no longer wait."""
+
+    def __init__(self) -> None:
+        self.successes: list[tuple[str, dict[str, Any]]] = []
+        self.failures: list[tuple[str, str]] = []
+        self.expired: set[str] = set()
+
+    def send_task_success(self, task_token: str, output: dict[str, Any]) -> bool:
+        if task_token in self.expired:
+            return False
+        self.successes.append((task_token, output))
+        return True
+
+    def send_task_failure(self, task_token: str, error: str, cause: str) -> bool:
+        self.failures.append((task_token, error))
+        return task_token not in self.expired
+
+
+@dataclass
+class ScriptedAgent:
+    """An agent client whose job is in `status` (with `output`); counts the looks."""
+
+    status: str = "running"
+    output: Any = None
+    looks: list[str | None] = field(default_factory=list)
+
+    def job_status(self, agent: AgentMetadata, *, job_id: str, access_token: str | None) -> JobStatusResponse:
+        assert job_id == AGENT_JOB
+        self.looks.append(access_token)
+        return JobStatusResponse(job_id=job_id, status=self.status, output=self.output)
+
+
+class NoMetrics:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    deps: Dependencies
+    store: SQLiteStore
+    engine: RecordingEngine
+    agent: ScriptedAgent
+    clock: Clock
+    workflow_id: str
+
+    def step(self) -> StepResult:
+        found = self.store.get_step(self.workflow_id, 1)
+        assert found is not None
+        return found
+
+    def watch(self, token: str, wait_seconds: int) -> None:
+        steps.watch_job(
+            self.deps,
+            WatchJobTask(
+                workflow_id=self.workflow_id,
+                step_number=1,
+                attempt=1,
+                task_token=token,
+                wait_seconds=wait_seconds,
+            ),
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    clock = Clock()
+    deps = Dependencies(Settings(sqlite_path=str(tmp_path / "db.sqlite3")), clock=clock)
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    engine, agent = RecordingEngine(), ScriptedAgent()
+    deps.__dict__.update(store=store, engine=engine, agents=agent, metrics=NoMetrics())
+    store.upsert_agents(
+        [
+            AgentMetadata(
+                id=AGENT_ID,
+                name="Summarizer",
+                subdomain="summarizer",
+                repo_owner="o",
+                repo_name="summarizer",
+                github_url="https://github.com/o/summarizer",
+                status="active",
+                price_microalgo=1000,
+            )
+        ]
+    )
+    store.set_agent_token(AGENT_ID, SECRET)
+    workflow = WorkflowRecord(
+        workflow_id=str(uuid.uuid4()),
+        user_id=USER,
+        wallet_address=WALLET,
+        user_message="hi",
+        plan=WorkflowPlan(steps=[WorkflowStep(step_number=1, agent_id=AGENT_ID)]),
+        status=WorkflowStatus.RUNNING,
+        attempt=1,
+    )
+    step = StepResult(
+        id=str(uuid.uuid4()),
+        workflow_id=workflow.workflow_id,
+        step_number=1,
+        agent_id=AGENT_ID,
+        status=StepStatus.RUNNING,
+        agent_job_id=AGENT_JOB,
+        input="a text",
+    )
+    store.create_workflow(workflow, [step])
+    store.save_access_token(
+        AccessTokenRecord(
+            user_id=USER,
+            wallet_address=WALLET,
+            job_id=AGENT_JOB,
+            agent_id=AGENT_ID,
+            access_token="our-access-token",
+            workflow_id=workflow.workflow_id,
+            step_number=1,
+        )
+    )
+    return World(deps, store, engine, agent, clock, workflow.workflow_id)
+
+
+def test_a_running_job_leaves_the_token_for_a_push_and_the_timeout_brings_the_next_look(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    assert world.agent.looks == ["our-access-token"]
+    assert world.engine.successes == []  # the state's 2 s timeout is the next look
+    step = world.step()
+    assert step.task_token == "t1" and step.status == StepStatus.RUNNING
+    assert step.poll_deadline == T0 + timedelta(seconds=world.deps.settings.poll_deadline_seconds)
+
+
+def test_a_look_at_another_interval_than_the_states_completes_with_the_new_one(world: World) -> None:
+    world.watch("t1", wait_seconds=2)  # the first look sets the deadline: the job's age counts from here
+    world.clock.now = T0 + timedelta(seconds=100)
+    world.watch("t2", wait_seconds=2)
+    assert world.engine.successes == [("t2", {"status": "working", "wait_seconds": 8})]
+    world.clock.now = T0 + timedelta(seconds=101)
+    world.watch("t3", wait_seconds=8)
+    assert world.engine.successes == [("t2", {"status": "working", "wait_seconds": 8})]
+
+
+def test_the_poll_deadline_is_looked_at_on_time(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    deadline = world.step().poll_deadline
+    assert deadline is not None
+    world.clock.now = deadline - timedelta(seconds=0.5)
+    world.watch("t2", wait_seconds=30)
+    assert world.engine.successes == [("t2", {"status": "working", "wait_seconds": 1})]
+
+
+def test_a_finished_job_completes_the_task_and_keeps_the_output(world: World) -> None:
+    world.agent.status, world.agent.output = "succeeded", "the summary"
+    world.watch("t1", wait_seconds=2)
+    assert world.engine.successes == [("t1", {"status": "succeeded", "wait_seconds": 2})]
+    step = world.step()
+    assert (step.status, step.output, step.task_token) == (StepStatus.SUCCEEDED, "the summary", None)
+
+
+def test_a_step_a_push_finished_meanwhile_completes_without_a_look(world: World) -> None:
+    world.store.update_step(
+        world.workflow_id, 1, expected={StepStatus.RUNNING}, changes={"status": StepStatus.SUCCEEDED}
+    )
+    world.watch("t1", wait_seconds=2)
+    assert world.agent.looks == []
+    assert world.engine.successes == [("t1", {"status": "succeeded", "wait_seconds": 2})]
+
+
+def push(world: World, token: str | None, **body: Any) -> Any:
+    return accept_push(world.deps, token, AgentPush.model_validate({"job_id": AGENT_JOB, **body}))
+
+
+COMPLETED = '{"result": "forged", "status": "completed"}'
+
+
+def test_a_completion_push_looks_with_our_token_and_wakes_the_waiting_look(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    world.agent.status, world.agent.output = "succeeded", "the summary"
+    receipt = push(world, SECRET, job_output=COMPLETED, access_token="pushed-token", extra="ignored")
+    assert (receipt.completed, receipt.woke) == (True, True)
+    assert world.agent.looks[-1] == "our-access-token"  # never the pushed one
+    assert world.engine.successes == [("t1", {"status": "succeeded", "wait_seconds": 2})]
+    assert world.step().output == "the summary"  # the job's, not the push's
+    # A replay: the step has ended, nothing moves and nobody is asked.
+    looks = len(world.agent.looks)
+    again = push(world, SECRET, job_output=COMPLETED)
+    assert (again.completed, again.woke) == (True, False)
+    assert len(world.agent.looks) == looks and len(world.engine.successes) == 1
+
+
+def test_a_completion_pushed_before_the_job_ended_wakes_nothing(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    receipt = push(world, SECRET, job_output=COMPLETED)
+    assert receipt.woke is False and world.engine.successes == []
+    assert world.step().status == StepStatus.RUNNING
+
+
+def test_the_payment_push_is_taken_without_a_look(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    looks = len(world.agent.looks)
+    receipt = push(world, SECRET, job_output="")
+    assert (receipt.completed, receipt.woke) == (False, False)
+    assert len(world.agent.looks) == looks
+
+
+def test_a_wake_for_a_look_that_timed_out_meanwhile_is_harmless(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    world.engine.expired.add("t1")
+    world.agent.status, world.agent.output = "succeeded", "done"
+    assert push(world, SECRET, job_output=COMPLETED).woke is False
+    # The next look (a new token) finds the step ended and completes at once.
+    world.watch("t2", wait_seconds=2)
+    assert world.engine.successes == [("t2", {"status": "succeeded", "wait_seconds": 2})]
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", SECRET + "x"])
+def test_pushes_without_the_agents_token_are_refused(world: World, token: str | None) -> None:
+    with pytest.raises(AgentUnauthorized):
+        push(world, token, job_output=COMPLETED)
+
+
+def test_a_push_for_a_job_nobody_ran_is_refused_like_a_wrong_token(world: World) -> None:
+    with pytest.raises(AgentUnauthorized) as refused:
+        accept_push(world.deps, SECRET, AgentPush.model_validate({"job_id": 1762754481291}))
+    with pytest.raises(AgentUnauthorized) as wrong:
+        push(world, "wrong")
+    assert type(refused.value) is type(wrong.value)
+
+
+def test_cancel_fails_the_waiting_look_at_once(world: World) -> None:
+    world.watch("t1", wait_seconds=2)
+    cancel_workflow(world.deps, world.workflow_id, USER)
+    assert world.engine.failures == [("t1", "WorkflowCancelled")]
