@@ -99,3 +99,57 @@ def test_nothing_is_patched_with_tracing_off() -> None:
     found = probe("step_advance", PATCHED_ON_FIRST_IMPORT, POWERTOOLS_TRACE_DISABLED="true")
     assert found["botocore"] is False
     assert found["httpx"] == "Client"
+
+
+# --- models: built on first use in Lambda, at import elsewhere -----------------------------------
+
+MODELS = """
+import importlib, pkgutil
+import orchestrator
+from orchestrator.models import OrchestratorModel
+
+def models():
+    pending, found = [OrchestratorModel], []
+    while pending:
+        subs = pending.pop().__subclasses__()
+        found += subs
+        pending += subs
+    return found
+
+result["built_at_import"] = sorted(m.__qualname__ for m in models() if m.__pydantic_complete__)
+result["imported"] = len(models())
+for info in pkgutil.walk_packages(orchestrator.__path__, "orchestrator."):
+    importlib.import_module(info.name)
+result["all"] = sorted(m.__qualname__ for m in models())
+result["built"] = sorted(m.__qualname__ for m in models() if m.model_rebuild(raise_errors=True) is not False)
+"""
+
+
+@pytest.mark.parametrize("function", ["get_workflow", "step_advance"])
+def test_in_lambda_a_model_is_built_on_its_first_use_and_every_one_builds(function: str) -> None:
+    found = probe(function, MODELS)
+    assert found["imported"] > 20
+    # Only what the cold start itself instantiates (the network presets) is built at import.
+    assert found["built_at_import"] == ["NetworkPreset"]
+    assert found["built"] == found["all"]  # every model resolves its annotations when first used
+
+
+def test_outside_lambda_every_model_is_built_at_import() -> None:
+    """The local stack serves many requests at once in one process: no model is left to be built by
+    whichever request comes first (pydantic's deferred build is not thread-safe)."""
+    import importlib
+    import pkgutil
+
+    import orchestrator
+    from orchestrator.models import OrchestratorModel
+
+    for info in pkgutil.walk_packages(orchestrator.__path__, "orchestrator."):
+        importlib.import_module(info.name)
+    pending: list[type] = [OrchestratorModel]
+    models: list[type] = []
+    while pending:
+        subs = pending.pop().__subclasses__()
+        models += subs
+        pending += subs
+    assert len(models) > 30
+    assert [m.__qualname__ for m in models if not m.__pydantic_complete__] == []

@@ -38,7 +38,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.errors import AgentProtocolError, AgentRejected, AgentUnavailable
-from orchestrator.models import AgentMetadata
+from orchestrator.models import AgentMetadata, OrchestratorModel
 
 # Status words foreign agents use for a finished job, mapped onto the protocol's two outcomes. The SDK's
 # own words (queued, payment_processing, running, succeeded, failed) pass through as they are.
@@ -78,7 +78,7 @@ def _timestamp_text(value: Any) -> str | None:
     return None
 
 
-class StartJobResponse(BaseModel):
+class StartJobResponse(OrchestratorModel):
     model_config = ConfigDict(extra="ignore")
 
     job_id: str = Field(min_length=1)
@@ -89,7 +89,7 @@ class StartJobResponse(BaseModel):
     _job_id_text = field_validator("job_id", mode="before")(_text_id)
 
 
-class SubmitPaymentResponse(BaseModel):
+class SubmitPaymentResponse(OrchestratorModel):
     model_config = ConfigDict(extra="ignore")
 
     status: str
@@ -97,7 +97,7 @@ class SubmitPaymentResponse(BaseModel):
     message: str | None = None
 
 
-class JobStatusResponse(BaseModel):
+class JobStatusResponse(OrchestratorModel):
     model_config = ConfigDict(extra="ignore")
 
     job_id: str | None = None

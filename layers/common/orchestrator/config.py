@@ -6,8 +6,9 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from orchestrator.models import OrchestratorModel
 from orchestrator.networks import NETWORKS, NetworkName
 from orchestrator.polling import PollSchedule
 
@@ -16,7 +17,7 @@ class ConfigError(RuntimeError):
     """The environment does not describe a usable configuration."""
 
 
-class Settings(BaseModel):
+class Settings(OrchestratorModel):
     """Every knob of the orchestrator. Field names are the environment variables, upper-cased."""
 
     # --- storage -------------------------------------------------------------------------------

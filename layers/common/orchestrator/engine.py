@@ -8,9 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from orchestrator.errors import OrchestratorError
+from orchestrator.models import OrchestratorModel
 
 _EXECUTION_NAME = re.compile(r"^wf-(?P<workflow_id>.+)-(?P<attempt>\d+)$")
 
@@ -48,7 +47,7 @@ def execution_ref(detail: Mapping[str, Any]) -> tuple[str | None, int | None]:
     return workflow_id, attempt
 
 
-class ExecutionInput(BaseModel):
+class ExecutionInput(OrchestratorModel):
     """What an execution starts with: ids and counters only, never inputs, outputs or secrets."""
 
     workflow_id: str
@@ -60,7 +59,7 @@ class EngineUnavailable(OrchestratorError):
     http_status = 503
 
 
-class ExecutionDescription(BaseModel):
+class ExecutionDescription(OrchestratorModel):
     """What Step Functions says about one execution (DescribeExecution)."""
 
     execution_arn: str

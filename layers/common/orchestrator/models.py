@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# In Lambda a model's validator and serializer are built when the model is first used, not at import:
+# a cold start builds only what its requests use. Lambda runs one invocation at a time per process,
+# so that first build cannot race; elsewhere (the local stack serves many requests at once in one
+# process, and pydantic's deferred build is not thread-safe) every model is built at import.
+DEFER_MODEL_BUILD = bool(os.environ.get("LAMBDA_TASK_ROOT"))
+
+
+class OrchestratorModel(BaseModel):
+    """The base of every pydantic model of the orchestrator (see `DEFER_MODEL_BUILD`)."""
+
+    model_config = ConfigDict(defer_build=DEFER_MODEL_BUILD)
 
 
 def utcnow() -> datetime:
@@ -47,7 +60,7 @@ ACTIVE_STEP_STATUSES = frozenset(
 )
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(OrchestratorModel):
     """A failure as users see it: a stable code and a sentence."""
 
     code: str
@@ -69,7 +82,7 @@ def _words(value: Any) -> Any:
     return value
 
 
-class AgentMetadata(BaseModel):
+class AgentMetadata(OrchestratorModel):
     """One agent of the marketplace catalog: a row of the marketplace's `agents` table, as it is.
 
     Only `base_url` is the orchestrator's own (a local override of the URL built from `subdomain`).
@@ -116,7 +129,7 @@ class AgentMetadata(BaseModel):
         return self.price_microalgo or 0
 
 
-class WorkflowStep(BaseModel):
+class WorkflowStep(OrchestratorModel):
     """One planned step: which agent, and its input (may hold `{{step_N_output}}` references)."""
 
     step_number: int = Field(ge=1)
@@ -126,12 +139,12 @@ class WorkflowStep(BaseModel):
     input_data: dict[str, Any] | str = Field(default_factory=dict)
 
 
-class WorkflowPlan(BaseModel):
+class WorkflowPlan(OrchestratorModel):
     reasoning: str = ""
     steps: list[WorkflowStep]
 
 
-class PaymentReceipt(BaseModel):
+class PaymentReceipt(OrchestratorModel):
     """What was paid for a step, as confirmed on chain."""
 
     txn_ids: list[str]
@@ -140,7 +153,7 @@ class PaymentReceipt(BaseModel):
     receiver: str
 
 
-class StepResult(BaseModel):
+class StepResult(OrchestratorModel):
     """The state of one step (a row of the marketplace's `step_results` table). Secrets are kept
     apart: the agent's access token lives in `access_tokens`, and the task token is never shown."""
 
@@ -174,7 +187,7 @@ class StepResult(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class WorkflowRecord(BaseModel):
+class WorkflowRecord(OrchestratorModel):
     """A workflow (a row of the marketplace's `workflows` table, keyed by `workflow_id`)."""
 
     workflow_id: str
@@ -220,7 +233,7 @@ def job_row_id(workflow_id: str, step_number: int, agent_job_id: str) -> str:
 _JOB_NAMESPACE = uuid.UUID("5f0c9a34-6a43-4f57-9a8e-1c2f53b4e0d1")
 
 
-class JobRecord(BaseModel):
+class JobRecord(OrchestratorModel):
     """An agent job started for a step (a row of the marketplace's `jobs` table)."""
 
     job_id: str
@@ -245,7 +258,7 @@ class JobRecord(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class PaymentRecord(BaseModel):
+class PaymentRecord(OrchestratorModel):
     """One confirmed transaction paid for a step (a row of the marketplace's `payments` table; a txid
     pays for one step only)."""
 
@@ -262,7 +275,7 @@ class PaymentRecord(BaseModel):
     confirmed_at: datetime = Field(default_factory=utcnow)
 
 
-class AccessTokenRecord(BaseModel):
+class AccessTokenRecord(OrchestratorModel):
     """An agent's access token for a paid job (a row of the marketplace's `access_tokens`; secret).
     Its `id` is derived from (workflow, step, agent job), so saving a new token keeps the row's key."""
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from orchestrator.models import OrchestratorModel
 
 NetworkName = Literal["localnet", "testnet", "mainnet", "custom"]
 
 
-class NetworkPreset(BaseModel):
+class NetworkPreset(OrchestratorModel):
     name: NetworkName
     algod_url: str | None
     indexer_url: str | None

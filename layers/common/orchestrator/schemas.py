@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     ConfigDict,
     Field,
     StrictInt,
@@ -24,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from orchestrator.models import ErrorInfo, PaymentReceipt, StepStatus, WorkflowStatus
+from orchestrator.models import ErrorInfo, OrchestratorModel, PaymentReceipt, StepStatus, WorkflowStatus
 
 # --- limits of a request -----------------------------------------------------------------------
 
@@ -119,7 +118,7 @@ def _names(field_alias: Any) -> list[str]:
     return [field_alias] if isinstance(field_alias, str) else []
 
 
-class _Body(BaseModel):
+class _Body(OrchestratorModel):
     """A request body: strict JSON types, each field under one of its names, no unknown fields."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid", strict=True)
@@ -285,19 +284,19 @@ def workflow_id_in_path(value: str) -> str | None:
 # --- error answers (documented in the OpenAPI document) ---------------------------------------------
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(OrchestratorModel):
     code: str = Field(description="Stable error code, e.g. InvalidState")
     message: str = Field(description="What went wrong, in a sentence")
     details: Any = Field(default=None, description="Extra facts, e.g. each invalid field and why")
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(OrchestratorModel):
     """Every error the handlers answer."""
 
     error: ErrorDetail
 
 
-class GatewayMessage(BaseModel):
+class GatewayMessage(OrchestratorModel):
     """API Gateway's own answers, before or instead of a handler: 401 `{"message":"Unauthorized"}`
     from the JWT authorizer, 413 for a body over its limit, 503/504 when the integration fails."""
 
@@ -307,7 +306,7 @@ class GatewayMessage(BaseModel):
 # --- state machine task payloads ------------------------------------------------------------------
 
 
-class TaskRef(BaseModel):
+class TaskRef(OrchestratorModel):
     """Every task payload: which workflow, which step, which execution attempt."""
 
     model_config = ConfigDict(extra="ignore")
@@ -331,7 +330,7 @@ class HaltTask(TaskRef):
     error: dict[str, Any] = Field(default_factory=dict)  # the Catch's {"Error", "Cause"}
 
 
-class JobWatch(BaseModel):
+class JobWatch(OrchestratorModel):
     """What StartJob and WatchJob complete with (the state's `$.poll`): whether the job ended well, and
     the WatchJob timeout until the next look at it."""
 
@@ -339,12 +338,12 @@ class JobWatch(BaseModel):
     wait_seconds: int = Field(ge=1)
 
 
-class AdvanceOutcome(BaseModel):
+class AdvanceOutcome(OrchestratorModel):
     done: bool
     next_step: int
 
 
-class HaltOutcome(BaseModel):
+class HaltOutcome(OrchestratorModel):
     workflow_status: WorkflowStatus
     step_status: StepStatus | None
 
@@ -352,7 +351,7 @@ class HaltOutcome(BaseModel):
 # --- views (responses) ------------------------------------------------------------------------------
 
 
-class StepView(BaseModel):
+class StepView(OrchestratorModel):
     step_number: int
     agent_id: str
     agent_name: str
@@ -375,7 +374,7 @@ class StepView(BaseModel):
     completed_at: datetime | None = None
 
 
-class WorkflowView(BaseModel):
+class WorkflowView(OrchestratorModel):
     workflow_id: str
     status: WorkflowStatus
     user_message: str
@@ -397,7 +396,7 @@ class WorkflowView(BaseModel):
 PUSH_MAX_BODY_BYTES = 1024 * 1024  # a push carries the job's whole output, which is not read
 
 
-class AgentPush(BaseModel):
+class AgentPush(OrchestratorModel):
     """What an agent built with the marketplace's SDK POSTs after a verified payment and when its job
     completed. Liberal: extra fields are ignored and ids may be numbers; the pushed output and token
     are never stored or trusted (the orchestrator looks at the job with its own access token)."""
@@ -423,7 +422,7 @@ class AgentPush(BaseModel):
         return self.job_output not in (None, "", {}, [])
 
 
-class PushReceipt(BaseModel):
+class PushReceipt(OrchestratorModel):
     job_id: str
     completed: bool = Field(description="Whether the push said the job ended")
     woke: bool = Field(description="Whether it woke the workflow waiting for the job (its output read back)")

@@ -7,15 +7,15 @@ import base64
 import copy
 
 from algosdk import logic, transaction
-from pydantic import BaseModel
 
 from orchestrator.errors import UnsafePaymentGroup
+from orchestrator.models import OrchestratorModel
 from orchestrator.payments.decoding import UndecodableTransaction, decode_transaction, encode_transaction
 
 MAX_GROUP_SIZE = 16  # the protocol's limit on an atomic group
 
 
-class PaymentPolicy(BaseModel):
+class PaymentPolicy(OrchestratorModel):
     """What one step may be asked to pay, and the chain it pays on."""
 
     sender: str  # the workflow's wallet
@@ -30,7 +30,7 @@ class PaymentPolicy(BaseModel):
     round_slack: int = 2
 
 
-class CheckedGroup(BaseModel):
+class CheckedGroup(OrchestratorModel):
     """A group that passed every rule, in the canonical encoding the wallet signs."""
 
     unsigned_group_txns: list[str]

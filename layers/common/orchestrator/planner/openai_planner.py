@@ -20,14 +20,14 @@ import time
 from typing import Any
 
 from openai.lib._pydantic import to_strict_json_schema
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from orchestrator.errors import OrchestratorError, PlanInvalid, PlannerTimeout, PlannerUnavailable
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.models import AgentMetadata, OrchestratorModel, WorkflowPlan, WorkflowStep
 from orchestrator.planner import planning_started
 
 
-class PlannedStepAnswer(BaseModel):
+class PlannedStepAnswer(OrchestratorModel):
     """One step as the model answers it. Strict structured outputs allow no free-form objects, so
     the step's input travels as a string (text, or a JSON object's text)."""
 
@@ -44,7 +44,7 @@ class PlannedStepAnswer(BaseModel):
     )
 
 
-class PlanAnswer(BaseModel):
+class PlanAnswer(OrchestratorModel):
     model_config = ConfigDict(extra="forbid")
 
     reasoning: str = Field(description="Why these agents, in this order")

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from orchestrator.adapters import Dependencies
 from orchestrator.engine import EngineUnavailable, ExecutionDescription, execution_ref
@@ -30,6 +30,7 @@ from orchestrator.errors import BadRequest
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
     ErrorInfo,
+    OrchestratorModel,
     StepResult,
     StepStatus,
     WorkflowRecord,
@@ -118,7 +119,7 @@ def fail_orphaned_workflows(deps: Dependencies, reason: str) -> list[str]:
 # --- reconcile: an execution ended (EventBridge) ------------------------------------------------------
 
 
-class ExecutionEnded(BaseModel):
+class ExecutionEnded(OrchestratorModel):
     """The part of a "Step Functions Execution Status Change" event that a repair needs."""
 
     execution_arn: str
@@ -147,7 +148,7 @@ class ExecutionEnded(BaseModel):
         )
 
 
-class ReconcileOutcome(BaseModel):
+class ReconcileOutcome(OrchestratorModel):
     workflow_id: str | None
     action: Literal["failed", "unchanged"]
     detail: str
@@ -199,7 +200,7 @@ def reconcile_execution(deps: Dependencies, ended: ExecutionEnded) -> ReconcileO
 # --- sweep: steps stuck past their deadlines (schedule) ------------------------------------------------
 
 
-class SweepRepair(BaseModel):
+class SweepRepair(OrchestratorModel):
     workflow_id: str
     step_number: int | None
     step_status: StepStatus | None
@@ -207,7 +208,7 @@ class SweepRepair(BaseModel):
     error: ErrorInfo
 
 
-class SweepOutcome(BaseModel):
+class SweepOutcome(OrchestratorModel):
     checked: int = 0  # running workflows looked at
     repaired: list[SweepRepair] = Field(default_factory=list)
     still_running: list[str] = Field(default_factory=list)  # overdue, but their execution runs: left alone
