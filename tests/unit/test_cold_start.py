@@ -153,3 +153,18 @@ def test_outside_lambda_every_model_is_built_at_import() -> None:
         pending += subs
     assert len(models) > 30
     assert [m.__qualname__ for m in models if not m.__pydantic_complete__] == []
+
+
+STORE_CLIENT = """
+from orchestrator.store.supabase import SupabaseStore
+client = SupabaseStore("https://fake-project.supabase.co", "service-role-key", 5).client()
+result["imported"] = sorted(
+    {m.split(".")[0] for m in sys.modules} & {"supabase", "supabase_auth", "storage3", "realtime", "supabase_functions"}
+)
+result["transport"] = type(client.session._transport).__name__
+"""
+
+
+def test_the_first_store_request_imports_postgrest_alone_and_is_traced() -> None:
+    found = probe("get_workflow", STORE_CLIENT)
+    assert found == {"imported": [], "transport": "SyncInstrumentedTransport"}

@@ -12,18 +12,22 @@ A request that fails in transit may or may not have committed; it raises `StoreU
 the caller's retry is harmless, because status changes are conditional on the expected old status,
 payments are unique per txid and the other writes are upserts on their keys.
 
-The `supabase` package is imported when the first request is made (Lambda cold starts).
+The store speaks to PostgREST only: its client (`postgrest`, what `supabase.create_client` makes for
+`.table()` and `.rpc()`, with the same URL, headers, schema and timeout) is created, and imported,
+when the first request is made. The rest of the `supabase` package (auth, storage, realtime,
+functions) is never imported: a cold start's first store request saves well over 100 ms.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import platform
 import threading
 import warnings
 from collections.abc import Collection, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -43,8 +47,7 @@ from orchestrator.models import (
 from orchestrator.store import stamped_changes
 
 if TYPE_CHECKING:
-    from postgrest import SyncRequestBuilder
-    from supabase import Client
+    from postgrest import SyncPostgrestClient, SyncRequestBuilder
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -116,8 +119,28 @@ def _changes_row(model_type: type[BaseModel], changes: Mapping[str, Any]) -> dic
     return row
 
 
+@cache
+def _client_info() -> str:
+    """The X-Client-Info supabase-py sends (its version, without importing the package)."""
+    from importlib.metadata import version
+
+    return (
+        f"supabase-py/{version('supabase')}; platform={platform.system()}; "
+        f"platform-version={platform.release()}; runtime=python; runtime-version={platform.python_version()}"
+    )
+
+
+def _supabase_headers(service_role_key: str) -> dict[str, str]:
+    """The headers supabase's client gives its PostgREST client: the key as apiKey and bearer token."""
+    return {
+        "X-Client-Info": _client_info(),
+        "apiKey": service_role_key,
+        "Authorization": f"Bearer {service_role_key}",
+    }
+
+
 class SupabaseStore:
-    """Thread-safe: one supabase client (one HTTP connection pool) per store, created on first use."""
+    """Thread-safe: one PostgREST client (one HTTP connection pool) per store, created on first use."""
 
     def __init__(self, url: str, service_role_key: str, timeout_seconds: float = 10.0) -> None:
         missing = [
@@ -132,34 +155,34 @@ class SupabaseStore:
         self.url = url
         self._key = service_role_key
         self.timeout_seconds = timeout_seconds
-        self._client: Client | None = None
+        self._client: SyncPostgrestClient | None = None
         self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the key
         return f"SupabaseStore({self.url!r})"
 
-    def client(self) -> Client:
+    def client(self) -> SyncPostgrestClient:
         with self._client_lock:
             if self._client is None:
                 import httpx
-                from supabase import create_client
-                from supabase.lib.client_options import SyncClientOptions
+                from postgrest import SyncPostgrestClient
+                from yarl import URL
 
-                options = SyncClientOptions(
-                    # An httpx.Timeout: postgrest truncates a plain number to whole seconds.
-                    postgrest_client_timeout=httpx.Timeout(self.timeout_seconds),
-                    auto_refresh_token=False,
-                    persist_session=False,
-                )
-                client = create_client(self.url, self._key, options=options)
+                base = URL(self.url if self.url.endswith("/") else self.url + "/")
                 with warnings.catch_warnings():
-                    # supabase hands postgrest its timeout and TLS settings the way postgrest has
-                    # deprecated (not ours to act on).
+                    # postgrest has deprecated taking its timeout and TLS settings this way, which is
+                    # how supabase hands them over (kept: the same client as supabase's).
                     warnings.filterwarnings(
                         "ignore", message=r"The '\w+' parameter is deprecated", category=DeprecationWarning
                     )
-                    client.postgrest  # noqa: B018 - create the PostgREST client now, under the filter
-                self._client = client
+                    self._client = SyncPostgrestClient(
+                        str(base.joinpath("rest", "v1")),
+                        headers=_supabase_headers(self._key),
+                        schema="public",
+                        # An httpx.Timeout: postgrest truncates a plain number to whole seconds.
+                        timeout=httpx.Timeout(self.timeout_seconds),
+                        verify=True,
+                    )
             return self._client
 
     def _table(self, name: str) -> SyncRequestBuilder:
@@ -235,9 +258,9 @@ class SupabaseStore:
 
     # --- workflows ------------------------------------------------------------------------------
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
-        query = self.client().rpc(
-            CREATE_WORKFLOW_RPC, {"workflow": _row(workflow), "steps": [_step_row(step) for step in steps]}
-        )
+        params: dict[str, Any] = {"workflow": _row(workflow), "steps": [_step_row(step) for step in steps]}
+        # postgrest annotates the parameters as strings; it sends any JSON (supabase's rpc passes it on).
+        query = self.client().rpc(CREATE_WORKFLOW_RPC, cast("dict[str, str]", params))
         self._execute(query, f"create workflow {workflow.workflow_id}")
 
     def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
