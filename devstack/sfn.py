@@ -33,6 +33,26 @@ class _DropLookTimeouts(logging.Filter):
         return "Error=States.Timeout" not in record.getMessage()
 
 
+def keep_stopped_executions_aborted() -> None:
+    """As in AWS, a stopped execution stays ABORTED. moto's StopExecution while a task waits for its
+    token (WatchJob does whenever a job runs) lets the waiting task fail afterwards with an error
+    of moto's own (States.Runtime), and that error overwrote the stop: the execution ended FAILED."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    original = Environment.set_error
+    if getattr(original, "_keeps_stopped", False):
+        return
+
+    def set_error(self: Any, error: Any) -> None:
+        if isinstance(self._program_state, ProgramStopped):
+            return
+        original(self, error)
+
+    set_error._keeps_stopped = True  # type: ignore[attr-defined]
+    Environment.set_error = set_error  # type: ignore[method-assign]
+
+
 def quiet_look_timeouts() -> None:
     logger = logging.getLogger(_MOTO_EVAL_LOGGER)
     if not any(isinstance(f, _DropLookTimeouts) for f in logger.filters):
@@ -73,6 +93,7 @@ class LocalStepFunctions:
 
         make_dynamodb_writes_atomic()
         quiet_look_timeouts()
+        keep_stopped_executions_aborted()
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         overrides = {}

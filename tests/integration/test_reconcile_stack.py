@@ -65,16 +65,10 @@ def test_stopped_execution_is_reconciled_and_a_resume_completes_without_paying_t
         workflow_id, lambda w: w["status"] != "running" and w["steps"][0]["status"] != "running", timeout=10
     )
     assert failed["status"] == "failed"
-    # On AWS a stopped execution is ABORTED (ExecutionStopped, see tests/unit/test_reconcile.py). Under
-    # moto, StopExecution while a task waits for its token (WatchJob always does while a job runs)
-    # ends the execution FAILED with a States.Runtime error of moto's own: repaired as ExecutionFailed.
-    expected = {"ABORTED": "ExecutionStopped", "FAILED": "ExecutionFailed"}[
-        execution_of(harness, workflow_id)["status"]
-    ]
-    assert failed["error"]["code"] == expected
+    assert failed["error"]["code"] == "ExecutionStopped"
     step = failed["steps"][0]
     assert step["status"] == "failed"
-    assert step["error"]["code"] == expected
+    assert step["error"]["code"] == "ExecutionStopped"
     assert step["receipt"] == receipt
     operations = harness.stack.operations
     assert operations is not None
