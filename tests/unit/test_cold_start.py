@@ -19,6 +19,13 @@ TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sam
 
 # Imported by the first request that needs them, never by the cold start of any function.
 FIRST_USE_ONLY = ("boto3", "botocore.session", "botocore.client", "supabase", "postgrest", "openai")
+# What Powertools builds the OpenAPI document with (~70 ms to import): only `python -m devstack.openapi`
+# uses it; the openapi function serves the committed document. (Request validation needs Powertools'
+# openapi params, compat and dependant modules, a few ms: every routed function imports those.)
+OPENAPI_DOCUMENT = tuple(
+    f"aws_lambda_powertools.event_handler.openapi.{name}"
+    for name in ("models", "schema_generator", "swagger_ui")
+)
 
 
 def lambda_environment(function: str, **extra: str) -> dict[str, str]:
@@ -61,6 +68,7 @@ from aws_lambda_powertools import Tracer
 result["tracing"] = not Tracer._config["disabled"]
 result["first_use_only"] = [m for m in {FIRST_USE_ONLY!r} if m in sys.modules]
 result["xray_patches"] = sorted(m for m in sys.modules if m.startswith("aws_xray_sdk.ext."))
+result["openapi_document"] = sorted(m for m in sys.modules if m.startswith({OPENAPI_DOCUMENT!r}))
 """
 
 
@@ -69,6 +77,7 @@ def test_a_cold_start_imports_no_client_before_its_first_use(function: str) -> N
     found = probe(function, COLD_IMPORT)
     assert found["tracing"], "the probe must trace as deployed, or it checks nothing"
     assert found["first_use_only"] == []
+    assert found["openapi_document"] == []
     # Without botocore or httpx imported, nothing of X-Ray's patching is either (patch_all would).
     assert not any(
         m.startswith(("aws_xray_sdk.ext.botocore", "aws_xray_sdk.ext.requests"))
