@@ -4,7 +4,8 @@
                                           [--from-source] [--no-first-request]
 
 For every function under functions/, `--runs` fresh interpreters each time `import app` (the handler
-module) with the function's folder and the layer (`layers/common`) on sys.path, in the environment a
+module; the runs go round the naive import and every function in turn, so the machine's load weighs
+on all alike) with the function's folder and the layer (`layers/common`) on sys.path, in the environment a
 deployed function has: template.yaml's Globals and the function's own variables, and what the Lambda
 runtime sets (LAMBDA_TASK_ROOT, AWS_LAMBDA_FUNCTION_NAME, AWS_EXECUTION_ENV, _X_AMZN_TRACE_ID, …), so
 that Powertools' Tracer really traces (it switches itself off outside Lambda; POWERTOOLS_TRACE_DISABLED
@@ -13,8 +14,9 @@ library the code uses, as a handler that imports everything at module level woul
 
 Printed: per function the median and max import time, its ratio to the naive median, whether it is
 within 0.25x, whether tracing was on; the first request that needs no AWS (a refused request: the
-route, the validation and one traced, logged invocation) where the function has one; the store's
-clients a first real request creates (SSM + Supabase, no request sent); and the load average.
+route, the validation and one traced, logged invocation) where the function has one; the clients the
+first request that reads the store creates (Parameters' SSM client for the service role key, the
+store's PostgREST client; nothing sent); and the load average.
 
 `--site layer` (the default) installs the layer's requirements (plus boto3, which the Lambda runtime
 provides) for this interpreter into build/bench/, once, and runs the interpreters with `-S` on that
@@ -44,6 +46,7 @@ FUNCTIONS = ROOT / "functions"
 LAYER = ROOT / "layers" / "common"
 TEMPLATE = ROOT / "template.yaml"
 TARGET = 0.25
+NAIVE = "(naive)"
 TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 # What a handler written without care for cold starts imports at module level: every heavy library
@@ -111,10 +114,12 @@ if len(sys.argv) > 3:  # the store's clients, as the first request that reads th
 print("BENCH " + json.dumps(result))
 """
 
+# What the first request that reads the store creates before it sends anything: the SSM client of
+# Powertools Parameters (the service role key) and the store's PostgREST client.
 STORE_CLIENTS = """
 from aws_lambda_powertools.utilities.parameters.ssm import SSMProvider
 from orchestrator.store.supabase import SupabaseStore
-SSMProvider()  # what resolve_secret's get_parameter creates before its one request
+SSMProvider()
 SupabaseStore("https://bench.supabase.co", "bench-service-role-key").client()
 """
 
@@ -308,9 +313,16 @@ def run_once(
     return result
 
 
-def measure(runs: int, **kwargs: Any) -> list[dict[str, Any]]:
-    run_once(**kwargs)  # warm: bytecode caches written, files in the page cache
-    return [run_once(**kwargs) for _ in range(runs)]
+def measure(runs: int, probes: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """`runs` rounds, each running every probe once (in turn, so that the machine's load over time
+    weighs on the naive import and on every function alike), after one warm-up round."""
+    for kwargs in probes.values():
+        run_once(**kwargs)  # warm: bytecode caches written, files in the page cache
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in probes}
+    for _ in range(runs):
+        for name, kwargs in probes.items():
+            results[name].append(run_once(**kwargs))
+    return results
 
 
 def _median(results: list[dict[str, Any]], key: str) -> float | None:
@@ -343,34 +355,34 @@ def main(argv: list[str] | None = None) -> int:
         names = [n for n in names if n in set(args.only.split(","))]
 
     load_before = os.getloadavg()
-    naive_env = {**lambda_runtime_env(ROOT, "naive"), **common}
     common_kwargs = {"python": args.python, "site": site, "from_source": args.from_source}
-    naive = measure(
-        args.runs, cwd=ROOT, env=naive_env, code=NAIVE_IMPORT, event=None, clients=None, **common_kwargs
-    )
-    naive_ms = _median(naive, "import_ms") or 1.0
-
-    rows: list[tuple[str, list[dict[str, Any]]]] = []
-    clients_results: list[dict[str, Any]] = []
+    probes: dict[str, dict[str, Any]] = {
+        NAIVE: {
+            "cwd": ROOT,
+            "env": {**lambda_runtime_env(ROOT, "naive"), **common},
+            "code": NAIVE_IMPORT,
+            "event": None,
+            "clients": None,
+            **common_kwargs,
+        }
+    }
     for name in names:
         function_dir = FUNCTIONS / name
         deployed = dict(environments.get(name) or {**common, "AWS_LAMBDA_FUNCTION_NAME": name})
         routes = json.loads(deployed.pop("_bench_routes", "[]"))
-        env = {**lambda_runtime_env(function_dir, deployed["AWS_LAMBDA_FUNCTION_NAME"]), **deployed}
-        event = None if args.no_first_request else first_event(routes, name)
-        clients = STORE_CLIENTS if (name == "get_workflow" and not args.no_first_request) else None
-        results = measure(
-            args.runs,
-            cwd=function_dir,
-            env=env,
-            code="import app",
-            event=event,
-            clients=clients,
+        probes[name] = {
+            "cwd": function_dir,
+            "env": {**lambda_runtime_env(function_dir, deployed["AWS_LAMBDA_FUNCTION_NAME"]), **deployed},
+            "code": "import app",
+            "event": None if args.no_first_request else first_event(routes, name),
+            "clients": STORE_CLIENTS if (name == "get_workflow" and not args.no_first_request) else None,
             **common_kwargs,
-        )
-        rows.append((name, results))
-        if clients:
-            clients_results = results
+        }
+    measured = measure(args.runs, probes)
+    naive = measured.pop(NAIVE)
+    naive_ms = _median(naive, "import_ms") or 1.0
+    rows = list(measured.items())
+    clients_results = measured.get("get_workflow", [])
     load_after = os.getloadavg()
 
     interpreter = subprocess.run(
@@ -407,7 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{within} of {len(rows)} functions within {TARGET:.2f}x of the naive import")
     clients_ms = _median(clients_results, "clients_ms")
     if clients_ms is not None:
-        print(f"first store access (SSM client + Supabase client, nothing sent): median {clients_ms:.0f} ms")
+        print(
+            "first store access (Parameters' SSM client + the store's PostgREST client, nothing sent): "
+            f"median {clients_ms:.0f} ms"
+        )
     print(
         "load average (1, 5, 15 min): before "
         + ", ".join(f"{v:.2f}" for v in load_before)
