@@ -71,7 +71,20 @@ def test_the_orchestrator_package_is_in_the_layer_as_in_the_source(layer: Path) 
     source = {p.relative_to(LAYER_SOURCE).as_posix() for p in (LAYER_SOURCE / "orchestrator").rglob("*.py")}
     packaged = {p.relative_to(layer).as_posix() for p in (layer / "orchestrator").rglob("*.py")}
     assert packaged == source
-    assert not list((layer / "orchestrator").rglob("__pycache__"))
+
+
+def test_bytecode_in_the_layer_is_for_the_runtime_and_used_as_shipped(layer: Path) -> None:
+    """The layer's .pyc files (compiled when the build machine has a CPython 3.12, see
+    layers/common/Makefile) are CPython 3.12's, unchecked-hash (used whatever the files' times after
+    unzipping), and cover every module of the orchestrator; none of the host's stray into it."""
+    compiled = list(layer.rglob("*.pyc"))
+    assert all(path.name.endswith(".cpython-312.pyc") for path in compiled), "bytecode of another Python"
+    if not compiled:
+        pytest.skip("built without a CPython 3.12: the layer ships no .pyc (cold starts compile it)")
+    flags = {int.from_bytes(path.read_bytes()[4:8], "little") for path in compiled}
+    assert flags == {0b01}, "expected unchecked-hash .pyc files only (PEP 552: flags 0b01)"
+    for source in (layer / "orchestrator").rglob("*.py"):
+        assert (source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc").is_file(), source
 
 
 def test_compiled_extensions_are_built_for_cpython_312_on_arm64(layer: Path) -> None:
