@@ -6,14 +6,16 @@ own node or a paid endpoint for real traffic."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
-
-from orchestrator.models import OrchestratorModel
 
 NetworkName = Literal["localnet", "testnet", "mainnet", "custom"]
 
 
-class NetworkPreset(OrchestratorModel):
+@dataclass(frozen=True)
+class NetworkPreset:
+    """Constants, not input: a plain record (no pydantic model to build at every cold start)."""
+
     name: NetworkName
     algod_url: str | None
     indexer_url: str | None
