@@ -53,6 +53,36 @@ def keep_stopped_executions_aborted() -> None:
     Environment.set_error = set_error  # type: ignore[method-assign]
 
 
+def follow_catches_to_their_own_state() -> None:
+    """As in AWS, a Catch whose `Next` is its own state re-enters it (WatchJob's timeout is the next
+    look: one transition). moto takes "next state = this state" for "no Next chosen" and went on to
+    the state's own `Next` (IsJobDone), a transition more per look than AWS bills."""
+    from moto.stepfunctions.parser.asl.component.common.catch.catcher_decl import CatcherDecl
+    from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+
+    if getattr(CatcherDecl._eval_body, "_marks_next", False):
+        return
+    catch_body = CatcherDecl._eval_body
+    set_next = CommonStateField._set_next
+
+    def caught(self: Any, env: Any) -> None:
+        catch_body(self, env)
+        if type(env.stack[-1]).__name__ == "CatcherOutcomeCaught":
+            env.caught_next_state_name = self.next_decl.name
+
+    def next_state(self: Any, env: Any) -> None:
+        chosen = getattr(env, "caught_next_state_name", None)
+        if chosen is not None:
+            env.caught_next_state_name = None
+            env.next_state_name = chosen
+            return
+        set_next(self, env)
+
+    caught._marks_next = True  # type: ignore[attr-defined]
+    CatcherDecl._eval_body = caught  # type: ignore[method-assign]
+    CommonStateField._set_next = next_state  # type: ignore[method-assign]
+
+
 def quiet_look_timeouts() -> None:
     logger = logging.getLogger(_MOTO_EVAL_LOGGER)
     if not any(isinstance(f, _DropLookTimeouts) for f in logger.filters):
@@ -94,6 +124,7 @@ class LocalStepFunctions:
         make_dynamodb_writes_atomic()
         quiet_look_timeouts()
         keep_stopped_executions_aborted()
+        follow_catches_to_their_own_state()
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
         self._mock.start()
         overrides = {}

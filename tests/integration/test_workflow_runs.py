@@ -106,6 +106,38 @@ def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(h
     harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
 
 
+def test_each_look_at_a_running_job_is_one_state_transition(harness: Harness) -> None:
+    """WatchJob's timeout re-enters WatchJob itself (its Catch), as AWS bills it: one transition a
+    look; IsJobDone is entered once after the payment and once when the job ended."""
+    polled = harness.add_agent(
+        "text-summarizer", "7f3e2d1c-0b9a-4877-8665-544332211000", AgentBehaviour(job_seconds=3, push=False)
+    )
+    use_planner(FixedPlanner([(polled, "a text to summarise")]))
+    workflow_id = harness.create_and_start()
+    assert harness.pay_step(workflow_id, 1).status_code == 200
+    assert harness.wait_until_done(workflow_id)["status"] == "completed"
+    workflow = get_dependencies().store.get_workflow(workflow_id)
+    assert harness.stack.sfn is not None and workflow is not None and workflow.execution_arn
+    events = harness.stack.sfn.client().get_execution_history(
+        executionArn=workflow.execution_arn, maxResults=1000
+    )["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    looks = entered.count("WatchJob")
+    # A 3 s job looked at every second (this stack's POLL_MAX_SECONDS=1): about one look a second.
+    assert 3 <= looks <= 6, entered
+    assert entered.count("IsJobDone") == 2, entered
+    assert entered == [
+        "PrepareFirstStep",
+        "StartJob",
+        "IsJobDone",
+        *["WatchJob"] * looks,
+        "IsJobDone",
+        "Advance",
+        "HasMoreSteps",
+        "WorkflowCompleted",
+    ]
+
+
 def test_free_agent_needs_no_payment(harness: Harness) -> None:
     free = harness.add_agent(
         "movie-recommender", "free-movies", AgentBehaviour(free=True, job_seconds=0.2), price_microalgo=0
