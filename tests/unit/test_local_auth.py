@@ -320,7 +320,8 @@ def test_template_routes_use_the_default_authorizer_unless_they_opt_out() -> Non
     assert [template.resolve(a) for a in spec.audience] == ["authenticated"]
     guarded = {route.route_key: route.authorizer for route, _ in template.routes()}
     assert guarded["GET /api/health"] is None
-    open_routes = {"GET /api/health", "GET /api/openapi.json"}
+    # Agents push without a person's token: that route checks the agent's own (X-Agent-Token).
+    open_routes = {"GET /api/health", "GET /api/openapi.json", "POST /api/agent/access"}
     assert {key for key, name in guarded.items() if name is None} == open_routes
     assert all(name == "SupabaseJwt" for key, name in guarded.items() if key not in open_routes)
     assert guarded["POST /api/workflows/create"] == "SupabaseJwt"

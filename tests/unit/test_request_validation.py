@@ -72,6 +72,8 @@ def reached(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reached]:
             "start_workflow",
             "cancel_workflow",
             "get_workflow",
+            "watch_workflow",
+            "accept_push",
         ):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, stub)
