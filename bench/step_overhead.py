@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,32 +43,17 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from orchestrator.adapters import get_dependencies  # noqa: E402
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep  # noqa: E402
+from orchestrator.models import AgentMetadata  # noqa: E402
 
 from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer  # noqa: E402
 from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID  # noqa: E402
 from devstack.stack import AGENT_PUSH_PATH, LocalStack, StackConfig  # noqa: E402
 from devstack.wallet import DevWallet  # noqa: E402
+from tests.stack_helpers import FixedPlanner  # noqa: E402
 
 TRANSITION_USD = 0.025 / 1000  # Step Functions Standard
 SEED_FIRST_POLL, SEED_POLL_EVERY, SEED_NEXT_STEP = 2.0, 3.0, 1.0
 FIRST, SECOND = SAMPLE_AGENTS[0], SAMPLE_AGENTS[1]
-
-
-class FixedPlanner:
-    def __init__(self, agent_ids: list[str]) -> None:
-        self.agent_ids = agent_ids
-
-    def plan(self, user_message: str, catalog: list[AgentMetadata], feedback: Any = None) -> WorkflowPlan:
-        return WorkflowPlan(
-            reasoning="bench",
-            steps=[
-                WorkflowStep(
-                    step_number=n, agent_id=agent_id, description=f"step {n}", input_data="some text"
-                )
-                for n, agent_id in enumerate(self.agent_ids, start=1)
-            ],
-        )
 
 
 @dataclasses.dataclass
@@ -95,7 +81,7 @@ class Bench:
         if key not in self.agents:
             servers = []
             for spec in (FIRST, SECOND):
-                agent_id = str(__import__("uuid").uuid4())
+                agent_id = str(uuid.uuid4())
                 server = SampleAgentServer(
                     dataclasses.replace(spec, id=agent_id),
                     algod_url=self.stack.algod_url,
@@ -114,7 +100,7 @@ class Bench:
     # --- ours -------------------------------------------------------------------------------------
     def ours(self, seconds: float, push: bool) -> Run:
         servers = self.agents_for(seconds, push)
-        get_dependencies().planner = FixedPlanner([s.spec.id for s in servers])
+        get_dependencies().planner = FixedPlanner([(s.spec.id, "some text") for s in servers])
         created = self.api.post(
             "/api/workflows/create", json={"userMessage": "bench", "walletAddress": self.wallet.address}
         )

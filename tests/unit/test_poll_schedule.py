@@ -45,12 +45,6 @@ def test_a_nonsense_schedule_is_refused(changes: dict[str, float]) -> None:
         PollSchedule(**changes)  # type: ignore[arg-type]
 
 
-def test_looks_within_counts_the_first_look_and_one_per_interval() -> None:
-    assert DEPLOYED.looks_within(0) == 1
-    assert DEPLOYED.looks_within(20) == 11  # at 0, 2, …, 20 s
-    assert DEPLOYED.looks_within(61) == 32  # 31 looks in the first minute, then one 4 s later
-
-
 def test_the_deployed_schedule_is_what_template_yaml_sets_and_the_settings_read() -> None:
     template = load_template()
     environ = {

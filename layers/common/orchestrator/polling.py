@@ -39,11 +39,3 @@ class PollSchedule:
         if remaining_seconds is not None:
             wait = min(wait, max(1, int(remaining_seconds) + 1))
         return max(1, wait)
-
-    def looks_within(self, seconds: float) -> int:
-        """How many looks a job of `seconds` gets (the first at once): what a bench counts as cost."""
-        looks, age = 1, 0.0
-        while age < seconds:
-            age += self.wait_seconds(age)
-            looks += 1
-        return looks
