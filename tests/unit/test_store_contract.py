@@ -211,6 +211,26 @@ def test_workflow_update_is_conditional_on_status(store: Store) -> None:
     assert reread is not None and reread.status == WorkflowStatus.APPROVED
 
 
+def test_workflow_update_can_be_conditional_on_the_attempt(store: Store) -> None:
+    workflow, steps = make_workflow()
+    store.create_workflow(workflow, steps)
+    store.update_workflow(workflow.workflow_id, expected={WorkflowStatus.PLANNED}, changes={"attempt": 2})
+    stale = store.update_workflow(
+        workflow.workflow_id,
+        expected={WorkflowStatus.PLANNED},
+        changes={"status": WorkflowStatus.FAILED},
+        expected_attempt=1,
+    )
+    assert stale is None
+    current = store.update_workflow(
+        workflow.workflow_id,
+        expected={WorkflowStatus.PLANNED},
+        changes={"status": WorkflowStatus.FAILED},
+        expected_attempt=2,
+    )
+    assert current is not None and current.status == WorkflowStatus.FAILED
+
+
 def test_workflow_update_stores_typed_values(store: Store) -> None:
     workflow, steps = make_workflow()
     store.create_workflow(workflow, steps)
@@ -506,7 +526,13 @@ def test_supabase_workflow_requests(fake_postgrest: FakePostgrest) -> None:
         expected={WorkflowStatus.PLANNED, WorkflowStatus.FAILED},
         changes={"status": WorkflowStatus.RUNNING, "error": None, "attempt": 1},
     )
-    _seed, create, get, listing, update = fake_postgrest.requests
+    store.update_workflow(
+        workflow.workflow_id,
+        expected={WorkflowStatus.RUNNING},
+        changes={"status": WorkflowStatus.FAILED},
+        expected_attempt=1,
+    )
+    _seed, create, get, listing, update, update_at_attempt = fake_postgrest.requests
 
     body = assert_request(create, "POST", "/rest/v1/rpc/orchestrator_create_workflow", [])
     assert set(body) == {"workflow", "steps"}
@@ -560,6 +586,19 @@ def test_supabase_workflow_requests(fake_postgrest: FakePostgrest) -> None:
     stamp = datetime.fromisoformat(body.pop("updated_at"))
     assert before <= stamp <= datetime.now(UTC)
     assert body == {"status": "running", "error": None, "attempt": 1}
+    body = assert_request(
+        update_at_attempt,
+        "PATCH",
+        "/rest/v1/workflows",
+        [
+            ("workflow_id", f"eq.{workflow.workflow_id}"),
+            ("status", "in.(running)"),
+            ("attempt", "eq.1"),
+            ("select", WORKFLOW_COLUMNS),
+        ],
+        prefer="return=representation",
+    )
+    assert body["status"] == "failed"
 
 
 def test_supabase_step_requests(fake_postgrest: FakePostgrest) -> None:

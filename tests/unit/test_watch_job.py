@@ -1,5 +1,5 @@
-"""The WatchJob task and agents' pushes as use cases (services/steps.watch_job, services/agent_push):
-the SQLite store on a temp file, an engine that records the callbacks, an agent that answers what the
+"""The WatchJob task and agents' pushes as use cases (services/steps.watch_job, services/agent_push),
+and a stopping run's Halt meeting a cancel and a resume (services/steps.halt): the SQLite store on a temp file, an engine that records the callbacks, an agent that answers what the
 test says, and a clock the test moves. No sockets."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 from orchestrator.adapters import Dependencies
 from orchestrator.agents import JobStatusResponse
 from orchestrator.config import Settings
+from orchestrator.engine import ExecutionInput
 from orchestrator.errors import AgentUnauthorized
 from orchestrator.models import (
     AccessTokenRecord,
@@ -25,10 +26,10 @@ from orchestrator.models import (
     WorkflowStatus,
     WorkflowStep,
 )
-from orchestrator.schemas import AgentPush, WatchJobTask
+from orchestrator.schemas import AgentPush, HaltTask, WatchJobTask
 from orchestrator.services import steps
 from orchestrator.services.agent_push import accept_push
-from orchestrator.services.workflows import cancel_workflow
+from orchestrator.services.workflows import cancel_workflow, start_workflow
 from orchestrator.store.sqlite import SQLiteStore
 
 AGENT_ID = "8d7c3b1a-0f5e-4c2d-9b8a-7e6f5d4c3b2a"
@@ -46,6 +47,7 @@ class RecordingEngine:
         self.successes: list[tuple[str, dict[str, Any]]] = []
         self.failures: list[tuple[str, str]] = []
         self.expired: set[str] = set()
+        self.started: list[ExecutionInput] = []
 
     def send_task_success(self, task_token: str, output: dict[str, Any]) -> bool:
         if task_token in self.expired:
@@ -56,6 +58,10 @@ class RecordingEngine:
     def send_task_failure(self, task_token: str, error: str, cause: str) -> bool:
         self.failures.append((task_token, error))
         return task_token not in self.expired
+
+    def start_execution(self, name: str, execution_input: ExecutionInput) -> str:
+        self.started.append(execution_input)
+        return f"arn:aws:states:us-east-1:000000000000:execution:workflow:{name}"
 
 
 @dataclass
@@ -277,3 +283,81 @@ def test_cancel_fails_the_waiting_look_at_once(world: World) -> None:
     world.watch("t1", wait_seconds=2)
     cancel_workflow(world.deps, world.workflow_id, USER)
     assert world.engine.failures == [("t1", "WorkflowCancelled")]
+
+
+class ResumedAfterHaltReads:
+    """The store, except that once Halt has read the step, the person cancels (when `cancel`) and
+    resumes the workflow before Halt writes: the race a resume clicked at once can win."""
+
+    def __init__(self, world: World, *, cancel: bool) -> None:
+        self._store, self._world, self._cancel, self._done = world.store, world, cancel, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None:
+        read = self._store.get_step(workflow_id, step_number)
+        if not self._done:
+            self._done = True
+            if self._cancel:
+                cancel_workflow(self._world.deps, workflow_id, USER)
+            start_workflow(self._world.deps, workflow_id, USER)
+        return read
+
+
+def halt_racing_a_resume(world: World, reason: str, *, cancel_first: bool) -> None:
+    world.deps.__dict__["store"] = ResumedAfterHaltReads(world, cancel=cancel_first)
+    steps.halt(
+        world.deps,
+        HaltTask(
+            workflow_id=world.workflow_id,
+            step_number=1,
+            attempt=1,
+            reason=reason,
+            error={"Error": "AgentJobFailed", "Cause": "the agent failed"},
+        ),
+    )
+    world.deps.__dict__["store"] = world.store
+
+
+def test_the_halt_of_a_cancelled_run_leaves_the_resumed_run_alone(world: World) -> None:
+    cancel_workflow(world.deps, world.workflow_id, USER)
+    halt_racing_a_resume(world, "cancelled", cancel_first=False)
+    workflow = world.store.get_workflow(world.workflow_id)
+    assert workflow is not None
+    assert (workflow.status, workflow.attempt) == (WorkflowStatus.RUNNING, 2)
+    assert world.step().status == StepStatus.PENDING  # ready for the new run's StartJob
+    assert [started.attempt for started in world.engine.started] == [2]
+
+
+def test_the_halt_of_a_failed_run_leaves_a_run_resumed_meanwhile_alone(world: World) -> None:
+    halt_racing_a_resume(world, "failed", cancel_first=True)
+    workflow = world.store.get_workflow(world.workflow_id)
+    assert workflow is not None
+    assert (workflow.status, workflow.attempt, workflow.error) == (WorkflowStatus.RUNNING, 2, None)
+    assert world.step().status == StepStatus.PENDING and world.step().error is None
+
+
+def test_the_halt_of_a_failed_run_records_the_failure(world: World) -> None:
+    steps.halt(
+        world.deps,
+        HaltTask(
+            workflow_id=world.workflow_id,
+            step_number=1,
+            attempt=1,
+            reason="failed",
+            error={"Error": "AgentJobFailed", "Cause": "the agent failed"},
+        ),
+    )
+    workflow = world.store.get_workflow(world.workflow_id)
+    assert workflow is not None and workflow.status == WorkflowStatus.FAILED
+    assert world.step().status == StepStatus.FAILED
+    assert world.step().error is not None and world.step().error.code == "AgentJobFailed"
+
+
+def test_cancel_stops_a_step_whose_start_is_under_way(world: World) -> None:
+    world.store.update_step(
+        world.workflow_id, 1, expected={StepStatus.RUNNING}, changes={"status": StepStatus.PENDING}
+    )
+    cancel_workflow(world.deps, world.workflow_id, USER)
+    assert world.step().status == StepStatus.CANCELLED

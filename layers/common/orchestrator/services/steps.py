@@ -694,11 +694,22 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
         timed_out_unpaid = task.reason == "payment_timeout" and step.status in _NOT_YET_PAID
         step_status = StepStatus.PAYMENT_TIMEOUT if timed_out_unpaid else StepStatus.FAILED
         workflow_status, step_error = WorkflowStatus.FAILED, step.error or error
-    step_after = deps.store.update_step(
-        workflow.workflow_id,
-        step.step_number,
-        expected=ACTIVE_STEP_STATUSES | {StepStatus.PENDING},
-        changes={"status": step_status, "error": step_error, "task_token": None},
+    # Compare-and-set on the status read above, and the workflow only at this attempt: a resume can
+    # land between this read and these writes (the cancel route has already made the workflow
+    # resumable), and its reset step must not be stopped again. A cancelled run leaves a pending
+    # step to the cancel route, which has already stopped it.
+    haltable = (
+        ACTIVE_STEP_STATUSES if task.reason == "cancelled" else ACTIVE_STEP_STATUSES | {StepStatus.PENDING}
+    )
+    step_after = (
+        deps.store.update_step(
+            workflow.workflow_id,
+            step.step_number,
+            expected={step.status},
+            changes={"status": step_status, "error": step_error, "task_token": None},
+        )
+        if step.status in haltable
+        else None
     ) or deps.store.get_step(workflow.workflow_id, step.step_number)
     if step_after is not None and step_after.job_id is not None and step_after.status == step_status:
         job_state = {
@@ -714,6 +725,7 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
         workflow.workflow_id,
         expected={WorkflowStatus.RUNNING},
         changes={"status": workflow_status, "error": recorded},
+        expected_attempt=task.attempt,
     )
     if workflow_after is not None and workflow_status == WorkflowStatus.FAILED:
         # Counted once, by the call that made the change (the task may be retried).

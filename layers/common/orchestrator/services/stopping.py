@@ -24,10 +24,12 @@ def stop_workflow(
     status: WorkflowStatus,
     step_status: StepStatus,
     error: ErrorInfo,
+    current_if_pending: bool = False,
 ) -> tuple[WorkflowRecord, list[StepResult]] | None:
     """Move the workflow from one of `expected` to `status` (with `error`) and its active steps to
-    `step_status`; the stopped workflow and the steps as they were before, or None when the
-    workflow was not in `expected` (a duplicate or a race: nothing to do)."""
+    `step_status` (and its current step when it is still pending and `current_if_pending`); the
+    stopped workflow and the steps as they were before, or None when the workflow was not in
+    `expected` (a duplicate or a race: nothing to do)."""
     stopped = deps.store.update_workflow(
         workflow_id, expected=expected, changes={"status": status, "error": error}
     )
@@ -36,7 +38,14 @@ def stop_workflow(
     changed = [
         step
         for step in deps.store.list_steps(workflow_id)
-        if step.status in ACTIVE_STEP_STATUSES
+        if (
+            step.status in ACTIVE_STEP_STATUSES
+            or (
+                current_if_pending
+                and step.status == StepStatus.PENDING
+                and step.step_number == stopped.current_step
+            )
+        )
         and deps.store.update_step(
             workflow_id,
             step.step_number,

@@ -228,6 +228,9 @@ def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> Workf
         status=WorkflowStatus.CANCELLED,
         step_status=StepStatus.CANCELLED,
         error=ErrorInfo(code=cancelled.code, message=cancelled.message),
+        # A step whose StartJob task is under way: the task's next change of it fails, so the
+        # execution stops instead of waiting for a payment nobody will ask for.
+        current_if_pending=True,
     )
     if stopped is None:
         raise InvalidState(f"A {workflow.status.value} workflow cannot be cancelled.")

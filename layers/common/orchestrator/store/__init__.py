@@ -67,8 +67,10 @@ class Store(Protocol):
         *,
         expected: Collection[WorkflowStatus],
         changes: Mapping[str, Any],
+        expected_attempt: int | None = None,
     ) -> WorkflowRecord | None:
-        """Apply `changes` if the workflow's status is one of `expected`; the updated row, else None."""
+        """Apply `changes` if the workflow's status is one of `expected` (and, when given, its attempt
+        is `expected_attempt`); the updated row, else None."""
         ...
 
     # --- steps ----------------------------------------------------------------------------------

@@ -216,6 +216,7 @@ class SQLiteStore:
         *,
         expected: Collection[WorkflowStatus],
         changes: Mapping[str, Any],
+        expected_attempt: int | None = None,
     ) -> WorkflowRecord | None:
         with self._transaction() as conn:
             row = conn.execute("SELECT data FROM workflows WHERE workflow_id = ?", (workflow_id,)).fetchone()
@@ -223,6 +224,8 @@ class SQLiteStore:
                 return None
             current = _load(WorkflowRecord, row[0])
             if current.status not in expected:
+                return None
+            if expected_attempt is not None and current.attempt != expected_attempt:
                 return None
             updated = _apply(current, changes)
             conn.execute(

@@ -279,14 +279,17 @@ class SupabaseStore:
         *,
         expected: Collection[WorkflowStatus],
         changes: Mapping[str, Any],
+        expected_attempt: int | None = None,
     ) -> WorkflowRecord | None:
         query = (
             self._table("workflows")
             .update(_changes_row(WorkflowRecord, changes))
             .eq("workflow_id", workflow_id)
             .in_("status", sorted(WorkflowStatus(s).value for s in expected))
-            .select(WORKFLOW_COLUMNS)
         )
+        if expected_attempt is not None:
+            query = query.eq("attempt", expected_attempt)
+        query = query.select(WORKFLOW_COLUMNS)
         rows = self._rows(query, f"update workflow {workflow_id}")
         return _model(WorkflowRecord, rows[0]) if rows else None
 
