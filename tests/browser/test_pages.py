@@ -10,127 +10,33 @@ installs it with apt where it can); without them these tests skip with a loud me
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from devstack.frontend import FRONTEND_DIST, frontend_for
-from devstack.stack import LocalStack, StackConfig
-from tests.stack_helpers import FAST, FixedPlanner, Harness, use_planner
+from devstack.stack import LocalStack
+from tests.browser.pages import (
+    ARTIFACTS,
+    SEED_EXAMPLE,
+    STEP_TIMEOUT_MS,
+    connect_wallet,
+    pay,
+    request_and_open_plan,
+    skip_loudly,
+)
+from tests.stack_helpers import FixedPlanner, Harness, use_planner
 
 pytestmark = pytest.mark.e2e
-
-SEED_EXAMPLE = "I have a headache and runny nose and want a movie recommendation"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-STEP_TIMEOUT_MS = 30_000
-
-
-def _skip_loudly(why: str) -> None:
-    pytest.skip(f"!!! BROWSER TESTS DID NOT RUN: {why} !!!")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    if not (FRONTEND_DIST / "index.html").is_file():
-        _skip_loudly("frontend/dist is not built (run `make frontend`)")
-    local = LocalStack(StackConfig.ephemeral(tmp_path_factory.mktemp("browser-stack"), **FAST))
-    local.fallback = frontend_for(local)
-    with local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).is_file():
-        _skip_loudly(f"no chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: object, stack: LocalStack) -> Iterator[object]:
-    from playwright.sync_api import Browser, Dialog
-
-    assert isinstance(browser, Browser)
-    context = browser.new_context(base_url=stack.api_url, viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    mnemonic = stack.dev_accounts[0].mnemonic
-
-    def answer(dialog: Dialog) -> None:
-        # use-wallet's mnemonic wallet asks with window.prompt; anything else is unexpected.
-        if dialog.type == "prompt":
-            dialog.accept(mnemonic)
-        else:
-            dialog.accept()
-
-    page.on("dialog", answer)
-    yield page
-    context.close()
-
-
-def _connect_wallet(page: object, stack: LocalStack) -> None:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
-    page.get_by_test_id("wallet-select").select_option("mnemonic")
-    page.get_by_test_id("wallet-connect").click()
-    expect(page.get_by_test_id("wallet-address")).to_contain_text(stack.dev_accounts[0].address)
-
-
-def _pay(page: object, step: int) -> None:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
-    page.get_by_test_id(f"step-pay-{step}").click()
-    preview = page.get_by_test_id(f"step-preview-{step}")
-    expect(preview).to_be_visible()
-    # What will be signed is shown before the wallet is asked: the payment and the app call.
-    expect(page.get_by_test_id(f"step-preview-{step}-txn-0")).to_have_attribute("data-type", "pay")
-    expect(page.get_by_test_id(f"step-preview-{step}-txn-1")).to_have_attribute("data-type", "appl")
-    expect(page.get_by_test_id(f"step-preview-{step}-total")).to_contain_text("ALGO")
-    page.get_by_test_id(f"step-confirm-pay-{step}").click()
-    expect(page.get_by_test_id(f"step-receipt-{step}")).to_contain_text("round")
-
-
-def _request_and_open_plan(page: object, stack: LocalStack) -> str:
-    from playwright.sync_api import Page, expect
-
-    assert isinstance(page, Page)
-    page.goto("/orchestrator")
-    _connect_wallet(page, stack)
-    page.get_by_test_id("request-input").fill(SEED_EXAMPLE)
-    page.get_by_test_id("create-submit").click()
-    page.wait_for_url("**/workflow/*")
-    expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
-    return page.url.rsplit("/", 1)[-1]
 
 
 def test_seed_example_from_request_to_final_output(page: object, stack: LocalStack) -> None:
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    _request_and_open_plan(page, stack)
+    request_and_open_plan(page, stack)
     expect(page.get_by_test_id("step-agent-1")).to_have_text("Medical Diagnosis Agent")
     expect(page.get_by_test_id("step-agent-2")).to_have_text("Movie Recommendation Agent")
     expect(page.get_by_test_id("workflow-total")).to_contain_text("0.8 ALGO")
@@ -139,7 +45,7 @@ def test_seed_example_from_request_to_final_output(page: object, stack: LocalSta
 
     page.get_by_test_id("approve-start").click()
     for step in (1, 2):
-        _pay(page, step)
+        pay(page, step)
         expect(page.get_by_test_id(f"step-status-{step}")).to_have_attribute("data-status", "succeeded")
         expect(page.get_by_test_id(f"step-output-{step}")).to_be_visible()
 
@@ -157,7 +63,7 @@ def test_cancel_while_awaiting_payment_then_resume(page: object, stack: LocalSta
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    _request_and_open_plan(page, stack)
+    request_and_open_plan(page, stack)
     page.get_by_test_id("approve-start").click()
     expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "awaiting_payment")
 
@@ -169,7 +75,7 @@ def test_cancel_while_awaiting_payment_then_resume(page: object, stack: LocalSta
     page.get_by_test_id("resume").click()
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "running")
     for step in (1, 2):
-        _pay(page, step)
+        pay(page, step)
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "completed")
     expect(page.get_by_test_id("final-output")).to_be_visible()
 
@@ -192,13 +98,13 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
     try:
         use_planner(FixedPlanner([(failing, "a cold")]))
         page.goto("/orchestrator")
-        _connect_wallet(page, stack)
+        connect_wallet(page, stack)
         page.get_by_test_id("request-input").fill("Recommend a movie")
         page.get_by_test_id("create-submit").click()
         page.wait_for_url("**/workflow/*")
         expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
         page.get_by_test_id("approve-start").click()
-        _pay(page, 1)
+        pay(page, 1)
         first_receipt = page.get_by_test_id("step-receipt-1").inner_text()
 
         # The agent fails the paid job: the page says plainly that resuming pays again, and offers
@@ -362,14 +268,14 @@ def test_pages_are_accessible_and_fit_a_phone(browser: object, stack: LocalStack
 
     assert isinstance(browser, Browser)
     if not AXE.is_file():
-        _skip_loudly("axe-core is not installed in frontend/node_modules (make frontend)")
+        skip_loudly("axe-core is not installed in frontend/node_modules (make frontend)")
     context = browser.new_context(base_url=stack.api_url, viewport={"width": 375, "height": 740})
     page = context.new_page()
     page.set_default_timeout(STEP_TIMEOUT_MS)
     mnemonic = stack.dev_accounts[0].mnemonic
     page.on("dialog", lambda dialog: dialog.accept(mnemonic))
     try:
-        _request_and_open_plan(page, stack)
+        request_and_open_plan(page, stack)
         expect(page.get_by_test_id("step-agent-2")).to_be_visible()
         assert _serious_accessibility_violations(page) == []
         # Nothing wider than the phone's screen: no sideways scrolling.
