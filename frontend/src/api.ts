@@ -3,7 +3,7 @@
 
 import { getAccessToken } from './auth'
 import { h } from './dom'
-import type { StepView, WorkflowView } from './types'
+import type { AgentCard, FundsView, StepView, WorkflowList, WorkflowView } from './types'
 
 export class ApiError extends Error {
   readonly status: number
@@ -213,6 +213,26 @@ export class ApiClient {
     if (response.status === 304) return { workflow: null, etag: etag ?? options.etag ?? null }
     if (!response.ok) throw errorFromResponse(response.status, data)
     return { workflow: data as WorkflowView, etag }
+  }
+
+  /** The wallet's balance against the plan's price with network fees (GET /api/workflows/{id}/funds). */
+  getFunds(workflowId: string): Promise<FundsView> {
+    return this.request('GET', `/api/workflows/${encodeURIComponent(workflowId)}/funds`)
+  }
+
+  /** The catalog's active agents, sorted by name (GET /api/agents). */
+  async listAgents(): Promise<AgentCard[]> {
+    const answer = await this.request<{ agents?: AgentCard[] }>('GET', '/api/agents')
+    return answer.agents ?? []
+  }
+
+  /** A page of the caller's workflows, newest first; `cursor` is the previous page's next_cursor. */
+  listWorkflows(options: { limit?: number; cursor?: string | null } = {}): Promise<WorkflowList> {
+    const query = new URLSearchParams()
+    if (options.limit !== undefined) query.set('limit', String(options.limit))
+    if (options.cursor) query.set('cursor', options.cursor)
+    const qs = query.toString()
+    return this.request('GET', `/api/workflows${qs ? `?${qs}` : ''}`)
   }
 
   approve(workflowId: string): Promise<WorkflowView> {

@@ -43,6 +43,8 @@ export interface StepView {
   earlier_receipts?: PaymentReceipt[]
   output?: unknown
   error?: ErrorInfo | null
+  /** What the agent will get, in plain words (no template syntax); "" when the input is empty. */
+  input_preview?: string
   started_at?: string | null
   completed_at?: string | null
 }
@@ -69,3 +71,48 @@ export const TERMINAL_WORKFLOW_STATUSES: ReadonlySet<WorkflowStatus> = new Set([
   'failed',
   'cancelled',
 ])
+
+/** GET /api/workflows/{id}/funds: the wallet against the plan's price, network fees included. The
+ * balance fields and `can_pay` are null when algod could not be read (then `message` says so). */
+export interface FundsView {
+  wallet_address: string
+  network: string
+  balance_microalgo: number | null
+  min_balance_microalgo: number | null
+  spendable_microalgo: number | null
+  agents_microalgo: number
+  fees_microalgo: number
+  total_microalgo: number
+  still_to_pay_microalgo: number
+  can_pay: boolean | null
+  shortfall_microalgo: number | null
+  message: string
+}
+
+/** GET /api/agents: an active agent of the catalog. */
+export interface AgentCard {
+  id: string
+  name: string
+  description: string | null
+  price_microalgo: number
+  tags: string[]
+  data_input: string | null
+  example_input: string | null
+}
+
+/** GET /api/workflows: one of the caller's workflows, newest first. */
+export interface WorkflowSummary {
+  workflow_id: string
+  status: WorkflowStatus
+  user_message: string
+  created_at: string
+  updated_at: string
+  total_cost_microalgo: number
+  current_step: number
+  step_count: number
+}
+
+export interface WorkflowList {
+  workflows: WorkflowSummary[]
+  next_cursor: string | null
+}
