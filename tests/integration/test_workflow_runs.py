@@ -57,6 +57,16 @@ def test_three_steps_pass_outputs_along_and_complete(harness: Harness) -> None:
         assert receipt["confirmed_round"] > 0
         assert receipt["amount_microalgo"] == step["price_microalgo"]
         assert receipt["txn_ids"] == step["txn_ids"]
+        # The fee is what the chain charged the wallet for the group (a payment and an app call).
+        on_chain = [harness.stack.ledger.transaction(txid) for txid in receipt["txn_ids"]]
+        assert all(r is not None and r.txn.sender == harness.wallet.address for r in on_chain)
+        assert len(on_chain) == 2
+        assert receipt["fee_microalgo"] == sum(r.txn.fee for r in on_chain if r is not None) > 0
+    assert done["total_paid_microalgo"] == sum(
+        s["receipt"]["amount_microalgo"] + s["receipt"]["fee_microalgo"] for s in steps
+    )
+    assert done["total_paid_microalgo"] > done["total_cost_microalgo"]  # the fees are in it
+    assert done["explorer_txn_url"] is None  # the local stack has no public explorer
     # Nothing secret is in the API's answer.
     text = str(done)
     assert "access_token" not in text and "task_token" not in text
@@ -103,6 +113,12 @@ def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(h
     assert after["steps"][0]["receipt"] == first_receipt
     assert after["steps"][0]["status"] == "succeeded"
     assert harness.payments_on_chain() == paid_before  # nothing paid until the person pays
+    # The total paid keeps the earlier receipt (step 2 has no receipt of its own yet).
+    assert after["steps"][1]["receipt"] is None
+    assert after["total_paid_microalgo"] == sum(
+        r["amount_microalgo"] + r["fee_microalgo"] for r in (first_receipt, failed_receipt)
+    )
+    assert failed_receipt["fee_microalgo"] > 0
     harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
 
 

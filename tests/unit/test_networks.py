@@ -87,3 +87,17 @@ def test_the_configured_network_is_accepted(dev_ledger: LedgerServer) -> None:
     settings = settings_from_env({"ALGOD_URL": dev_ledger.algod_url, "GENESIS_HASH": served})
     assert chain_verifier_from_settings(settings).genesis_hash() == served
     assert served == genesis_hash_for(dev_ledger.ledger.genesis_id)
+
+
+def test_explorer_link_comes_from_the_network_and_can_be_overridden() -> None:
+    assert settings_from_env({}).explorer_txn_url is None  # LocalNet: no public explorer
+    testnet = settings_from_env({"ALGORAND_NETWORK": "testnet"}).explorer_txn_url
+    assert testnet == "https://lora.algokit.io/testnet/transaction/{txid}"
+    mainnet = settings_from_env({"ALGORAND_NETWORK": "mainnet"}).explorer_txn_url
+    assert mainnet == "https://lora.algokit.io/mainnet/transaction/{txid}"
+    custom = settings_from_env(
+        {"ALGORAND_NETWORK": "testnet", "EXPLORER_TXN_URL": "https://explorer.example/tx/{txid}"}
+    )
+    assert custom.explorer_txn_url == "https://explorer.example/tx/{txid}"
+    with pytest.raises(ConfigError, match="EXPLORER_TXN_URL"):
+        settings_from_env({"EXPLORER_TXN_URL": "https://explorer.example/tx/"})

@@ -70,6 +70,9 @@ class Settings(OrchestratorModel):
     indexer_token: str = ""
     genesis_hash: str | None = None  # base64; when neither it nor the preset sets one, algod's is trusted
     max_fee_microalgo: int = Field(default=10_000, ge=1000)
+    # A transaction's page on a block explorer, with `{txid}`; the preset's (Lora on TestNet and
+    # MainNet, none on LocalNet) unless set.
+    explorer_txn_url: str | None = None
     max_validity_rounds: int = Field(default=1000, ge=1)
     # A submit_payment request must end well inside the 30 s API Gateway limit: retries of at most this
     # long, plus one agent request (AGENT_TIMEOUT_SECONDS) and the chain checks.
@@ -91,6 +94,10 @@ class Settings(OrchestratorModel):
             self.indexer_url = preset.indexer_url
         if "genesis_hash" not in self.model_fields_set:
             self.genesis_hash = preset.genesis_hash
+        if "explorer_txn_url" not in self.model_fields_set:
+            self.explorer_txn_url = preset.explorer_txn_url
+        if self.explorer_txn_url is not None and "{txid}" not in self.explorer_txn_url:
+            raise ValueError("EXPLORER_TXN_URL must contain {txid}, where the transaction id goes")
         return self
 
     @property

@@ -151,6 +151,9 @@ class PaymentReceipt(OrchestratorModel):
     confirmed_round: int
     amount_microalgo: int
     receiver: str
+    # The network fees of the group's transactions the person's wallet sent (0 on receipts kept
+    # before fees were recorded).
+    fee_microalgo: int = 0
 
 
 class StepResult(OrchestratorModel):

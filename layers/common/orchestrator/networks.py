@@ -21,6 +21,8 @@ class NetworkPreset:
     indexer_url: str | None
     genesis_id: str | None
     genesis_hash: str | None  # base64; None: whatever the node reports (every LocalNet differs)
+    # A transaction's page on a block explorer, `{txid}` to fill in; None: no public explorer.
+    explorer_txn_url: str | None = None
 
 
 NETWORKS: dict[str, NetworkPreset] = {
@@ -38,6 +40,7 @@ NETWORKS: dict[str, NetworkPreset] = {
         indexer_url="https://testnet-idx.4160.nodely.dev",
         genesis_id="testnet-v1.0",
         genesis_hash="SGO1GKSzyE7IEPItTxCByw9x8FmnrCDexi9/cOUJOiI=",
+        explorer_txn_url="https://lora.algokit.io/testnet/transaction/{txid}",
     ),
     "mainnet": NetworkPreset(
         name="mainnet",
@@ -45,6 +48,7 @@ NETWORKS: dict[str, NetworkPreset] = {
         indexer_url="https://mainnet-idx.4160.nodely.dev",
         genesis_id="mainnet-v1.0",
         genesis_hash="wGHE2Pwdvd7S12BL5FaOP20EGYesN73ktiC1qzkkit8=",
+        explorer_txn_url="https://lora.algokit.io/mainnet/transaction/{txid}",
     ),
     # Everything from ALGOD_URL / INDEXER_URL / GENESIS_HASH.
     "custom": NetworkPreset(

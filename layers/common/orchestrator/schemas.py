@@ -389,6 +389,78 @@ class WorkflowView(OrchestratorModel):
     error: ErrorInfo | None = None
     created_at: datetime
     updated_at: datetime
+    total_paid_microalgo: int = Field(
+        default=0,
+        description="What the wallet has paid for this workflow: amounts and network fees of every "
+        "receipt, earlier receipts included",
+    )
+    explorer_txn_url: str | None = Field(
+        default=None,
+        description="A link to a transaction on the network's block explorer, with `{txid}` to fill "
+        "in (e.g. https://lora.algokit.io/testnet/transaction/{txid}); null where there is none "
+        "(the local stack)",
+    )
+
+
+class FundsView(OrchestratorModel):
+    """Whether the workflow's wallet can pay the plan: its balance, Algorand's minimum balance, and
+    what the plan costs with network fees (GET /api/workflows/{id}/funds). The balance fields and
+    `can_pay` are null when the chain could not be read; `message` then says so."""
+
+    wallet_address: str
+    network: str = Field(description="The Algorand network the payments go to (localnet, testnet, …)")
+    balance_microalgo: int | None = Field(description="What the wallet holds now")
+    min_balance_microalgo: int | None = Field(
+        description="What must stay in the wallet: Algorand's minimum balance for this account"
+    )
+    spendable_microalgo: int | None = Field(description="Balance minus minimum balance (never below 0)")
+    agents_microalgo: int = Field(description="The agents' prices of every step of the plan")
+    fees_microalgo: int = Field(description="The network fees of every step's payment group")
+    total_microalgo: int = Field(description="agents_microalgo + fees_microalgo")
+    still_to_pay_microalgo: int = Field(
+        description="What the steps not paid yet cost, with their fees (what the wallet must cover)"
+    )
+    can_pay: bool | None = Field(description="Whether the spendable balance covers still_to_pay_microalgo")
+    shortfall_microalgo: int | None = Field(description="How much more the wallet needs (0 when it can pay)")
+    message: str = Field(description="The above in a sentence, with what to do when the wallet is short")
+
+
+class AgentCard(OrchestratorModel):
+    """An agent of the catalog as people see it (GET /api/agents): never its secrets."""
+
+    id: str
+    name: str
+    description: str | None
+    price_microalgo: int = Field(description="What one job costs, without network fees")
+    tags: list[str]
+    data_input: str | None = Field(description="What input the agent wants, in words")
+    example_input: str | None
+
+
+class AgentList(OrchestratorModel):
+    agents: list[AgentCard] = Field(description="The active agents, sorted by name")
+
+
+DEFAULT_LIST_LIMIT = 20
+MAX_LIST_LIMIT = 100
+
+
+class WorkflowSummary(OrchestratorModel):
+    """One of the caller's workflows in a list (GET /api/workflows)."""
+
+    workflow_id: str
+    status: WorkflowStatus
+    user_message: str
+    created_at: datetime
+    updated_at: datetime
+    total_cost_microalgo: int
+    current_step: int
+    step_count: int
+
+
+class WorkflowList(OrchestratorModel):
+    workflows: list[WorkflowSummary] = Field(description="The caller's workflows, newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 # --- agents' pushes (POST /api/agent/access) ----------------------------------------------------

@@ -45,6 +45,11 @@ def group_payments(blobs: list[str], txn_ids: list[str]) -> list[tuple[str, int,
     return rows
 
 
+def group_fees(blobs: list[str], *, sender: str | None = None) -> int:
+    """The network fees of a group's transactions (only those `sender` sends, when given)."""
+    return sum(int(txn.fee) for txn in decode_group(blobs) if sender is None or txn.sender == sender)
+
+
 def encode_transaction(txn: transaction.Transaction) -> str:
     """The canonical form we store and offer for signing: base64 msgpack, once."""
     return str(encoding.msgpack_encode(txn))

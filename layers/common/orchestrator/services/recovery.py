@@ -83,12 +83,17 @@ def payment_records(
     ]
 
 
-def receipt_of(job: JobRecord, payments: list[PaymentRecord]) -> PaymentReceipt:
+def receipt_of(job: JobRecord, payments: list[PaymentRecord], payer: str) -> PaymentReceipt:
+    """The receipt of the confirmed group `job` offered: what it paid, and the network fees of its
+    transactions that `payer` (the workflow's wallet) sent."""
+    from orchestrator.payments.decoding import group_fees
+
     return PaymentReceipt(
         txn_ids=job.txn_ids,
         confirmed_round=max((p.confirmed_round for p in payments), default=0),
         amount_microalgo=sum(p.amount_microalgo for p in payments),
         receiver=next((p.payee_addr for p in payments if p.amount_microalgo > 0), ""),
+        fee_microalgo=group_fees(job.unsigned_group_txns, sender=payer),
     )
 
 

@@ -225,7 +225,7 @@ def _claim_offer(
         deps,
         step,
         expected,
-        receipt=recovery.receipt_of(job, records),
+        receipt=recovery.receipt_of(job, records, workflow.wallet_address),
         **{**recovery.offer_fields(job), **changes},
     )
     deps.store.update_job(job.job_id, {"state": JobState.ONCHAIN_CONFIRMED})

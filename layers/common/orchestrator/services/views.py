@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import NotFound
 from orchestrator.models import StepResult, StepStatus, WorkflowRecord
 from orchestrator.schemas import StepView, WorkflowView
 from orchestrator.store import Store
+
+if TYPE_CHECKING:
+    from orchestrator.adapters import Dependencies
 
 
 def load_workflow(store: Store, workflow_id: str) -> WorkflowRecord:
@@ -62,7 +66,15 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
     )
 
 
-def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> WorkflowView:
+def total_paid(steps: list[StepResult]) -> int:
+    """What the wallet paid for these steps: amounts and fees of every receipt, earlier ones included."""
+    receipts = [r for s in steps for r in [*s.earlier_receipts, *([s.receipt] if s.receipt else [])]]
+    return sum(r.amount_microalgo + r.fee_microalgo for r in receipts)
+
+
+def workflow_view(
+    workflow: WorkflowRecord, steps: list[StepResult], *, explorer_txn_url: str | None
+) -> WorkflowView:
     return WorkflowView(
         workflow_id=workflow.workflow_id,
         status=workflow.status,
@@ -78,12 +90,18 @@ def workflow_view(workflow: WorkflowRecord, steps: list[StepResult]) -> Workflow
         error=workflow.error,
         created_at=workflow.created_at,
         updated_at=workflow.updated_at,
+        total_paid_microalgo=total_paid(steps),
+        explorer_txn_url=explorer_txn_url,
     )
 
 
-def view_of(store: Store, workflow: WorkflowRecord) -> WorkflowView:
+def view_of(deps: Dependencies, workflow: WorkflowRecord) -> WorkflowView:
     """The API view of a workflow just read or changed, with its steps as stored now."""
-    return workflow_view(workflow, store.list_steps(workflow.workflow_id))
+    return workflow_view(
+        workflow,
+        deps.store.list_steps(workflow.workflow_id),
+        explorer_txn_url=deps.settings.explorer_txn_url,
+    )
 
 
 def view_etag(view: WorkflowView) -> str:

@@ -90,7 +90,7 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
     ]
     deps.store.create_workflow(workflow, steps)
     deps.metrics.workflow_created()
-    return workflow_view(workflow, steps)
+    return workflow_view(workflow, steps, explorer_txn_url=deps.settings.explorer_txn_url)
 
 
 def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str) -> WorkflowView:
@@ -108,7 +108,7 @@ def approve_workflow(deps: Dependencies, request: ApproveRequest, user_id: str) 
     )
     if updated is None:
         raise InvalidState(f"Only a planned workflow can be approved; this one is {workflow.status.value}.")
-    return view_of(deps.store, updated)
+    return view_of(deps, updated)
 
 
 def start_workflow(
@@ -171,7 +171,7 @@ def start_workflow(
         workflow_id, expected={WorkflowStatus.RUNNING}, changes={"execution_arn": arn}
     )
     # A cancel may already have won; the view shows the workflow as it is now.
-    return view_of(deps.store, recorded or load_workflow(deps.store, workflow_id))
+    return view_of(deps, recorded or load_workflow(deps.store, workflow_id))
 
 
 # Errors after which the step's agent job is over: a rerun needs a new job.
@@ -239,11 +239,11 @@ def cancel_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> Workf
         # stops now instead of at its next look.
         if step.task_token and step.status in {StepStatus.AWAITING_PAYMENT, StepStatus.RUNNING}:
             deps.engine.send_task_failure(step.task_token, cancelled.code, cancelled.message)
-    return view_of(deps.store, stopped[0])
+    return view_of(deps, stopped[0])
 
 
 def get_workflow(deps: Dependencies, workflow_id: str, user_id: str) -> WorkflowView:
-    return view_of(deps.store, load_owned_workflow(deps.store, workflow_id, user_id))
+    return view_of(deps, load_owned_workflow(deps.store, workflow_id, user_id))
 
 
 # A long poll (GET /api/workflows/{id}?wait=N with If-None-Match) waits at most this long: with the
