@@ -3,8 +3,8 @@
 `orch up` hands a `FrontendSite` to the HTTP API as its fallback (devstack/apigw.py): the routes of
 template.yaml are matched first, and only what none of them takes comes here:
 
-- `/`, `/orchestrator` and `/workflow/<id>`: the site's `index.html` (the page routes itself, so a
-  reload of either URL works);
+- `/`, `/orchestrator`, `/workflow/<id>`, `/agents` and `/workflows`: the site's `index.html` (the
+  page routes itself, so a reload of any of them works);
 - any other file under `frontend/dist/` (the hashed `assets/…`) with its content type;
 - `/config.json`: the runtime config the page reads at start, built from the running stack: the API
   on the same origin, network `localnet`, the dev ledger's algod, and an access token for the dev
@@ -37,7 +37,7 @@ FRONTEND_DIST = FRONTEND_DIR / "dist"
 # How long the dev user's token in /config.json lives; each page load fetches a fresh one.
 DEV_TOKEN_SECONDS = 12 * 3600
 
-_PAGE_PATHS = re.compile(r"^/(?:orchestrator/?|workflow/[^/]+/?)?$")
+_PAGE_PATHS = re.compile(r"^/(?:orchestrator/?|workflow/[^/]+/?|agents/?|workflows/?)?$")
 # Content types by suffix, not left to the host's mime database (which may lack .js or .map).
 _CONTENT_TYPES = {
     ".html": "text/html",

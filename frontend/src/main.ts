@@ -1,6 +1,7 @@
 // Start-up: runtime config → auth → API client → wallets → the page for the current URL.
-// A tiny client router: /orchestrator and /workflow/<id> (the server answers both with index.html,
-// so a reload works); links inside the site navigate without a reload, keeping the wallet session.
+// A tiny client router: /orchestrator, /workflow/<id>, /agents and /workflows (the server answers
+// each with index.html, so a reload works); links inside the site navigate without a reload, keeping
+// the wallet session.
 
 import './styles.css'
 
@@ -8,7 +9,9 @@ import { ApiClient, errorText } from './api'
 import { configureAuth } from './auth'
 import { loadConfig } from './config'
 import { h } from './dom'
+import { agentsPage } from './pages/agents'
 import type { Page, PageContext } from './pages/context'
+import { historyPage } from './pages/history'
 import { orchestratorPage } from './pages/orchestrator'
 import { workflowIdFromPath, workflowPage } from './pages/workflow'
 import { createWalletManager } from './wallet'
@@ -29,9 +32,22 @@ function pageFor(path: string): { title: string; page: Page } | null {
   if (path === '/orchestrator' || path === '/orchestrator/') {
     return { title: 'New request · Agent orchestrator', page: orchestratorPage }
   }
+  if (path === '/agents' || path === '/agents/') return { title: 'Agents · Agent orchestrator', page: agentsPage }
+  if (path === '/workflows' || path === '/workflows/') {
+    return { title: 'Your workflows · Agent orchestrator', page: historyPage }
+  }
   const workflowId = workflowIdFromPath(path)
   if (workflowId !== null) return { title: 'Workflow · Agent orchestrator', page: workflowPage(workflowId) }
   return null
+}
+
+/** The site header's link to the page shown gets aria-current="page". */
+function markCurrentLink(path: string): void {
+  const here = path.replace(/\/+$/, '') || '/'
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('.site-nav a')) {
+    if (new URL(link.href, window.location.href).pathname === here) link.setAttribute('aria-current', 'page')
+    else link.removeAttribute('aria-current')
+  }
 }
 
 function route(ctx: PageContext): void {
@@ -44,6 +60,7 @@ function route(ctx: PageContext): void {
     return
   }
   const found = pageFor(path)
+  markCurrentLink(path)
   if (found) {
     document.title = found.title
     dispose = found.page(root, ctx)

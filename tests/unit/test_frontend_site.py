@@ -63,6 +63,10 @@ def client(dist: Path) -> Client:
         "/orchestrator/",
         "/workflow/3f0c1a52-9e1b-4a57-b5b8-0d5f2f6c8a11",
         "/workflow/x/",
+        "/agents",
+        "/agents/",
+        "/workflows",
+        "/workflows/",
     ],
 )
 def test_page_urls_are_answered_with_the_index_so_a_reload_works(client: Client, path: str) -> None:
@@ -102,7 +106,16 @@ def test_head_of_a_page_has_headers_and_no_body(client: Client) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/nope", "/assets/missing.js", "/workflow", "/workflow/a/b", "/assets/", "/assets/..%2F..%2Fsecret.txt"],
+    [
+        "/nope",
+        "/assets/missing.js",
+        "/workflow",
+        "/workflow/a/b",
+        "/assets/",
+        "/assets/..%2F..%2Fsecret.txt",
+        "/agents/x",
+        "/workflows/x",
+    ],
 )
 def test_anything_else_is_a_json_404(client: Client, path: str) -> None:
     response = client.get(path)
