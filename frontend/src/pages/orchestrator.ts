@@ -63,6 +63,11 @@ export function closestAgentsOf(error: unknown): ClosestAgent[] {
     }))
 }
 
+/** Whether the planner itself failed (did not answer in time, unavailable): its message is a sentence. */
+export function isPlannerError(error: unknown): boolean {
+  return error instanceof ApiError && (error.code === 'PlannerTimeout' || error.code === 'PlannerUnavailable')
+}
+
 /** Whether an error is about what the plan could be (no agent fits, over budget…): then the page
  * points to the agents and what they want. */
 function isPlanProblem(error: unknown): boolean {
@@ -134,7 +139,9 @@ export const orchestratorPage: Page = (root, ctx) => {
   }
 
   const showFailure = (err: unknown): void => {
-    const children: HTMLElement[] = errorLines(err)
+    // The planner's own sentences already say what to do; the generic "service had a problem" hint
+    // of a 5xx would repeat it.
+    const children: HTMLElement[] = isPlannerError(err) ? [h('p', {}, (err as ApiError).message)] : errorLines(err)
     const closest = closestAgentsOf(err)
     if (closest.length) {
       children.push(
