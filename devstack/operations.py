@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -105,6 +106,7 @@ class OperationsLoop:
         *,
         watch_seconds: float | None = 1.0,
         sweep_seconds: float | None = None,
+        on_ended: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.registry = registry
         self.client = sfn_client
@@ -113,6 +115,7 @@ class OperationsLoop:
         self.watch_seconds = watch_seconds if spec.reconcile_function else None
         self.sweep_seconds = sweep_seconds if spec.sweep_function else None
         self.delivered: dict[str, Any] = {}  # execution arn → the reconcile function's answer
+        self.on_ended = on_ended  # told of each ended execution (DescribeExecution), after reconcile
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -136,6 +139,11 @@ class OperationsLoop:
                         self.spec.reconcile_function, execution_status_event(execution)
                     )
                     sent.append(arn)
+                    if self.on_ended is not None:
+                        try:
+                            self.on_ended(execution)
+                        except Exception:
+                            log.warning("reporting the ended execution %s failed", arn, exc_info=True)
         return sent
 
     def run_sweep(self) -> Any:

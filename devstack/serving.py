@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Response
 
 
@@ -19,6 +20,36 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+class PortUnavailable(Exception):
+    """A server could not bind its address (the port is taken, or the host is not this machine's).
+    Not an OSError: werkzeug would print its own text for one and exit the process."""
+
+    def __init__(self, host: str, port: int, name: str, reason: str, *, in_use: bool) -> None:
+        super().__init__(f"{name}: cannot listen on {host}:{port}: {reason}")
+        self.host = host
+        self.port = port
+        self.name = name  # the ThreadedServer's name: which part of the stack
+        self.reason = reason
+        self.in_use = in_use
+
+
+class _BindingServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, except that a failed bind raises PortUnavailable instead of
+    printing "Port N is in use by another program" and calling sys.exit."""
+
+    def server_bind(self) -> None:
+        try:
+            super().server_bind()
+        except OSError as exc:
+            raise PortUnavailable(
+                self.host,
+                self.port,
+                "",
+                exc.strerror or str(exc),
+                in_use=exc.errno == errno.EADDRINUSE,
+            ) from None
 
 
 class ThreadedServer:
@@ -36,7 +67,11 @@ class ThreadedServer:
         poll_interval: float = 0.05,  # stop() waits for the serving loop to notice the shutdown
     ) -> None:
         handler = WSGIRequestHandler if access_log else _QuietRequestHandler
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
+        # As werkzeug's make_server(threaded=True), with PortUnavailable for a port that is taken.
+        try:
+            self._server: BaseWSGIServer = _BindingServer(host, port, app, handler)
+        except PortUnavailable as exc:
+            raise PortUnavailable(host, port, name, exc.reason, in_use=exc.in_use) from None
         self.host = host
         self.port = self._server.server_port
         self._thread = threading.Thread(

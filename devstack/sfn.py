@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import threading
 from typing import Any
 
+from devstack.logs import fail_state_errors, quiet_expected_failures
 from devstack.template import LOCAL_ACCOUNT, LOCAL_REGION, Template
 
 # moto executes definitions only when asked; Lambda calls pass through to our Invoke API.
@@ -21,16 +21,6 @@ MOTO_CONFIG: dict[str, Any] = {
 
 
 _ATOMIC_WRITES_LOCK = threading.RLock()
-
-# moto logs every failure event of a state at ERROR with the whole state's repr (kilobytes). A
-# WatchJob timing out is no failure: it is how the next look at a running job comes (every few
-# seconds while a job runs), so those lines are dropped; real failures still show.
-_MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
-
-
-class _DropLookTimeouts(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Error=States.Timeout" not in record.getMessage()
 
 
 def keep_stopped_executions_aborted() -> None:
@@ -83,12 +73,6 @@ def follow_catches_to_their_own_state() -> None:
     CommonStateField._set_next = next_state  # type: ignore[method-assign]
 
 
-def quiet_look_timeouts() -> None:
-    logger = logging.getLogger(_MOTO_EVAL_LOGGER)
-    if not any(isinstance(f, _DropLookTimeouts) for f in logger.filters):
-        logger.addFilter(_DropLookTimeouts())
-
-
 def make_dynamodb_writes_atomic() -> None:
     """DynamoDB applies a conditional write atomically; moto's in-process backend checks the condition
     and writes in two steps with no lock, so two threads (the local stack serves requests at once) can
@@ -122,7 +106,6 @@ class LocalStepFunctions:
         from moto import mock_aws
 
         make_dynamodb_writes_atomic()
-        quiet_look_timeouts()
         keep_stopped_executions_aborted()
         follow_catches_to_their_own_state()
         self._mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[call-overload]
@@ -131,6 +114,9 @@ class LocalStepFunctions:
         if self.payment_timeout_seconds is not None:
             overrides["PaymentTimeoutSeconds"] = self.payment_timeout_seconds
         definition = self.template.state_machine_definition(overrides)
+        # moto logs every failure event at ERROR with the whole state's repr: not for the expected
+        # ones (a look's timeout, a failed or cancelled workflow's Fail state, a domain error).
+        quiet_expected_failures(fail_state_errors(definition))
         response = self.client().create_state_machine(
             name=self.template.state_machine.logical_id,
             definition=json.dumps(definition),

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from devstack.apigw import FallbackApp, HttpApiApp
 from devstack.auth import ISSUER_PATH, LocalIssuer
 from devstack.lambdas import FunctionRegistry, LambdaInvokeApp
 from devstack.operations import OperationsLoop, operations_spec
-from devstack.serving import ThreadedServer
+from devstack.serving import PortUnavailable, ThreadedServer
 from devstack.sfn import LocalStepFunctions
 from devstack.template import LOCAL_REGION, PROJECT_ROOT, Template, load_template
 
@@ -55,6 +56,8 @@ class StackConfig(BaseModel):
     execution_watch_seconds: float | None = 1.0  # ended executions → the reconcile function
     sweep_interval_seconds: float | None = 60.0  # the sweep function (AWS: every 5 minutes)
     agent_job_seconds: float | None = None
+    # Sample agents (slug or id) whose jobs end `failed` (`orch demo --fail-agent`: a failed run).
+    failing_agents: list[str] = Field(default_factory=list)
     # The sample agents push their payments and completions to the API (POST /api/agent/access), as
     # agents built with the marketplace's SDK do when configured to; False: they are only polled.
     agent_push: bool = True
@@ -162,6 +165,63 @@ def _record_name(record: dict[str, Any]) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+class PortClash(Exception):
+    """A part of the local stack cannot listen where it was told to: `message` says which part,
+    which port, and which option of `orch` chooses another."""
+
+    def __init__(self, message: str, *, part: str, flag: str, port: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.part = part
+        self.flag = flag
+        self.port = port
+
+
+# ThreadedServer names (devstack.serving) → the part of the stack, and the `orch` option for its port.
+_PARTS = {
+    "local-api": ("the HTTP API", "--api-port"),
+    "local-lambda": ("the Lambda endpoint", "--lambda-port"),
+    "dev-ledger-algod": ("the dev ledger's algod", "--algod-port"),
+    "dev-ledger-indexer": ("the dev ledger's indexer", "--indexer-port"),
+}
+
+
+def port_clash(exc: PortUnavailable, config: StackConfig) -> PortClash:
+    """The sentence for a server of the stack that could not bind: which part, and the flag to change."""
+    if exc.name.startswith("agent-"):
+        part = f"the sample agent {exc.name.removeprefix('agent-')} (the agents use consecutive ports from "
+        part += f"{config.agents_base_port})"
+        flag = "--agents-port"
+    else:
+        part, flag = _PARTS.get(exc.name, (exc.name, "--host"))
+    where = f"{exc.host}:{exc.port}"
+    if exc.in_use:
+        message = (
+            f"Port {exc.port} is already in use, so {part} cannot listen on {where}: "
+            f"stop what uses it, or choose another port with {flag}."
+        )
+    else:
+        message = (
+            f"{part[0].upper()}{part[1:]} cannot listen on {where} ({exc.reason}): check --host and {flag}."
+        )
+    return PortClash(message, part=part, flag=flag, port=exc.port)
+
+
+def planner_description(environ: dict[str, str] | None = None) -> str:
+    """Which planner the create function uses with this environment (orchestrator.planner's choice:
+    OpenAI when a key is configured, else the offline planner), in words."""
+    from orchestrator.config import ConfigError, settings_from_env
+
+    try:
+        settings = settings_from_env(dict(os.environ) if environ is None else environ)
+    except ConfigError as exc:
+        return f"unknown ({exc})"
+    if settings.openai_api_key or settings.openai_api_key_parameter:
+        where = f" at {settings.openai_base_url}" if settings.openai_base_url else ""
+        return f"OpenAI, model {settings.openai_model}{where} (OPENAI_MODEL, OPENAI_BASE_URL)"
+    return "offline (keyword matching over the catalog; set OPENAI_API_KEY to plan with OpenAI)"
+
+
 class LocalStack:
     def __init__(
         self, config: StackConfig, *, template: Template | None = None, fallback: FallbackApp | None = None
@@ -182,12 +242,18 @@ class LocalStack:
         self.registry = FunctionRegistry(self.template)
         self.operations: OperationsLoop | None = None
         self.issuer: LocalIssuer | None = None  # signs users' access tokens (devstack/auth.py)
+        # Called with the workflow's view (JSON) when one of its executions ends (`orch up` says how).
+        self.on_workflow_ended: Callable[[dict[str, Any]], None] | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        """Start every part; a port that cannot be bound raises PortClash (which part, which flag)."""
         try:
             self._start()
+        except PortUnavailable as exc:
+            self.stop()
+            raise port_clash(exc, self.config) from None
         except BaseException:
             self.stop()
             raise
@@ -213,10 +279,19 @@ class LocalStack:
 
         if cfg.catalog_file is None:
             behaviours = None
-            if cfg.agent_job_seconds is not None:
+            if cfg.agent_job_seconds is not None or cfg.failing_agents:
                 from devstack.agents import SAMPLE_AGENTS
 
-                behaviours = {s.id: AgentBehaviour(job_seconds=cfg.agent_job_seconds) for s in SAMPLE_AGENTS}
+                job_seconds = (
+                    AgentBehaviour().job_seconds if cfg.agent_job_seconds is None else cfg.agent_job_seconds
+                )
+                behaviours = {
+                    s.id: AgentBehaviour(
+                        job_seconds=job_seconds,
+                        fail_jobs=s.id in cfg.failing_agents or s.slug in cfg.failing_agents,
+                    )
+                    for s in SAMPLE_AGENTS
+                }
             self.agent_servers = start_sample_agents(
                 algod_url=self.ledger_server.algod_url,
                 indexer_url=self.ledger_server.indexer_url,
@@ -413,7 +488,20 @@ class LocalStack:
             operations_spec(self.template),
             watch_seconds=self.config.execution_watch_seconds,
             sweep_seconds=self.config.sweep_interval_seconds,
+            on_ended=self._execution_ended if self.on_workflow_ended is not None else None,
         ).start()
+
+    def _execution_ended(self, execution: dict[str, Any]) -> None:
+        """The workflow of an ended execution, as the API shows it, to `on_workflow_ended`."""
+        from orchestrator.adapters import get_dependencies
+        from orchestrator.engine import execution_ref
+        from orchestrator.services.views import view_of
+
+        workflow_id, _ = execution_ref(execution)
+        deps = get_dependencies()
+        workflow = deps.store.get_workflow(workflow_id) if workflow_id else None
+        if workflow is not None and self.on_workflow_ended is not None:
+            self.on_workflow_ended(view_of(deps, workflow).model_dump(mode="json"))
 
     def _reconcile_orphans(self) -> None:
         """Executions do not survive a restart of the local stack: fail their workflows (resumable)."""
@@ -449,6 +537,7 @@ class LocalStack:
             f"state machine   {os.environ.get('STATE_MACHINE_ARN', '-')}",
             f"repairs         {self._describe_operations()}",
             f"database        {self.config.data_dir / 'orchestrator.sqlite3'}",
+            f"planner         {planner_description()}",
             "agents:",
         ]
         lines += [
