@@ -15,7 +15,6 @@ import {
   fundsRows,
   fundsVerdict,
   renderPlanFunds,
-  stepInputPreview,
 } from '../src/pages/planFunds'
 import type { AgentCard, FundsView, StepView, WorkflowSummary, WorkflowView } from '../src/types'
 import { createWalletManager } from '../src/wallet'
@@ -251,20 +250,6 @@ describe('the funds box', () => {
     expect($(container, 'funds-error')?.textContent).toBe("The wallet's balance cannot be checked right now: No route.")
     expect(fundsAllowApprove(container)).toBe(true)
     expect(visible($(container, 'funds-check-again'))).toBe(true)
-  })
-})
-
-describe('what each agent will get', () => {
-  test("the API's preview is shown as it is", () => {
-    const steps = [step(1, '{{user_message}}', { input_preview: 'I have a headache' })]
-    expect(stepInputPreview(steps[0], steps)).toBe('I have a headache')
-  })
-
-  test('without it, references read as words, never template syntax', () => {
-    const steps = [step(1, 'a cold'), step(2, { text: '{{step_1_output}} and {{ user_message }}' })]
-    const text = stepInputPreview(steps[1], steps)
-    expect(text).toContain('the output of step 1 (Agent 1) and your request')
-    expect(text).not.toContain('{{')
   })
 })
 

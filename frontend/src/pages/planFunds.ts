@@ -18,7 +18,7 @@
 import { errorText } from '../api'
 import { formatAlgo } from '../algo'
 import { h, replaceChildren, setText, show } from '../dom'
-import type { FundsView, StepView, WorkflowView } from '../types'
+import type { FundsView, WorkflowView } from '../types'
 import type { PageContext } from './context'
 
 export type FundsState = 'loading' | 'true' | 'false' | 'unknown'
@@ -195,28 +195,4 @@ export function renderPlanFunds(container: HTMLElement, view: WorkflowView, ctx:
   } else {
     paint(container, box)
   }
-}
-
-/** What a step's agent will get, in plain words: the API's `input_preview`; from an API without it,
- * the planned input with its references to the request and earlier outputs named in words. */
-export function stepInputPreview(step: StepView, steps: readonly StepView[]): string {
-  if (typeof step.input_preview === 'string') return step.input_preview
-  const raw = typeof step.input_data === 'string' ? step.input_data : JSON.stringify(step.input_data ?? '', null, 2)
-  return raw
-    .replace(/\{\{\s*user_message\s*\}\}/g, 'your request')
-    .replace(/\{\{\s*step_(\d+)_output\s*\}\}/g, (_, n: string) => {
-      const earlier = steps.find((s) => s.step_number === Number(n))
-      return earlier ? `the output of step ${n} (${earlier.agent_name})` : `the output of step ${n}`
-    })
-}
-
-/** "What <agent> will get" and the preview, for a step of the plan (test id step-input-preview-<n>). */
-export function stepInputPreviewBlock(step: StepView, steps: readonly StepView[]): HTMLElement {
-  const text = stepInputPreview(step, steps)
-  return h(
-    'div',
-    { class: 'input-preview', testid: `step-input-preview-${step.step_number}` },
-    h('h4', {}, `What ${step.agent_name} will get`),
-    h('p', { class: 'output', testid: `step-input-preview-text-${step.step_number}` }, text || '(nothing: the agent needs no input)'),
-  )
 }
