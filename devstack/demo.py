@@ -100,16 +100,14 @@ def failure_lines(workflow: dict[str, Any]) -> list[str]:
 
 
 def ended_line(workflow: dict[str, Any]) -> str:
-    """`orch up`'s one line for a workflow whose run ended."""
+    """`orch up`'s one line for a workflow whose run ended: its failures in words, and what was paid."""
     status = workflow.get("status")
     head = f"workflow {workflow.get('workflow_id')} {status}"
-    if status == "completed":
-        return f"{head}; {paid_line(Paid.of(workflow))}"
     details = "; ".join(line for line in failure_lines(workflow) if line != f"workflow {status}")
     return (
-        f"{head}: {details}; {paid_line(Paid.of(workflow))}"
+        f"{head}: {details} — {paid_line(Paid.of(workflow))}"
         if details
-        else f"{head}; {paid_line(Paid.of(workflow))}"
+        else f"{head} — {paid_line(Paid.of(workflow))}"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import sys
 import threading
 import traceback
@@ -21,6 +22,8 @@ from werkzeug.wrappers import Request, Response
 
 from devstack.serving import json_response
 from devstack.template import FunctionSpec, Template, function_arn
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,6 +98,12 @@ class FunctionRegistry:
         try:
             return handler(event, context)
         except Exception as exc:
+            from orchestrator.errors import OrchestratorError
+
+            # Lambda's runtime logs an unhandled exception; a domain error is a task's way to report
+            # an outcome to the state machine (the workflow records it), not a fault of the code.
+            if not isinstance(exc, OrchestratorError):
+                log.error("%s raised", spec.logical_id, exc_info=exc)
             stack = traceback.format_exception(exc)[-5:]
             raise FunctionError(type(exc).__name__, str(exc), stack) from exc
 

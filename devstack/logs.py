@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import traceback
@@ -38,6 +39,7 @@ from devstack.template import PROJECT_ROOT
 MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
 TRACER_LOGGER = "aws_lambda_powertools.tracing.tracer"
 ORCHESTRATOR_LOGGER = "orchestrator"  # Powertools Logger(service="orchestrator"): JSON on stdout
+LOCAL_LOG_LEVEL = "WARNING"  # the handlers' POWERTOOLS_LOG_LEVEL on the local stack, unless set
 
 # The error names moto logs for states that end as planned: a WatchJob look's timeout (the next
 # look at a running job), and the outcome errors of the state machine's Fail states.
@@ -187,8 +189,8 @@ class TerminalFormatter(logging.Formatter):
             summary = _moto_summary(record) or "the state machine stopped on an error"
             return f"{level}: {summary} ({self._detail()})"
         message = record.getMessage()
-        if record.name == TRACER_LOGGER:
-            message = "a Lambda function raised"
+        if record.name == "werkzeug" and record.levelno < logging.WARNING:
+            return message  # the access log (orch up), as werkzeug writes it
         source = record.name.split(".")[0]
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
@@ -210,6 +212,8 @@ class _TerminalFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name.startswith("moto.") and record.levelno >= logging.ERROR:
             return _moto_summary(record) is not None
+        if record.name == TRACER_LOGGER:
+            return False  # the same exception as devstack.lambdas' record of it (with tracing on)
         if record.levelno >= logging.WARNING:
             return True
         return self.access_log and record.name == "werkzeug"
@@ -254,6 +258,10 @@ class TerminalLogging:
 
         self.detail_path = detail_path
         self._orchestrator = logging.getLogger(ORCHESTRATOR_LOGGER)
+        # Its level as the local stack sets it for the handlers (created here, before the stack's
+        # environment is in place).
+        self._saved_orchestrator_level = self._orchestrator.level
+        self._orchestrator.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL") or LOCAL_LOG_LEVEL)
         powertools_handler = observability.logger.registered_handler
         self._removed = [h for h in self._orchestrator.handlers if h is powertools_handler]
         for handler in self._removed:
@@ -275,7 +283,7 @@ class TerminalLogging:
         if detail_path is not None:
             detail_path.parent.mkdir(parents=True, exist_ok=True)
             self.file = logging.FileHandler(detail_path, encoding="utf-8")
-            self.file.setLevel(logging.INFO)
+            self.file.setLevel(logging.WARNING)
             self.file.setFormatter(_DetailFormatter(powertools_handler.formatter if self._removed else None))
             self._root.addHandler(self.file)
 
@@ -290,6 +298,7 @@ class TerminalLogging:
                 self._root.removeHandler(handler)
                 handler.close()
         self._root.setLevel(self._saved_level)
+        self._orchestrator.setLevel(self._saved_orchestrator_level)
         logging.getLogger("werkzeug").setLevel(self._saved_werkzeug)
         for handler in self._removed:
             self._orchestrator.addHandler(handler)
