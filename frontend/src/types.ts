@@ -22,6 +22,8 @@ export interface PaymentReceipt {
   confirmed_round: number
   amount_microalgo: number
   receiver: string
+  /** Network fees the person paid in the group (from the confirmed transactions); absent on older APIs. */
+  fee_microalgo?: number
 }
 
 export interface StepView {
@@ -62,6 +64,10 @@ export interface WorkflowView {
   steps: StepView[]
   final_output?: unknown
   error?: ErrorInfo | null
+  /** Amounts and fees of every receipt (earlier ones included); absent on older APIs. */
+  total_paid_microalgo?: number
+  /** A transaction's explorer page, `{txid}` to replace; null on the local stack. */
+  explorer_txn_url?: string | null
   created_at: string
   updated_at: string
 }

@@ -122,8 +122,18 @@ test('the page shows the plan, each step and its status as the API has them', as
   expect($(root, 'step-status-1')?.textContent).toBe('Succeeded')
   expect($(root, 'step-status-2')?.dataset.status).toBe('awaiting_payment')
   expect($(root, 'step-input-value-2')?.textContent).toBe('cold')
-  expect($(root, 'step-receipt-1')?.textContent).toBe(`Paid 0.5 ALGO to ${AGENT.slice(0, 6)}…${AGENT.slice(-6)} in round 42 (txid TXA, TXB)`)
-  expect(JSON.parse($(root, 'step-output-1')?.textContent ?? '')).toEqual({ condition: 'cold', note: ATTACK })
+  // The receipt names the agent (the address shortened), the round and each txid.
+  expect($(root, 'step-receipt-1-summary')?.textContent).toBe(
+    `Paid 0.5 ALGO to Medical Diagnosis Agent (${AGENT.slice(0, 6)}…${AGENT.slice(-6)}); confirmed in round 42.`,
+  )
+  expect($(root, 'step-receipt-1-txid-0')?.dataset.full).toBe('TXA')
+  expect($(root, 'step-receipt-1-txid-1-full')?.textContent).toBe('TXB')
+  expect($(root, 'step-receipt-1-txid-0-link')).toBeNull() // no explorer on the local stack
+  // JSON output as a tree of its fields, as text.
+  expect(Array.from($(root, 'step-output-1')?.querySelectorAll('li') ?? []).map((li) => li.textContent)).toEqual([
+    'condition: cold',
+    `note: ${ATTACK}`,
+  ])
   expect(root.querySelector('img')).toBeNull()
   expect(visible($(root, 'step-pay-2'))).toBe(true)
   expect(visible($(root, 'step-pay-1'))).toBe(false)
@@ -162,9 +172,10 @@ test('a planned workflow offers Approve & start; a failed one Resume', async () 
   expect($(first.root, 'approve-start')?.textContent).toBe('Approve & start')
   expect(visible($(first.root, 'approve-start'))).toBe(true)
   expect(visible($(first.root, 'step-pay-2'))).toBe(false)
-  // Before the step starts: the planned input, templates and all.
-  expect(JSON.parse($(first.root, 'step-input-value-2')?.textContent ?? '')).toEqual({ condition: '{{step_1_output}}' })
-  expect($(first.root, 'step-2')?.querySelector('h4')?.textContent).toBe('Planned input')
+  // Before the step starts: what the agent will get, in words (no template syntax).
+  expect($(first.root, 'step-input-value-2')?.textContent).toBe('condition: the output of step 1 (Medical Diagnosis Agent)')
+  expect($(first.root, 'step-2')?.querySelector('h4')?.textContent).toBe('What Movie Recommendation Agent will get')
+  expect(first.root.textContent).not.toContain('{{')
   dispose?.()
   document.body.replaceChildren()
   const failed = await open({ ...view(STEPS, 'failed'), error: { code: 'AgentJobFailed', message: 'The agent failed.' } })
@@ -256,7 +267,8 @@ test("a paid job the agent could not deliver: the page says resuming pays again,
   expect(consent.getAttribute('aria-describedby')).toBe('repay-notice')
   expect(visible($(root, 'resume'))).toBe(false)
   expect(visible($(root, 'payment-recorded'))).toBe(false)
-  expect($(root, 'step-receipt-2')?.textContent).toBe(`Paid 0.3 ALGO to ${short(AGENT)} in round 77 (txid ${short(PAID_TXID)}, ${short(APP_TXID)})`)
+  expect($(root, 'step-receipt-2-summary')?.textContent).toBe(`Paid 0.3 ALGO to Movie Recommendation Agent (${short(AGENT)}); confirmed in round 77.`)
+  expect($(root, 'step-receipt-2-txid-0')?.textContent).toBe(short(PAID_TXID))
   expect(visible($(root, 'step-earlier-receipts-2'))).toBe(false)
   expect(root.querySelector('img')).toBeNull()
   expect(startBodies(api)).toEqual([])
@@ -270,8 +282,8 @@ test("a paid job the agent could not deliver: the page says resuming pays again,
   expect(visible($(root, 'repay-notice'))).toBe(false)
   expect(visible($(root, 'resume-repay'))).toBe(false)
   expect(visible($(root, 'step-receipt-2'))).toBe(false)
-  expect($(root, 'step-earlier-receipt-2-0')?.textContent).toBe(
-    `Earlier payment, kept: Paid 0.3 ALGO to ${short(AGENT)} in round 77 (txid ${short(PAID_TXID)}, ${short(APP_TXID)})`,
+  expect($(root, 'step-earlier-receipt-2-0-summary')?.textContent).toBe(
+    `Earlier payment, kept: Paid 0.3 ALGO to Movie Recommendation Agent (${short(AGENT)}); confirmed in round 77.`,
   )
   expect(visible($(root, 'step-earlier-receipts-2'))).toBe(true)
   expect($(root, 'step-earlier-receipts-2')?.getAttribute('aria-label')).toBe('Earlier payments for step 2')
@@ -413,8 +425,9 @@ test('live updates long-poll with the last ETag; a new version shows at once; an
   await waitFor(() => held.length === 1)
   expect(gets().slice(2)).toEqual([['/api/workflows/wf-1?wait=20', '"v2"']])
 
-  // The person cancels: the held request is cut short and the page asks again at once.
+  // The person cancels (and confirms): the held request is cut short and the page asks again at once.
   $(root, 'cancel')?.click()
+  $(root, 'cancel-confirm')?.click()
   await waitFor(() => $(root, 'workflow-status')?.dataset.status === 'cancelled')
   await waitFor(() => gets().length === 4)
   expect(gets()[3]).toEqual(['/api/workflows/wf-1?wait=20', '"v2"'])
@@ -422,4 +435,238 @@ test('live updates long-poll with the last ETag; a new version shows at once; an
   // Cancelled is terminal: live updates stop.
   await new Promise((r) => setTimeout(r, 300))
   expect(gets()).toHaveLength(4)
+})
+
+// --- what to do next (issue 10, point 3) -----------------------------------------------------------
+
+const nextKind = (root: ParentNode): string | undefined => $(root, 'next-action')?.dataset.kind
+const titleText = (root: ParentNode): string => ($(root, 'next-action-title')?.firstChild?.textContent ?? '').trim()
+/** True when `a` comes before `b` in the page. */
+const before = (a: Element | null, b: Element | null): boolean => !!a && !!b && !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING)
+
+const PLANNED: StepView[] = STEPS.map((s) => ({ ...s, status: 'pending' as const, resolved_input: null, output: null, receipt: null, unsigned_group_txns: [], txn_ids: [] }))
+
+test('a planned workflow leads with "Review the plan and approve"; Approve comes after the steps and the funds', async () => {
+  const { root } = await open(view(PLANNED, 'planned'))
+  const box = $(root, 'next-action')
+  expect(nextKind(root)).toBe('review')
+  expect(titleText(root)).toBe('Review the plan and approve')
+  expect($(root, 'next-action-detail')?.textContent).toContain('Approve & start is below the steps')
+  // The box leads: before the plan, the steps and everything else.
+  expect(before(box, $(root, 'workflow-summary'))).toBe(true)
+  expect(before(box, $(root, 'steps'))).toBe(true)
+  // Approve is below the last step, and the funds box (F2's) between them.
+  expect(before($(root, 'step-2'), $(root, 'plan-funds'))).toBe(true)
+  expect(before($(root, 'plan-funds'), $(root, 'approve-start'))).toBe(true)
+  expect(visible($(root, 'plan-funds'))).toBe(true)
+  expect(visible($(root, 'next-action-spinner'))).toBe(false)
+  expect(visible($(root, 'next-action-since'))).toBe(false)
+})
+
+test('a step awaiting payment: the box says pay step n and holds its pay button and the wallet', async () => {
+  const { root } = await open(view(STEPS))
+  const box = $(root, 'next-action') as HTMLElement
+  expect(nextKind(root)).toBe('pay')
+  expect(box.dataset.step).toBe('2')
+  expect(titleText(root)).toBe('Pay step 2: Movie Recommendation Agent')
+  expect($(root, 'next-action-detail')?.textContent).toContain('0.3 ALGO plus network fees')
+  expect(box.contains($(root, 'step-pay-2'))).toBe(true)
+  expect(box.contains($(root, 'wallet-panel'))).toBe(true)
+  expect(box.contains($(root, 'wallet-mismatch'))).toBe(true)
+  expect(visible($(root, 'step-pay-at-top-2'))).toBe(true)
+  expect($(root, 'step-2')?.contains($(root, 'step-pay-2'))).toBe(false)
+  // The preview opens in the box, right there.
+  $(root, 'step-pay-2')?.click()
+  await waitFor(() => visible($(root, 'step-preview-2')))
+  expect(box.contains($(root, 'step-preview-2'))).toBe(true)
+})
+
+test('a running step: "Waiting for <agent> since N s", counting live, with a spinner; then the next action, scrolled to', async () => {
+  const startedAt = new Date(Date.now() - 12_000).toISOString()
+  const running: StepView = { ...STEPS[1], status: 'running', unsigned_group_txns: [], receipt: PAID, started_at: startedAt }
+  let now = view([STEPS[0], running])
+  const { root } = await open(now, () => ({ json: now }))
+  expect(nextKind(root)).toBe('waiting')
+  expect(titleText(root)).toBe('Waiting for Movie Recommendation Agent')
+  // Opened mid-run: the wait counts from when the step started, as the API says.
+  const elapsed = $(root, 'next-action-elapsed') as HTMLElement
+  expect($(root, 'next-action-since')?.textContent).toMatch(/^ since 1[2-3] s$/)
+  expect(visible($(root, 'next-action-spinner'))).toBe(true)
+  expect($(root, 'next-action-announce')?.textContent).toBe('Waiting for Movie Recommendation Agent')
+  const first = elapsed.textContent
+  await waitFor(() => elapsed.textContent !== first, 2500)
+  expect(elapsed.textContent).toMatch(/^1[3-4] s$/)
+
+  // Done: the box changes to the final output and is scrolled into view.
+  const scrolled: string[] = []
+  const box = $(root, 'next-action') as HTMLElement
+  box.scrollIntoView = () => void scrolled.push(box.dataset.kind ?? '')
+  const output = { recommendations: [{ title: 'Paddington' }] }
+  now = { ...view([STEPS[0], { ...running, status: 'succeeded', output }], 'completed'), final_output: output }
+  await waitFor(() => nextKind(root) === 'done', 25_000)
+  expect(scrolled).toEqual(['done'])
+  expect(visible($(root, 'next-action-spinner'))).toBe(false)
+  expect(visible($(root, 'next-action-since'))).toBe(false)
+}, 30_000)
+
+test('formatElapsed reads as seconds, then minutes, then hours', async () => {
+  const { formatElapsed } = await import('../src/status')
+  expect(formatElapsed(-5)).toBe('0 s')
+  expect(formatElapsed(12_400)).toBe('12 s')
+  expect(formatElapsed(65_000)).toBe('1 min 05 s')
+  expect(formatElapsed(3_725_000)).toBe('1 h 02 min')
+})
+
+// --- outputs and receipts (issue 10, point 5) -------------------------------------------------------
+
+const FEE_PAID: PaymentReceipt = { ...PAID, fee_microalgo: 2000 }
+
+function completed(extra: Partial<WorkflowView> = {}): WorkflowView {
+  const output = { recommendations: [{ title: 'Paddington', year: 2014 }], note: 'Rest well.' }
+  const first = { ...STEPS[0], output: 'You probably have a cold.\n\nDrink water and rest.', receipt: { ...STEPS[0].receipt!, fee_microalgo: 2000 } }
+  const last: StepView = { ...STEPS[1], status: 'succeeded', unsigned_group_txns: [], receipt: FEE_PAID, output }
+  return { ...view([first, last], 'completed'), final_output: output, ...extra }
+}
+
+test('completed: "Done" and the final output once, at the top; the last step points to it; text output as paragraphs', async () => {
+  const { root } = await open(completed({ total_paid_microalgo: 804_000 }))
+  const box = $(root, 'next-action') as HTMLElement
+  expect(nextKind(root)).toBe('done')
+  expect(titleText(root)).toBe('Done')
+  expect(box.contains($(root, 'final-output'))).toBe(true)
+  expect(root.querySelectorAll('[data-testid="final-output"]')).toHaveLength(1)
+  // Shown once: the last step has no output of its own on the page, only a pointer to the final one.
+  expect($(root, 'step-output-2')).toBeNull()
+  expect(visible($(root, 'step-output-ref-2'))).toBe(true)
+  expect(root.textContent?.split('Paddington').length).toBe(2)
+  // Step 1's text output: readable paragraphs.
+  expect(Array.from($(root, 'step-output-1')?.querySelectorAll('p') ?? []).map((p) => p.textContent)).toEqual([
+    'You probably have a cold.',
+    'Drink water and rest.',
+  ])
+  expect(visible($(root, 'step-output-ref-1'))).toBe(false)
+  // The total paid, fees included, as the API says; the plan's controls are gone.
+  expect($(root, 'workflow-total-paid')?.textContent).toBe('0.804 ALGO')
+  expect($(root, 'workflow-paid')?.textContent).toBe('Paid in total: 0.804 ALGO, network fees included')
+  expect(visible($(root, 'workflow-controls'))).toBe(false)
+})
+
+test('a final output that differs from the last step’s is shown in both places', async () => {
+  const { root } = await open(completed({ final_output: 'A summary of everything.' }))
+  expect($(root, 'final-output')?.textContent).toBe('A summary of everything.')
+  expect(visible($(root, 'step-output-2'))).toBe(true)
+  expect(visible($(root, 'step-output-ref-2'))).toBe(false)
+})
+
+test('receipts: agent, amount, fee, round, each txid shortened with the full one, a copy button and an explorer link', async () => {
+  const writeText = vi.fn(async () => {})
+  vi.stubGlobal('navigator', { ...navigator, clipboard: { writeText } })
+  try {
+    const { root } = await open(completed({ explorer_txn_url: 'https://lora.algokit.io/testnet/transaction/{txid}', total_paid_microalgo: 804_000 }))
+    expect($(root, 'step-receipt-2-summary')?.textContent).toBe(
+      `Paid 0.3 ALGO to Movie Recommendation Agent (${short(AGENT)}), network fee 0.002 ALGO; confirmed in round 77.`,
+    )
+    expect($(root, 'step-receipt-2-agent')?.textContent).toBe('Movie Recommendation Agent')
+    expect($(root, 'step-receipt-2-fee')?.textContent).toBe('0.002 ALGO')
+    expect($(root, 'step-receipt-2-round')?.textContent).toBe('77')
+    expect($(root, 'step-receipt-2-txid-0')?.textContent).toBe(short(PAID_TXID))
+    expect($(root, 'step-receipt-2-txid-0-full')?.textContent).toBe(PAID_TXID)
+    expect($(root, 'step-receipt-2-txid-0-link')?.getAttribute('href')).toBe(`https://lora.algokit.io/testnet/transaction/${PAID_TXID}`)
+    expect($(root, 'step-receipt-2-txid-1-link')?.getAttribute('href')).toBe(`https://lora.algokit.io/testnet/transaction/${APP_TXID}`)
+    expect($(root, 'step-receipt-2-txid-0-link')?.getAttribute('rel')).toBe('noopener noreferrer')
+    // Copy buttons: the full txid, each output's text or JSON.
+    $(root, 'step-receipt-2-txid-1-copy')?.click()
+    await waitFor(() => writeText.mock.calls.length === 1)
+    expect(writeText).toHaveBeenLastCalledWith(APP_TXID)
+    $(root, 'final-output-copy')?.click()
+    await waitFor(() => writeText.mock.calls.length === 2)
+    expect(JSON.parse((writeText.mock.calls[1] as unknown as [string])[0])).toEqual(completed().final_output)
+    $(root, 'step-output-1-copy')?.click()
+    await waitFor(() => writeText.mock.calls.length === 3)
+    expect(writeText).toHaveBeenLastCalledWith('You probably have a cold.\n\nDrink water and rest.')
+    await waitFor(() => $(root, 'step-output-1-copy-status')?.textContent === 'Copied')
+  } finally {
+    vi.unstubAllGlobals()
+  }
+})
+
+test('an explorer template that is not http(s) gives no link', async () => {
+  const { explorerLink } = await import('../src/pages/workflow')
+  expect(explorerLink('javascript:alert({txid})', 'T')).toBeNull()
+  expect(explorerLink(null, 'T')).toBeNull()
+  expect(explorerLink('https://x/{txid}?again={txid}', 'A B')).toBe('https://x/A%20B?again=A%20B')
+})
+
+test('without the API’s total, the total paid is the receipts’ sum, and says when fees are unknown', async () => {
+  const { totalPaid } = await import('../src/pages/workflow')
+  const wf = completed()
+  expect(totalPaid(wf)).toEqual({ microalgo: 804_000, feesKnown: true, any: true })
+  const noFees = { ...wf, steps: wf.steps.map((s) => ({ ...s, receipt: s.receipt ? { ...s.receipt, fee_microalgo: undefined } : null })) }
+  expect(totalPaid(noFees)).toEqual({ microalgo: 800_000, feesKnown: false, any: true })
+  const { root } = await open(noFees)
+  expect($(root, 'workflow-paid')?.textContent).toBe('Paid in total: 0.8 ALGO plus network fees')
+  // With earlier receipts: every payment counts.
+  const again = { ...wf, steps: [wf.steps[0], { ...wf.steps[1], earlier_receipts: [FEE_PAID] }] }
+  expect(totalPaid(again).microalgo).toBe(804_000 + 302_000)
+})
+
+test('the API’s input_preview is what the agent will get', async () => {
+  const planned = PLANNED.map((s) => (s.step_number === 2 ? { ...s, input_preview: 'the output of step 1 (Medical Diagnosis Agent), as a condition' } : s))
+  const { root } = await open(view(planned, 'planned'))
+  expect($(root, 'step-input-value-2')?.textContent).toBe('the output of step 1 (Medical Diagnosis Agent), as a condition')
+})
+
+// --- cancel asks first ------------------------------------------------------------------------------
+
+test('Cancel asks on the page first, saying paid steps are not charged again; "No" cancels nothing', async () => {
+  const paidRunning: StepView = { ...STEPS[1], status: 'running', unsigned_group_txns: [], receipt: PAID }
+  let now = view([STEPS[0], paidRunning])
+  const cancelled = view([STEPS[0], { ...paidRunning, status: 'cancelled' }], 'cancelled')
+  const { root, api } = await open(now, (r) => {
+    if (r.method === 'POST' && r.path === '/api/workflows/cancel') now = cancelled
+    return { json: now }
+  })
+  const cancels = () => api.requests.filter((r) => r.path === '/api/workflows/cancel')
+  expect(visible($(root, 'cancel-confirm-panel'))).toBe(false)
+  $(root, 'cancel')?.click()
+  expect(visible($(root, 'cancel-confirm-panel'))).toBe(true)
+  expect(visible($(root, 'cancel'))).toBe(false)
+  expect($(root, 'cancel-confirm-text')?.textContent).toBe(
+    'Cancel this workflow? The steps still to come will not run and nothing more is charged. ' +
+      'You have paid for steps 1 and 2: those payments are kept, and paid steps will not be charged again when you resume.',
+  )
+  expect(document.activeElement).toBe($(root, 'cancel-confirm-text'))
+  $(root, 'cancel-keep')?.click()
+  expect(visible($(root, 'cancel-confirm-panel'))).toBe(false)
+  expect(visible($(root, 'cancel'))).toBe(true)
+  expect(cancels()).toHaveLength(0)
+
+  $(root, 'cancel')?.click()
+  $(root, 'cancel-confirm')?.click()
+  await waitFor(() => nextKind(root) === 'cancelled')
+  expect(cancels()).toHaveLength(1)
+  expect(titleText(root)).toBe('Cancelled')
+  expect($(root, 'next-action-detail')?.textContent).toBe(
+    'Nothing more runs and nothing more is charged. Resume to continue from step 2. ' +
+      'Steps already done are not run again, and resuming will not charge the paid steps again (steps 1 and 2).',
+  )
+  // Resume is right there, in the box.
+  expect(($(root, 'next-action') as HTMLElement).contains($(root, 'resume'))).toBe(true)
+  expect(visible($(root, 'resume'))).toBe(true)
+})
+
+test('failed: the box says which step failed, why, and what to do', async () => {
+  const failed = stoppedAt('failed', { status: 'failed', receipt: PAID, error: { code: 'AgentJobFailed', message: 'The agent reported the job as failed.' } })
+  const { root } = await open(failed)
+  const box = $(root, 'next-action') as HTMLElement
+  expect(nextKind(root)).toBe('failed')
+  expect(titleText(root)).toBe('Step 2 failed')
+  expect($(root, 'next-action-detail')?.textContent).toBe(
+    'Step 2 (Movie Recommendation Agent) failed. What to do: resume to run it again from step 2. ' +
+      'Steps already done are not run again, and resuming will not charge the paid steps again (step 1). ' +
+      'Only step 2, whose paid job the agent could not deliver, would be paid again, and only if you agree (below).',
+  )
+  expect(box.contains($(root, 'workflow-error'))).toBe(true)
+  expect(box.contains($(root, 'repay-notice'))).toBe(true)
+  expect(box.contains($(root, 'resume-repay'))).toBe(true)
 })

@@ -8,11 +8,10 @@ import { ApiError, NotSignedIn, errorLines, errorText, newIdempotencyKey } from 
 import { formatAlgo, shorten } from '../algo'
 import { h, replaceChildren, setText, show } from '../dom'
 import { renderGroupPreview } from '../groupPreview'
-import { renderOutput } from '../output'
+import { copyButton, outputWithCopy, paragraphsOf, plainInput, renderOutput } from '../output'
 import { AlreadyPaid, OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
 import { Poller, type TickOutcome } from '../poller'
 import {
-  receiptText,
   recordedPaymentStepsOf,
   recordedPaymentText,
   repayButtonLabel,
@@ -20,10 +19,20 @@ import {
   repayStepsAsked,
   repayStepsOf,
 } from '../repay'
-import { stepStatusView, workflowStatusView, type PayPhase } from '../status'
-import { TERMINAL_WORKFLOW_STATUSES, type ErrorInfo, type StepView, type WorkflowView } from '../types'
+import {
+  WAITING_STEP_STATUSES,
+  cancelConfirmationText,
+  formatElapsed,
+  nextAction,
+  stepStatusView,
+  workflowStatusView,
+  type NextAction,
+  type PayPhase,
+} from '../status'
+import { TERMINAL_WORKFLOW_STATUSES, type ErrorInfo, type PaymentReceipt, type StepView, type WorkflowView } from '../types'
 import { algodOf, walletPanel } from '../wallet'
 import type { Page, PageContext } from './context'
+import { PLAN_FUNDS_EVENT, fundsAllowApprove, renderPlanFunds } from './planFunds'
 
 interface LocalStep {
   phase: PayPhase | null
@@ -49,19 +58,100 @@ function recordedError(error: ErrorInfo | null | undefined): string {
 // What each output section shows now (its JSON), so an unchanged output is not rebuilt.
 const outputShown = new WeakMap<HTMLElement, string>()
 
-/** Fills `section` with a heading and the output, or hides it when there is no output yet. */
-function outputSection(section: HTMLElement, value: unknown, heading: () => HTMLElement, testid: string): void {
+/** Fills `section` with a heading, the output and its copy button, or hides it when there is no
+ * output yet. */
+function outputSection(section: HTMLElement, value: unknown, heading: () => HTMLElement, testid: string, what: string): void {
   const has = value !== null && value !== undefined
   const key = has ? JSON.stringify(value) : ''
   if (outputShown.get(section) !== key) {
     outputShown.set(section, key)
-    replaceChildren(section, has ? [heading(), renderOutput(value, testid)] : [])
+    replaceChildren(section, has ? [heading(), ...outputWithCopy(value, testid, what)] : [])
   }
   show(section, has)
 }
 
+/** An explorer's page for `txid`, from the API's template (http(s) only); null without one. */
+export function explorerLink(template: string | null | undefined, txid: string): string | null {
+  if (!template || !/^https?:\/\//i.test(template) || !template.includes('{txid}')) return null
+  return template.split('{txid}').join(encodeURIComponent(txid))
+}
+
+/** A receipt: who was paid what, the fee, the round; each txid shortened (the full one a click away),
+ * with a copy button and, on TestNet/MainNet, an explorer link. Test ids under `testid`. */
+export function renderReceipt(receipt: PaymentReceipt, agentName: string, explorer: string | null | undefined, testid: string, prefix = ''): HTMLElement[] {
+  const fee = receipt.fee_microalgo
+  const summary = h(
+    'p',
+    { class: 'receipt-summary', testid: `${testid}-summary` },
+    prefix,
+    'Paid ',
+    h('strong', { testid: `${testid}-amount` }, formatAlgo(receipt.amount_microalgo)),
+    ' to ',
+    h('strong', { testid: `${testid}-agent` }, agentName),
+    ' (',
+    h('span', { class: 'mono', title: receipt.receiver }, shorten(receipt.receiver)),
+    ')',
+    fee !== undefined && fee !== null ? [', network fee ', h('span', { testid: `${testid}-fee` }, formatAlgo(fee))] : null,
+    '; confirmed in round ',
+    h('span', { testid: `${testid}-round` }, String(receipt.confirmed_round)),
+    '.',
+  )
+  const txids = h(
+    'ul',
+    { class: 'txids', 'aria-label': 'Transaction ids' },
+    receipt.txn_ids.map((txid, i) => {
+      const id = `${testid}-txid-${i}`
+      const link = explorerLink(explorer, txid)
+      return h(
+        'li',
+        { class: 'txid' },
+        h(
+          'details',
+          { class: 'txid-details' },
+          h('summary', {}, 'txid ', h('code', { testid: id, 'data-full': txid, title: txid }, shorten(txid))),
+          h('code', { class: 'txid-full', testid: `${id}-full` }, txid),
+        ),
+        copyButton(() => txid, `transaction id ${shorten(txid)}`, `${id}-copy`),
+        link ? h('a', { href: link, target: '_blank', rel: 'noopener noreferrer', testid: `${id}-link`, class: 'explorer-link' }, 'View in explorer', h('span', { class: 'visually-hidden' }, ` (transaction ${shorten(txid)}, opens in a new tab)`)) : null,
+      )
+    }),
+  )
+  return [summary, txids]
+}
+
+/** Every payment recorded on the workflow (each step's current and earlier receipts). */
+function receiptsOf(wf: WorkflowView): PaymentReceipt[] {
+  return wf.steps.flatMap((s) => [...(s.earlier_receipts ?? []), ...(s.receipt ? [s.receipt] : [])])
+}
+
+/** What the person has paid: the API's total (amounts and fees), or the receipts' sum where the API
+ * does not say; `feesKnown` false when some receipt gives no fee. */
+export function totalPaid(wf: WorkflowView): { microalgo: number; feesKnown: boolean; any: boolean } {
+  const receipts = receiptsOf(wf)
+  if (typeof wf.total_paid_microalgo === 'number') {
+    return { microalgo: wf.total_paid_microalgo, feesKnown: true, any: receipts.length > 0 || wf.total_paid_microalgo > 0 }
+  }
+  const microalgo = receipts.reduce((sum, r) => sum + r.amount_microalgo + (r.fee_microalgo ?? 0), 0)
+  return { microalgo, feesKnown: receipts.every((r) => typeof r.fee_microalgo === 'number'), any: receipts.length > 0 }
+}
+
+/** What a step's agent will get (or got), as plain words: the API's preview, else the planned input
+ * with its references in words; the resolved input once the step has started. */
+function inputShown(step: StepView, wf: WorkflowView): { resolved: boolean; value: unknown } {
+  const resolved = step.resolved_input
+  if (resolved !== null && resolved !== undefined) return { resolved: true, value: resolved }
+  if (typeof step.input_preview === 'string') return { resolved: false, value: step.input_preview }
+  const agentOf = (n: number): string | undefined => wf.steps.find((s) => s.step_number === n)?.agent_name
+  return { resolved: false, value: plainInput(step.input_data, wf.user_message, agentOf) }
+}
+
 class StepCard {
   readonly element: HTMLElement
+  /** The pay button, what will be signed and how paying goes: in the card, or in the top box while
+   * this step is the one to pay. */
+  readonly payArea: HTMLElement
+  private readonly payHome: HTMLElement
+  private readonly payElsewhere: HTMLElement
   private readonly status: HTMLElement
   private readonly input: HTMLElement
   private readonly inputLabel: HTMLElement
@@ -77,18 +167,20 @@ class StepCard {
   private readonly receipt: HTMLElement
   private readonly earlierReceipts: HTMLElement
   private readonly output: HTMLElement
+  private readonly outputRef: HTMLElement
   private readonly stepError: HTMLElement
-  private inputShown = ''
+  private inputKey = ''
+  private receiptKey = ''
   private earlierShown = ''
   private previewShown: PaymentOffer | null = null
 
   constructor(
     readonly n: number,
     step: StepView,
-    handlers: { pay(n: number): void; confirm(n: number): void; back(n: number): void },
+    handlers: { pay(n: number): void; confirm(n: number): void; back(n: number): void; toTop(): void },
   ) {
     this.status = h('span', { testid: `step-status-${n}`, 'aria-live': 'polite' })
-    this.inputLabel = h('h4', {}, 'Input')
+    this.inputLabel = h('h4', {}, `What ${step.agent_name} will get`)
     this.input = h('div', { testid: `step-input-${n}` })
     this.payButton = h('button', { type: 'button', class: 'button button--primary', testid: `step-pay-${n}` }, 'Sign & pay') as HTMLButtonElement
     this.payButton.addEventListener('click', () => handlers.pay(n))
@@ -110,9 +202,17 @@ class StepCard {
     )
     this.payDetail = h('p', { class: 'muted', testid: `step-pay-detail-${n}`, 'aria-live': 'polite' })
     this.payError = h('div', { class: 'error', role: 'alert', testid: `step-pay-error-${n}` })
-    this.receipt = h('p', { class: 'receipt', testid: `step-receipt-${n}` })
+    this.payArea = h('div', { class: 'pay-area', testid: `step-pay-area-${n}` }, this.payButton, this.preview, this.payDetail, this.payError)
+    this.payHome = h('div', {}, this.payArea)
+    const toTop = h('button', { type: 'button', class: 'linklike', testid: `step-pay-at-top-link-${n}` }, 'Go to the payment')
+    toTop.addEventListener('click', () => handlers.toTop())
+    this.payElsewhere = h('p', { class: 'muted', testid: `step-pay-at-top-${n}` }, 'This step’s payment is in the box at the top of the page. ', toTop)
+    this.receipt = h('div', { class: 'receipt', testid: `step-receipt-${n}` })
     this.earlierReceipts = h('ul', { class: 'earlier-receipts', testid: `step-earlier-receipts-${n}`, 'aria-label': `Earlier payments for step ${n}` })
     this.output = h('div', { class: 'step-output' })
+    const seeFinal = h('button', { type: 'button', class: 'linklike', testid: `step-output-ref-link-${n}` }, 'See the final output')
+    seeFinal.addEventListener('click', () => handlers.toTop())
+    this.outputRef = h('p', { class: 'muted', testid: `step-output-ref-${n}` }, 'This step’s output is the final output, shown at the top of the page. ', seeFinal)
     this.stepError = h('div', { class: 'error', testid: `step-error-${n}` })
     this.element = h(
       'li',
@@ -124,34 +224,49 @@ class StepCard {
         this.status,
       ),
       h('p', { testid: `step-description-${n}` }, step.description),
-      h('p', { class: 'price' }, 'Price: ', h('strong', { testid: `step-price-${n}` }, formatAlgo(step.price_microalgo))),
+      h('p', { class: 'price' }, 'Price: ', h('strong', { testid: `step-price-${n}` }, formatAlgo(step.price_microalgo)), ' plus network fees'),
       this.inputLabel,
       this.input,
-      this.payButton,
-      this.preview,
-      this.payDetail,
-      this.payError,
+      this.payHome,
+      this.payElsewhere,
       this.receipt,
       this.earlierReceipts,
       this.stepError,
       this.output,
+      this.outputRef,
     )
   }
 
-  update(step: StepView, local: LocalStep, canPay: boolean, walletNote: string): void {
+  /** Puts the pay area back in the card (`home`) or leaves it where the top box moved it. */
+  payAtTop(atTop: boolean): void {
+    if (!atTop && this.payArea.parentElement !== this.payHome) this.payHome.appendChild(this.payArea)
+    show(this.payElsewhere, atTop)
+  }
+
+  update(step: StepView, wf: WorkflowView, local: LocalStep, walletNote: string, outputIsFinal: boolean): void {
+    const canPay = wf.status === 'running'
     const view = stepStatusView(step.status, local.phase)
     setText(this.status, view.label)
     this.status.className = view.className
     this.status.dataset.status = view.key
     this.element.dataset.status = view.key
 
-    const resolved = step.resolved_input
-    const inputValue = resolved ?? step.input_data
-    const inputKey = JSON.stringify([resolved !== null && resolved !== undefined, inputValue])
-    if (inputKey !== this.inputShown) {
-      this.inputShown = inputKey
-      setText(this.inputLabel, resolved !== null && resolved !== undefined ? 'Input' : 'Planned input')
-      replaceChildren(this.input, renderOutput(inputValue, `step-input-value-${this.n}`))
+    const input = inputShown(step, wf)
+    const inputKey = JSON.stringify([input.resolved, input.value, step.agent_name])
+    if (inputKey !== this.inputKey) {
+      this.inputKey = inputKey
+      setText(this.inputLabel, input.resolved ? `What ${step.agent_name} got` : `What ${step.agent_name} will get`)
+      replaceChildren(
+        this.input,
+        input.resolved
+          ? renderOutput(input.value, `step-input-value-${this.n}`)
+          : h(
+              'div',
+              { class: 'output output--text', testid: `step-input-value-${this.n}` },
+              paragraphsOf(String(input.value)).map((p) => h('p', {}, p)),
+              String(input.value).trim() ? null : h('p', { class: 'muted' }, '(nothing: the agent gets an empty input)'),
+            ),
+      )
     }
 
     const awaiting = step.status === 'awaiting_payment'
@@ -180,19 +295,26 @@ class StepCard {
     show(this.payError, !!local.error)
 
     const receipt = step.receipt
-    setText(this.receipt, receipt ? receiptText(receipt) : '')
-    this.receipt.title = receipt ? receipt.txn_ids.join(', ') : ''
+    const receiptKey = JSON.stringify([receipt ?? null, step.agent_name, wf.explorer_txn_url ?? null])
+    if (receiptKey !== this.receiptKey) {
+      this.receiptKey = receiptKey
+      replaceChildren(this.receipt, receipt ? renderReceipt(receipt, step.agent_name, wf.explorer_txn_url, `step-receipt-${this.n}`) : [])
+    }
     show(this.receipt, !!receipt)
 
     // Payments for earlier jobs of this step that the agent could not deliver: kept, shown as such.
     const earlier = step.earlier_receipts ?? []
-    const earlierKey = JSON.stringify(earlier)
+    const earlierKey = JSON.stringify([earlier, step.agent_name, wf.explorer_txn_url ?? null])
     if (earlierKey !== this.earlierShown) {
       this.earlierShown = earlierKey
       replaceChildren(
         this.earlierReceipts,
         earlier.map((r, i) =>
-          h('li', { class: 'receipt', testid: `step-earlier-receipt-${this.n}-${i}`, title: r.txn_ids.join(', ') }, `Earlier payment, kept: ${receiptText(r)}`),
+          h(
+            'li',
+            { class: 'receipt', testid: `step-earlier-receipt-${this.n}-${i}` },
+            renderReceipt(r, step.agent_name, wf.explorer_txn_url, `step-earlier-receipt-${this.n}-${i}`, 'Earlier payment, kept: '),
+          ),
         ),
       )
     }
@@ -201,12 +323,21 @@ class StepCard {
     setText(this.stepError, recordedError(step.error))
     show(this.stepError, !!step.error)
 
-    outputSection(this.output, step.output, () => h('h4', {}, 'Output'), `step-output-${this.n}`)
+    // The last step's output is the final output, shown once at the top: here only a pointer to it.
+    outputSection(this.output, outputIsFinal ? null : step.output, () => h('h4', {}, 'Output'), `step-output-${this.n}`, `step ${this.n}'s output`)
+    show(this.outputRef, outputIsFinal)
   }
 
   focusPreview(): void {
     this.preview.querySelector<HTMLElement>('h4')?.focus()
   }
+}
+
+/** Scrolls `element` into view (smoothly unless the person prefers less motion). */
+function scrollTo(element: HTMLElement): void {
+  if (typeof element.scrollIntoView !== 'function') return
+  const reduce = typeof window.matchMedia === 'function' && window.matchMedia('(prefers-reduced-motion: reduce)').matches
+  element.scrollIntoView({ behavior: reduce ? 'auto' : 'smooth', block: 'start' })
 }
 
 /** How long the API may hold a live-update request (its maximum): an idle page asks once per 20 s. */
@@ -254,10 +385,26 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const reasoning = h('p', { testid: 'workflow-reasoning' })
   const walletLine = h('span', { testid: 'workflow-wallet', class: 'mono address' })
   const total = h('strong', { testid: 'workflow-total' })
+  const totalPaidValue = h('strong', { testid: 'workflow-total-paid' })
+  const totalPaidLabel = h('span', {}, 'Paid so far: ')
+  const totalPaidNote = h('span', { testid: 'workflow-total-paid-note' })
+  const totalPaidLine = h('p', { testid: 'workflow-paid' }, totalPaidLabel, totalPaidValue, totalPaidNote)
   const workflowError = h('div', { class: 'error', testid: 'workflow-error' })
   const approveStart = h('button', { type: 'button', class: 'button button--primary', testid: 'approve-start' }, 'Approve & start')
   const cancel = h('button', { type: 'button', class: 'button button--secondary', testid: 'cancel' }, 'Cancel workflow')
   const resume = h('button', { type: 'button', class: 'button button--primary', testid: 'resume' }, 'Resume')
+  // Cancel asks first, on the page (not window.confirm): what stops, what happens to paid steps.
+  const cancelText = h('p', { id: 'cancel-confirm-text', testid: 'cancel-confirm-text', tabindex: -1 })
+  const cancelYes = h('button', { type: 'button', class: 'button button--danger', testid: 'cancel-confirm', 'aria-describedby': 'cancel-confirm-text' }, 'Yes, cancel the workflow')
+  const cancelNo = h('button', { type: 'button', class: 'button button--secondary', testid: 'cancel-keep' }, 'No, keep it')
+  const cancelConfirm = h(
+    'div',
+    { class: 'confirm', role: 'group', 'aria-labelledby': 'cancel-confirm-heading', testid: 'cancel-confirm-panel' },
+    h('h3', { id: 'cancel-confirm-heading' }, 'Cancel the workflow?'),
+    cancelText,
+    h('div', { class: 'actions' }, cancelYes, cancelNo),
+  )
+  let confirmingCancel = false
   // Paid jobs the agent could not deliver: what resuming costs again, and the consent to it.
   const repayNotice = h('div', { class: 'notice', id: 'repay-notice', testid: 'repay-notice' })
   const repayResume = h('button', { type: 'button', class: 'button button--primary', testid: 'resume-repay', 'aria-describedby': 'repay-notice' }, 'Pay again and resume')
@@ -266,8 +413,37 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const actionStatus = h('p', { class: 'muted', testid: 'action-status', 'aria-live': 'polite' })
   const walletMismatch = h('p', { class: 'warning-line', testid: 'wallet-mismatch', role: 'status' })
   const stepsList = h('ol', { class: 'steps', testid: 'steps' })
-  const finalOutput = h('section', { class: 'card final', testid: 'final-output-section', 'aria-labelledby': 'final-heading' })
+  const finalOutput = h('section', { class: 'final', testid: 'final-output-section', 'aria-labelledby': 'final-heading' })
+  const planFunds = h('div', { class: 'plan-funds', testid: 'plan-funds' })
   const panel = walletPanel(ctx.wallets, () => render())
+
+  // What to do next: the one box the page leads with.
+  const nextTitle = h('h2', { id: 'next-action-title', testid: 'next-action-title', tabindex: -1 })
+  const nextSpinner = h('span', { class: 'spinner', testid: 'next-action-spinner', 'aria-hidden': 'true' })
+  const nextElapsed = h('span', { class: 'elapsed', testid: 'next-action-elapsed' })
+  const nextSince = h('span', { class: 'since', testid: 'next-action-since' }, ' since ', nextElapsed)
+  // Screen readers hear the action when it changes, not the timer every second.
+  const nextAnnounce = h('p', { class: 'visually-hidden', 'aria-live': 'polite', testid: 'next-action-announce' })
+  const nextDetail = h('p', { testid: 'next-action-detail' })
+  const nextSlot = h('div', { class: 'next-action-slot', testid: 'next-action-slot' })
+  const goToApprove = h('button', { type: 'button', class: 'button button--secondary', testid: 'next-action-goto-approve' }, 'Go to Approve & start')
+  const nextBox = h(
+    'section',
+    { class: 'card next-action', testid: 'next-action', 'aria-labelledby': 'next-action-title' },
+    h('div', { class: 'next-action-head' }, nextSpinner, h('div', {}, nextTitle)),
+    nextAnnounce,
+    nextDetail,
+    workflowError,
+    repayNotice,
+    recordedNotice,
+    nextSlot,
+    h('div', { class: 'actions' }, resume, repayResume, goToApprove),
+  )
+  nextTitle.append(nextSince)
+  let shownAction: NextAction | null = null
+  /** When the person began waiting for each step's agent (ms), by step. */
+  const waitingSince = new Map<number, number>()
+  const lastStatus = new Map<number, string>()
 
   const summary = h(
     'section',
@@ -277,15 +453,20 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     request,
     h('h3', {}, "The planner's reasoning"),
     reasoning,
-    h('p', {}, 'Total cost: ', total),
+    h('p', {}, 'Total cost: ', total, ' plus network fees'),
+    totalPaidLine,
     h('p', { class: 'wallet-line' }, 'Pays from: ', walletLine),
-    workflowError,
-    repayNotice,
-    recordedNotice,
-    h('div', { class: 'actions' }, approveStart, resume, repayResume, cancel),
+  )
+  const walletHome = h('div', { class: 'wallet-home' }, panel.element)
+  const controls = h(
+    'section',
+    { class: 'card controls', 'aria-label': 'Approve or cancel', testid: 'workflow-controls' },
+    planFunds,
+    h('div', { class: 'actions' }, approveStart, cancel),
+    cancelConfirm,
     actionStatus,
   )
-  const body = h('div', { class: 'workflow-body' }, summary, panel.element, walletMismatch, h('h2', {}, 'Steps'), stepsList, finalOutput)
+  const body = h('div', { class: 'workflow-body' }, nextBox, summary, walletHome, h('h2', {}, 'Steps'), stepsList, controls)
   show(body, false)
   root.replaceChildren(
     h('p', { class: 'breadcrumb' }, h('a', { href: '/orchestrator', testid: 'new-request-link' }, 'New request')),
@@ -296,6 +477,18 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     body,
   )
   show(pollError, false)
+  show(cancelConfirm, false)
+  // The funds box's verdict changed (it may hold Approve back): render again, after its own paint.
+  planFunds.addEventListener(PLAN_FUNDS_EVENT, () => queueMicrotask(() => render()))
+
+  const toTop = (): void => {
+    scrollTo(nextBox)
+    nextTitle.focus()
+  }
+  goToApprove.addEventListener('click', () => {
+    scrollTo(approveStart)
+    approveStart.focus()
+  })
 
   const paymentContext = (): PaymentContext => ({
     api: ctx.api,
@@ -310,6 +503,71 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     if (!active) return `Connect the wallet ${shorten(workflow.wallet_address)} to sign.`
     if (active !== workflow.wallet_address) return `The connected account is not this workflow's wallet (${shorten(workflow.wallet_address)}).`
     return ''
+  }
+
+  /** Notes when each step's wait for its agent began: when this page saw it paid, else (a page
+   * opened mid-run) when the step started as the API says. */
+  function trackWaits(wf: WorkflowView): void {
+    for (const step of wf.steps) {
+      const n = step.step_number
+      const before = lastStatus.get(n)
+      lastStatus.set(n, step.status)
+      if (!WAITING_STEP_STATUSES.has(step.status)) {
+        waitingSince.delete(n)
+        continue
+      }
+      if (waitingSince.has(n) && before !== undefined && WAITING_STEP_STATUSES.has(before)) continue
+      const started = step.started_at ? Date.parse(step.started_at) : NaN
+      waitingSince.set(n, before === undefined && Number.isFinite(started) ? Math.min(started, Date.now()) : Date.now())
+    }
+  }
+
+  function updateElapsed(): void {
+    const action = shownAction
+    const since = action && action.kind === 'waiting' && action.step !== null ? waitingSince.get(action.step) : undefined
+    show(nextSince, since !== undefined)
+    if (since !== undefined) setText(nextElapsed, formatElapsed(Date.now() - since))
+  }
+  const ticker = setInterval(updateElapsed, 1000)
+
+  function renderNextAction(wf: WorkflowView): void {
+    const action = nextAction(wf, (n) => locals.get(n)?.phase ?? null)
+    const changed = shownAction !== null && shownAction.key !== action.key
+    shownAction = action
+    nextBox.dataset.kind = action.kind
+    if (action.step !== null) nextBox.dataset.step = String(action.step)
+    else delete nextBox.dataset.step
+    if (nextTitle.firstChild?.nodeType === Node.TEXT_NODE) {
+      if (nextTitle.firstChild.textContent !== action.title) nextTitle.firstChild.textContent = action.title
+    } else {
+      nextTitle.insertBefore(document.createTextNode(action.title), nextTitle.firstChild)
+    }
+    setText(nextAnnounce, action.title)
+    setText(nextDetail, action.detail)
+    show(nextDetail, !!action.detail)
+    show(nextSpinner, action.busy)
+    show(goToApprove, action.kind === 'review' || action.kind === 'start')
+    setText(goToApprove, action.kind === 'start' ? 'Go to Start' : 'Go to Approve & start')
+    updateElapsed()
+
+    // What the action needs at hand: the wallet and the step's payment, or the final output.
+    const paying = (action.kind === 'pay' || action.kind === 'paying') && action.step !== null
+    const wanted: HTMLElement[] = []
+    if (paying) {
+      wanted.push(panel.element, walletMismatch)
+      const card = cards.get(action.step as number)
+      if (card) wanted.push(card.payArea)
+    }
+    if (wf.final_output !== null && wf.final_output !== undefined) wanted.push(finalOutput)
+    for (const card of cards.values()) card.payAtTop(paying && card.n === action.step)
+    for (const el of [panel.element, walletMismatch]) if (!paying && el.parentElement !== walletHome) walletHome.appendChild(el)
+    for (const child of Array.from(nextSlot.children)) if (!wanted.includes(child as HTMLElement)) child.remove()
+    wanted.forEach((el, i) => {
+      if (nextSlot.children[i] !== el) nextSlot.insertBefore(el, nextSlot.children[i] ?? null)
+    })
+    show(walletHome, !paying)
+    // A new action: bring it into view (the first one is at the top already).
+    if (changed) scrollTo(nextBox)
   }
 
   function render(): void {
@@ -330,13 +588,24 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     setText(workflowError, recordedError(wf.error))
     show(workflowError, !!wf.error && wf.status !== 'cancelled')
 
+    const paid = totalPaid(wf)
+    setText(totalPaidLabel, wf.status === 'completed' ? 'Paid in total: ' : 'Paid so far: ')
+    setText(totalPaidValue, formatAlgo(paid.microalgo))
+    setText(totalPaidNote, paid.feesKnown ? ', network fees included' : ' plus network fees')
+    show(totalPaidLine, paid.any)
+
     show(approveStart, wf.status === 'planned' || wf.status === 'approved')
     setText(approveStart, wf.status === 'approved' ? 'Start' : 'Approve & start')
     const resumable = wf.status === 'failed' || wf.status === 'cancelled'
     const repay = toRepay()
     show(resume, resumable && repay.length === 0)
-    show(cancel, wf.status === 'planned' || wf.status === 'approved' || wf.status === 'running')
-    for (const button of [approveStart, resume, repayResume, cancel]) button.toggleAttribute('disabled', actionBusy)
+    const cancellable = wf.status === 'planned' || wf.status === 'approved' || wf.status === 'running'
+    if (!cancellable) confirmingCancel = false
+    show(cancel, cancellable && !confirmingCancel)
+    show(cancelConfirm, cancellable && confirmingCancel)
+    setText(cancelText, cancelConfirmationText(wf))
+    show(controls, cancellable)
+    for (const button of [approveStart, resume, repayResume, cancel, cancelYes, cancelNo]) button.toggleAttribute('disabled', actionBusy)
 
     const repayKey = JSON.stringify(repay.map((n) => [n, repayExplanation(n, stepOf(n))]))
     if (repayNotice.dataset.shown !== repayKey) {
@@ -366,16 +635,28 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       cards.clear()
       replaceChildren(stepsList)
       for (const step of wf.steps) {
-        const card = new StepCard(step.step_number, step, { pay: startPayment, confirm: confirmPayment, back: dropOffer })
+        const card = new StepCard(step.step_number, step, { pay: startPayment, confirm: confirmPayment, back: dropOffer, toTop })
         cards.set(step.step_number, card)
         stepsList.appendChild(card.element)
       }
     }
+    // The final output is shown once, at the top; the last step (whose output it is) points there.
+    const hasFinal = wf.final_output !== null && wf.final_output !== undefined
+    const last = wf.steps.reduce<StepView | null>((a, s) => (a === null || s.step_number > a.step_number ? s : a), null)
+    const finalIsLast = hasFinal && last !== null && JSON.stringify(last.output) === JSON.stringify(wf.final_output)
     for (const step of wf.steps) {
-      cards.get(step.step_number)?.update(step, local(step.step_number), wf.status === 'running', note)
+      cards.get(step.step_number)?.update(step, wf, local(step.step_number), note, finalIsLast && step === last)
     }
 
-    outputSection(finalOutput, wf.final_output, () => h('h2', { id: 'final-heading' }, 'Final output'), 'final-output')
+    outputSection(finalOutput, wf.final_output, () => h('h3', { id: 'final-heading' }, 'Final output'), 'final-output', 'the final output')
+
+    if (wf.status === 'planned') renderPlanFunds(planFunds, wf, ctx)
+    show(planFunds, wf.status === 'planned')
+    // A wallet the funds box found short: no Approve until it can pay (the box says what to do).
+    if (wf.status === 'planned' && !fundsAllowApprove(planFunds)) approveStart.disabled = true
+
+    trackWaits(wf)
+    renderNextAction(wf)
   }
 
   /** The steps a resume pays for again: those the view shows as paid jobs the agent could not
@@ -502,7 +783,20 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
       return resumed
     }, askConsent)
   })
-  cancel.addEventListener('click', () => void act('Cancelling…', () => ctx.api.cancel(workflowId)))
+  cancel.addEventListener('click', () => {
+    confirmingCancel = true
+    render()
+    cancelText.focus()
+  })
+  cancelNo.addEventListener('click', () => {
+    confirmingCancel = false
+    render()
+    cancel.focus()
+  })
+  cancelYes.addEventListener('click', () => {
+    confirmingCancel = false
+    void act('Cancelling…', () => ctx.api.cancel(workflowId))
+  })
 
   function stepOf(n: number): StepView | undefined {
     return workflow?.steps.find((s) => s.step_number === n)
@@ -602,6 +896,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
 
   return () => {
     disposed = true
+    clearInterval(ticker)
     poller.dispose()
     panel.dispose()
   }
