@@ -1,12 +1,18 @@
-"""`orch demo` as a person runs it: a separate process, the whole stack in it, JSON out."""
+"""`orch demo` as a person runs it: a separate process, the whole stack in it, JSON or text out.
+
+Runs where money moves watch the dev ledger while the demo runs (its indexer and algod, on ports
+given to the demo): what the output says was paid is what the ledger shows left the wallet."""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +20,14 @@ import httpx
 import pytest
 from algosdk import account
 
+from devstack.ledger import dev_accounts
+
 pytestmark = pytest.mark.e2e
+
+WALLET = dev_accounts(1)[0].address  # the demo pays with the first dev account
+# What a library's own text looks like on a terminal: none of it may reach the demo's output.
+LIBRARY_NOISE = re.compile(r"moto\.|Exception=|Traceback|<moto|aws_lambda_powertools|is in use by another")
+PAID = re.compile(r"^paid ([0-9.]+) ALGO \(([0-9.]+) ALGO fees\) in (\d+) transactions?$", re.MULTILINE)
 
 ORCH = Path(sys.executable).parent / "orch"
 HERE = Path(__file__).parent
@@ -24,6 +37,73 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class LedgerWatch:
+    """Polls the dev ledger's indexer for the wallet's transactions while a demo runs (the ledger
+    goes away with the demo's process)."""
+
+    def __init__(self, indexer_port: int) -> None:
+        self.url = f"http://127.0.0.1:{indexer_port}/v2/accounts/{WALLET}/transactions"
+        self.seen: dict[str, dict[str, Any]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> LedgerWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                found = httpx.get(self.url, timeout=2).json().get("transactions", [])
+            except (httpx.HTTPError, ValueError):
+                continue  # not up yet, or gone
+            self.seen.update({t["id"]: t for t in found if t.get("sender") == WALLET})
+
+    def spent(self) -> tuple[int, int, int]:
+        """(amounts + fees, fees, transactions) the wallet sent, as the ledger recorded them."""
+        txns = list(self.seen.values())
+        fees = sum(int(t["fee"]) for t in txns)
+        amounts = sum(int((t.get("payment-transaction") or {}).get("amount", 0)) for t in txns)
+        return amounts + fees, fees, len(txns)
+
+
+def microalgo(algo: str) -> int:
+    return int(Decimal(algo) * 1_000_000)
+
+
+def run_demo_text(*args: str, timeout: float = 120) -> tuple[int, str]:
+    """The demo as a person sees it in a terminal: stdout and stderr together."""
+    result = subprocess.run(
+        [str(ORCH), "demo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    return result.returncode, result.stdout
+
+
+def run_watched(*args: str) -> tuple[int, str, LedgerWatch]:
+    """`orch demo` in text with the ledger on known ports (the indexer without lag, so that the watch
+    sees the last payment before the demo stops the ledger)."""
+    algod_port, indexer_port = free_port(), free_port()
+    with LedgerWatch(indexer_port) as watch:
+        code, output = run_demo_text(
+            "--algod-port", str(algod_port), "--indexer-port", str(indexer_port), "--indexer-lag", "0", *args
+        )
+        time.sleep(0.3)
+    return code, output, watch
+
+
+def assert_quiet(output: str) -> None:
+    noisy = [line for line in output.splitlines() if LIBRARY_NOISE.search(line)]
+    assert not noisy, noisy
 
 
 def run_demo(*args: str, timeout: float = 120) -> tuple[int, dict[str, Any], float]:
@@ -131,3 +211,70 @@ def test_demo_reports_a_request_nobody_can_serve() -> None:
     assert code != 0
     assert result["status"] == "rejected"
     assert result["error"]["code"] == "PlanInvalid"
+
+
+def test_demo_names_the_planner_and_prints_what_the_ledger_shows_was_paid() -> None:
+    code, output, watch = run_watched()
+    assert code == 0, output
+    assert_quiet(output)
+    assert (
+        "planner: offline (keyword matching over the catalog; set OPENAI_API_KEY to plan with OpenAI)"
+        in output
+    )
+    (paid,) = PAID.findall(output)
+    total, fees, count = watch.spent()
+    assert count == 4  # two steps, each a payment and an app call
+    assert (microalgo(paid[0]), microalgo(paid[1]), int(paid[2])) == (total, fees, count)
+    assert total == 800_000 + fees and fees > 0
+    assert "total cost" not in output
+
+
+def test_a_failed_run_says_which_step_and_agent_failed_in_one_line() -> None:
+    code, output, watch = run_watched("--fail-agent", "movie-recommender")
+    assert code == 1, output
+    assert_quiet(output)
+    failures = [
+        line
+        for line in output.splitlines()
+        if line.startswith("step 2 (Movie Recommendation Agent) failed: ")
+    ]
+    assert len(failures) == 1, output
+    assert failures[0].startswith("step 2 (Movie Recommendation Agent) failed: AgentJobFailed: ")
+    assert "workflow " in output and ": failed" in output
+    (paid,) = PAID.findall(output)
+    total, fees, count = watch.spent()
+    assert count == 4  # both steps were paid before the second agent's job failed
+    assert (microalgo(paid[0]), microalgo(paid[1]), int(paid[2])) == (total, fees, count)
+
+
+def test_a_run_cancelled_before_any_payment_prints_no_cost() -> None:
+    code, output, watch = run_watched("--cancel-at-step", "1")
+    assert code == 1, output
+    assert_quiet(output)
+    assert "step 1 (Medical Diagnosis Agent) cancelled: WorkflowCancelled: " in output
+    assert "planner: offline" in output
+    assert not PAID.findall(output)
+    assert output.count("nothing was paid") == 1
+    assert watch.spent() == (0, 0, 0)
+
+
+def test_a_run_cancelled_after_a_payment_prints_only_that_payment() -> None:
+    code, output, watch = run_watched("--cancel-at-step", "2")
+    assert code == 1, output
+    assert_quiet(output)
+    assert "step 2 (Movie Recommendation Agent) cancelled: WorkflowCancelled: " in output
+    (paid,) = PAID.findall(output)
+    total, fees, count = watch.spent()
+    assert count == 2
+    assert (microalgo(paid[0]), microalgo(paid[1]), int(paid[2])) == (total, fees, count)
+    assert total == 500_000 + fees
+
+
+def test_the_json_outcome_carries_the_planner_the_payments_and_the_funds_check() -> None:
+    code, result, _ = run_demo("--cancel-at-step", "2")
+    assert code == 1
+    assert result["status"] == "cancelled"
+    assert result["planner"].startswith("offline")
+    assert result["paid"]["transactions"] == 2 and result["paid"]["amount_microalgo"] == 500_000
+    (failure,) = result["failures"]
+    assert failure.startswith("step 2 (Movie Recommendation Agent) cancelled: WorkflowCancelled: ")
