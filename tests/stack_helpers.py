@@ -57,7 +57,12 @@ class FixedPlanner:
         self.steps = steps
 
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        *,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         return WorkflowPlan(
             reasoning="fixed plan for a test",

@@ -58,7 +58,12 @@ class StalledPlanner:
         self.returned = threading.Event()
 
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        *,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         self.release.wait(60)
         try:

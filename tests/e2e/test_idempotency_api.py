@@ -32,7 +32,12 @@ class CountingPlanner(FixedPlanner):
         self.entered = threading.Event()
 
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        *,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         self.calls += 1
         self.entered.set()

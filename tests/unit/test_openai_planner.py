@@ -6,6 +6,7 @@ The installed openai SDK sends through `httpx2`, so the hosted service is replac
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,11 +15,19 @@ from typing import Any
 import httpx2
 import pytest
 from orchestrator.config import Settings
-from orchestrator.errors import PlanInvalid, PlannerTimeout, PlannerUnavailable
+from orchestrator.errors import NoAgentFits, PlanInvalid, PlannerTimeout, PlannerUnavailable
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 from orchestrator.planner import plan_workflow, planner_from_settings, planning_clock
 from orchestrator.planner.offline import OfflinePlanner
-from orchestrator.planner.openai_planner import PLAN_SCHEMA, SYSTEM_PROMPT, OpenAIPlanner
+from orchestrator.planner.openai_planner import (
+    MISCONFIGURED,
+    NO_BUDGET,
+    NOT_A_PLAN,
+    PLAN_SCHEMA,
+    SYSTEM_PROMPT,
+    UNAVAILABLE,
+    OpenAIPlanner,
+)
 
 API_KEY = "sk-test-123"
 BASE_URL = "http://llm.test/v1"
@@ -195,7 +204,9 @@ def test_system_message_lists_the_active_catalog_and_the_step_limit(make_planner
     fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
     make_planner(fake).plan(USER_MESSAGE, CATALOG)
     system = fake.body()["messages"][0]["content"]
-    assert system == SYSTEM_PROMPT.format(max_steps=4, catalog=json.dumps(LISTING, ensure_ascii=False))
+    assert system == SYSTEM_PROMPT.format(
+        max_steps=4, budget=NO_BUDGET, catalog=json.dumps(LISTING, ensure_ascii=False)
+    )
     assert "agent-retired" not in system and "RETIRED-INPUT" not in system  # inactive agents are not offered
     assert "at most 4 steps" in system
     assert "{{step_N_output}}" in system
@@ -294,8 +305,13 @@ def test_refusal_is_plan_invalid(make_planner: PlannerFactory) -> None:
     fake = FakeOpenAI(ok(None, refusal="I can't help with that."))
     with pytest.raises(PlanInvalid) as caught:
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
-    assert caught.value.message == "The planning model refused the request: I can't help with that."
-    assert caught.value.details == {"reasons": [caught.value.message]}
+    assert caught.value.message == (
+        "The planner would not plan this request. Nothing was saved; put it in other words."
+    )
+    # The model's own words go back to it (a second try) and to the logs, not to the person.
+    assert caught.value.details == {
+        "reasons": ["The planning model refused the request: I can't help with that."]
+    }
 
 
 @pytest.mark.parametrize(
@@ -313,15 +329,121 @@ def test_answer_that_is_not_a_plan_is_plan_invalid(make_planner: PlannerFactory,
     fake = FakeOpenAI(ok(content))
     with pytest.raises(PlanInvalid) as caught:
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
-    assert caught.value.message.startswith("The planning model's answer is not a plan:")
-    assert caught.value.details == {"reasons": [caught.value.message]}
+    assert caught.value.message == NOT_A_PLAN
+    [reason] = caught.value.details["reasons"]
+    assert reason.startswith("The planning model's answer is not a plan:")
 
 
-def test_server_error_is_retried_by_the_sdk_then_planner_unavailable(make_planner: PlannerFactory) -> None:
+def test_an_answer_that_is_not_a_plan_twice_reaches_the_person_as_a_sentence(
+    make_planner: PlannerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 10: pydantic's "Invalid JSON: expected value at line 1 column 1" reached the page.
+    fake = FakeOpenAI(ok("Sure! Here is your plan"))
+    with caplog.at_level(logging.WARNING), pytest.raises(PlanInvalid) as caught:
+        plan_workflow(make_planner(fake), USER_MESSAGE, CATALOG)
+    assert (caught.value.code, caught.value.message, caught.value.details) == (
+        "PlanInvalid",
+        NOT_A_PLAN,
+        None,
+    )
+    assert len(fake.requests) == 2
+    feedback = fake.body(1)["messages"][2]["content"]
+    assert feedback.startswith(
+        "Your previous plan was rejected for these reasons:\n- The planning model's answer is not a plan: Invalid JSON"
+    )
+    [logged] = [r for r in caplog.records if r.getMessage() == "planning failed: the planner gave no plan"]
+    assert logged.reasons[0].startswith("The planning model's answer is not a plan: Invalid JSON")  # type: ignore[attr-defined]
+
+
+def test_an_agent_not_in_the_catalog_twice_reaches_the_person_as_a_sentence(
+    make_planner: PlannerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    ghost = {**PLAN_JSON, "steps": [{**PLAN_JSON["steps"][0], "agent_id": "agent-x"}]}
+    fake = FakeOpenAI(ok(json.dumps(ghost)))
+    with caplog.at_level(logging.WARNING), pytest.raises(PlanInvalid) as caught:
+        plan_workflow(make_planner(fake), USER_MESSAGE, CATALOG)
+    assert caught.value.message == (
+        "The planner's answer could not be used as a plan. Nothing was saved; try again, or put the "
+        "request in other words."
+    )
+    assert caught.value.details is None
+    assert "agent-x" not in caught.value.message
+    assert fake.body(1)["messages"][2]["content"] == (
+        "Your previous plan was rejected for these reasons:\n- Step 1: agent 'agent-x' is not in the catalog."
+        "\nReturn a corrected plan."
+    )
+    [logged] = [r for r in caplog.records if r.getMessage() == "planning failed: the plan was rejected twice"]
+    assert logged.reasons == ["Step 1: agent 'agent-x' is not in the catalog."]  # type: ignore[attr-defined]
+
+
+def test_an_answer_with_no_steps_is_no_fit_with_the_closest_agents(make_planner: PlannerFactory) -> None:
+    answer = {"reasoning": "No agent books flights.", "steps": []}
+    fake = FakeOpenAI(ok(json.dumps(answer)))
+    with pytest.raises(NoAgentFits) as caught:
+        plan_workflow(make_planner(fake), "Book a flight and watch a movie on it", CATALOG)
+    assert len(fake.requests) == 1  # no second try: the catalog would not change
+    assert caught.value.code == "PlanInvalid"
+    assert [a["id"] for a in caught.value.details["closest_agents"]] == ["agent-movies", "agent-diag"]
+    assert caught.value.message.startswith(
+        "No agent in the catalog can do this. The closest are Movie Recommendation Agent and Medical "
+        "Diagnosis Agent"
+    )
+
+
+def test_the_budget_is_in_the_system_message(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    plan_workflow(make_planner(fake), USER_MESSAGE, CATALOG, budget_microalgo=1_500_000)
+    assert len(fake.requests) == 1
+    system = fake.body()["messages"][0]["content"]
+    budget = (
+        "The person's budget is 1500000 microalgo (1.5 ALGO) for the whole plan: its cost must not "
+        "exceed it. When everything asked cannot fit, plan what matters most within it and say in "
+        '"reasoning" what was left out.'
+    )
+    assert system == SYSTEM_PROMPT.format(
+        max_steps=4, budget=budget, catalog=json.dumps(LISTING, ensure_ascii=False)
+    )
+    assert (
+        "- The plan's cost is the sum of its agents' \"price_microalgo\" (1 ALGO = 1000000 microalgo). "
+        + budget
+    ) in system
+    assert fake.body()["messages"][1] == {"role": "user", "content": USER_MESSAGE}
+
+
+def test_without_a_budget_the_system_message_says_none_was_given(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert "The person gave no budget." in fake.body()["messages"][0]["content"]
+    assert "The person's budget is" not in fake.body()["messages"][0]["content"]
+
+
+def test_system_message_says_to_keep_the_whole_part_of_the_request(make_planner: PlannerFactory) -> None:
+    fake = FakeOpenAI(ok(json.dumps(PLAN_JSON)))
+    make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    rules = fake.body()["messages"][0]["content"].split("Catalog (JSON):", 1)[0]
+    assert (
+        "- Give each step the WHOLE part of the request meant for it, in the person's own words: the full\n"
+        '  text to summarise or analyse (never only the instruction, such as "Summarize this review"), every\n'
+        "  symptom and how the person feels (their mood), every ingredient and preference. Do not shorten,\n"
+        "  paraphrase or leave out any of it."
+    ) in rules
+    assert 'answer with no steps and say in "reasoning" what\n  is missing.' in rules
+
+
+def test_server_error_is_retried_by_the_sdk_then_planner_unavailable(
+    make_planner: PlannerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     fake = FakeOpenAI(error(500, "The server had an error"))
-    with pytest.raises(PlannerUnavailable) as caught:
+    with caplog.at_level(logging.WARNING), pytest.raises(PlannerUnavailable) as caught:
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
-    assert caught.value.message == "The planning model answered HTTP 500; try again in a moment."
+    assert caught.value.message == UNAVAILABLE
+    assert caught.value.message == (
+        "The planner is busy or unavailable right now. Nothing was saved; try again in a minute."
+    )
+    [logged] = [r for r in caplog.records if r.getMessage() == "the planning model failed"]
+    assert logged.status_code == 500  # type: ignore[attr-defined]
+    assert "The server had an error" in logged.error_message  # type: ignore[attr-defined]
+    assert logged.model == "gpt-test"  # type: ignore[attr-defined]
     assert len(fake.requests) == 3  # the planner lets the SDK retry twice
     assert [r.headers["x-stainless-retry-count"] for r in fake.requests] == ["0", "1", "2"]
 
@@ -345,18 +467,47 @@ def test_rate_limit_that_persists_is_planner_unavailable(make_planner: PlannerFa
     with pytest.raises(PlannerUnavailable) as caught:
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
     assert caught.value.http_status == 503
-    assert "HTTP 429" in caught.value.message
+    assert caught.value.message == UNAVAILABLE
     assert len(fake.requests) == 3
 
 
-def test_unauthorized_is_planner_unavailable_without_retry(make_planner: PlannerFactory) -> None:
+def test_unauthorized_is_planner_unavailable_without_retry(
+    make_planner: PlannerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     fake = FakeOpenAI(error(401, "Incorrect API key provided"))
-    with pytest.raises(PlannerUnavailable) as caught:
+    with caplog.at_level(logging.WARNING), pytest.raises(PlannerUnavailable) as caught:
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
-    assert caught.value.message == (
-        "The planning model refused our credentials (HTTP 401); check OPENAI_API_KEY and OPENAI_BASE_URL."
+    assert caught.value.message == MISCONFIGURED
+    assert "OPENAI" not in caught.value.message and "401" not in caught.value.message
+    # The operator reads what to fix in the logs.
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged.getMessage() == (
+        "the planning model refused our credentials: check OPENAI_API_KEY and OPENAI_BASE_URL"
     )
+    assert logged.status_code == 401  # type: ignore[attr-defined]
     assert len(fake.requests) == 1
+
+
+class Unreachable(FakeOpenAI):
+    """No server at the endpoint: every request fails to connect."""
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests.append(request)
+        raise httpx2.ConnectError("Connection refused", request=request)
+
+
+def test_an_unreachable_endpoint_is_planner_unavailable_in_words(
+    make_planner: PlannerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = Unreachable()
+    with caplog.at_level(logging.WARNING), pytest.raises(PlannerUnavailable) as caught:
+        make_planner(fake).plan(USER_MESSAGE, CATALOG)
+    assert caught.value.message == UNAVAILABLE
+    assert "APIConnectionError" not in caught.value.message
+    [logged] = [r for r in caplog.records if r.getMessage() == "the planning model failed"]
+    assert logged.error_type == "APIConnectionError"  # type: ignore[attr-defined]
+    assert len(fake.requests) == 3
+    assert all(str(r.url) == f"{BASE_URL}/chat/completions" for r in fake.requests)
 
 
 def test_completion_without_choices_is_planner_unavailable(make_planner: PlannerFactory) -> None:
@@ -414,8 +565,8 @@ def test_timeout_is_retried_then_planner_timeout(make_planner: PlannerFactory) -
         make_planner(fake).plan(USER_MESSAGE, CATALOG)
     assert caught.value.http_status == 504
     assert caught.value.message == (
-        "Planning took too long: the planning model did not answer within 24 s. "
-        "Nothing was saved; try again in a moment."
+        "Planning took too long: the planner did not answer within 24 seconds. "
+        "Nothing was saved; try again in a minute."
     )
     assert len(fake.requests) == 3
 
@@ -477,7 +628,10 @@ def test_a_model_that_hangs_is_a_timeout_at_the_deadline(make_planner: PlannerFa
     raised, elapsed = timed(lambda: planner.plan(USER_MESSAGE, CATALOG))
     assert isinstance(raised, PlannerTimeout)
     assert raised.http_status == 504
-    assert raised.message.startswith("Planning took too long: the planning model did not answer within 1 s.")
+    assert raised.message == (
+        "Planning took too long: the planner did not answer within 1 second. Nothing was saved; try again "
+        "in a minute."
+    )
     assert 0.9 <= elapsed < 1.5
     # One call, given the whole budget as its timeout; no time was left to try again.
     assert len(fake.requests) == 1
@@ -513,7 +667,7 @@ def test_retries_stop_when_the_deadline_leaves_no_room(make_planner: PlannerFact
     planner = make_planner(fake, deadline_seconds=1.0)
     raised, elapsed = timed(lambda: planner.plan(USER_MESSAGE, CATALOG))
     assert isinstance(raised, PlannerUnavailable)
-    assert raised.message == "The planning model answered HTTP 500; try again in a moment."
+    assert raised.message == UNAVAILABLE
     assert len(fake.requests) == 2
     assert elapsed < 1.0
 
@@ -528,7 +682,7 @@ def test_a_retry_after_past_the_deadline_is_not_waited_for(make_planner: Planner
     )
     planner = make_planner(fake, deadline_seconds=2.0)
     raised, elapsed = timed(lambda: planner.plan(USER_MESSAGE, CATALOG))
-    assert isinstance(raised, PlannerUnavailable) and "HTTP 429" in raised.message
+    assert isinstance(raised, PlannerUnavailable) and raised.message == UNAVAILABLE
     assert len(fake.requests) == 1
     assert elapsed < 0.5
 

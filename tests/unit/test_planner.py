@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from typing import Any
 
 import pytest
-from orchestrator.errors import PlanInvalid
+from orchestrator.errors import NoAgentFits, PlanInvalid
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 from orchestrator.planner import plan_cost, plan_workflow, validate_plan
-from orchestrator.planner.offline import OfflinePlanner, job_input_for
+from orchestrator.planner.offline import OfflinePlanner, closest_agents, job_input_for
 
 from devstack.agents import SAMPLE_AGENTS
 
@@ -96,11 +97,18 @@ class ScriptedPlanner:
     def __init__(self, *outcomes: WorkflowPlan | PlanInvalid) -> None:
         self.outcomes = list(outcomes)
         self.calls: list[tuple[str, list[AgentMetadata], list[str] | None]] = []
+        self.budgets: list[int | None] = []
 
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        *,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         self.calls.append((user_message, catalog, None if feedback is None else list(feedback)))
+        self.budgets.append(budget_microalgo)
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, PlanInvalid):
             raise outcome
@@ -145,24 +153,43 @@ def test_plan_workflow_passes_limits_to_validation() -> None:
     ]
 
 
-def test_plan_workflow_raises_plan_invalid_with_the_reasons_after_two_bad_plans() -> None:
+COULD_NOT_USE = (
+    "The planner's answer could not be used as a plan. Nothing was saved; try again, or put the "
+    "request in other words."
+)
+
+
+def test_plan_workflow_after_two_bad_plans_tells_the_person_and_logs_the_reasons(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Changed in issue 10: the reasons (an agent "not in the catalog", ...) went into the person's
+    # message; now they go back to the planner and to the logs, and the person reads a sentence.
     planner = ScriptedPlanner(plan(step(1, "ghost")), plan(step(1, "b")), GOOD_PLAN)
-    with pytest.raises(PlanInvalid) as caught:
+    with caplog.at_level(logging.WARNING), pytest.raises(PlanInvalid) as caught:
         plan_workflow(planner, "do it", CATALOG)
-    assert caught.value.details == {"reasons": ["Step 1: agent 'Agent B' is not active."]}
-    assert "Step 1: agent 'Agent B' is not active." in caught.value.message
+    assert caught.value.code == "PlanInvalid"
+    assert caught.value.message == COULD_NOT_USE
+    assert caught.value.details is None
     assert len(planner.calls) == 2
     assert planner.calls[1][2] == ["Step 1: agent 'ghost' is not in the catalog."]
+    [logged] = [r for r in caplog.records if r.getMessage() == "planning failed: the plan was rejected twice"]
+    assert logged.reasons == ["Step 1: agent 'Agent B' is not active."]  # type: ignore[attr-defined]
 
 
-def test_plan_workflow_re_raises_the_planners_own_refusal_after_two() -> None:
+def test_plan_workflow_after_two_refusals_answers_with_the_planners_sentence_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     first = PlanInvalid("nothing fits", details={"reasons": ["no agent does taxes"]})
-    second = PlanInvalid("still nothing fits")
+    second = PlanInvalid(
+        "still nothing fits", details={"reasons": ["Invalid JSON: expected value at line 1"]}
+    )
     planner = ScriptedPlanner(first, second, GOOD_PLAN)
-    with pytest.raises(PlanInvalid) as caught:
+    with caplog.at_level(logging.WARNING), pytest.raises(PlanInvalid) as caught:
         plan_workflow(planner, "do my taxes", CATALOG)
-    assert caught.value is second
+    assert (caught.value.message, caught.value.details) == ("still nothing fits", None)
     assert [call[2] for call in planner.calls] == [None, ["no agent does taxes"]]
+    [logged] = [r for r in caplog.records if r.getMessage() == "planning failed: the planner gave no plan"]
+    assert logged.reasons == ["Invalid JSON: expected value at line 1"]  # type: ignore[attr-defined]
 
 
 def test_plan_workflow_feeds_back_a_refusal_message_when_it_has_no_reasons() -> None:
@@ -172,11 +199,104 @@ def test_plan_workflow_feeds_back_a_refusal_message_when_it_has_no_reasons() -> 
     assert planner.calls[1][2] == ["try other words"]
 
 
-def test_plan_workflow_after_a_refusal_then_a_bad_plan_reports_the_bad_plans_reasons() -> None:
+def test_plan_workflow_after_a_refusal_then_a_bad_plan_answers_for_the_bad_plan() -> None:
     planner = ScriptedPlanner(PlanInvalid("no"), plan(step(1, "ghost")))
     with pytest.raises(PlanInvalid) as caught:
         plan_workflow(planner, "do it", CATALOG)
-    assert caught.value.details == {"reasons": ["Step 1: agent 'ghost' is not in the catalog."]}
+    assert (caught.value.message, caught.value.details) == (COULD_NOT_USE, None)
+
+
+def test_plan_workflow_hands_the_budget_to_the_planner_on_every_try() -> None:
+    planner = ScriptedPlanner(plan(step(1, "ghost")), GOOD_PLAN)
+    plan_workflow(planner, "do it", CATALOG, budget_microalgo=1000)
+    assert planner.budgets == [1000, 1000]
+    unlimited = ScriptedPlanner(GOOD_PLAN)
+    plan_workflow(unlimited, "do it", CATALOG)
+    assert unlimited.budgets == [None]
+
+
+def test_a_plan_over_the_budget_twice_says_so_in_algo() -> None:
+    planner = ScriptedPlanner(GOOD_PLAN, GOOD_PLAN)
+    with pytest.raises(PlanInvalid) as caught:
+        plan_workflow(planner, "do it", CATALOG, budget_microalgo=250)
+    assert caught.value.message == (
+        "The plan the planner found costs 0.0004 ALGO, more than your budget of 0.00025 ALGO. "
+        "Raise the budget, or ask for less."
+    )
+    assert caught.value.details == {
+        "reasons": ["The plan costs 400 µAlgo, more than the budget of 250 µAlgo."],
+        "cost_microalgo": 400,
+        "budget_microalgo": 250,
+    }
+
+
+def test_a_plan_with_too_many_steps_twice_says_to_ask_for_less() -> None:
+    planner = ScriptedPlanner(GOOD_PLAN, GOOD_PLAN)
+    with pytest.raises(PlanInvalid) as caught:
+        plan_workflow(planner, "do it", CATALOG, max_steps=1)
+    assert caught.value.message == (
+        "This request needs more than 1 steps, the most a workflow may have. Ask for fewer things at once."
+    )
+    assert caught.value.details == {
+        "reasons": ["The plan has 2 steps; at most 1 are allowed."],
+        "max_steps": 1,
+    }
+
+
+# --- no agent fits: the closest ones are named -------------------------------------------------
+
+
+def test_no_fit_ends_planning_at_once_and_names_the_closest_agents() -> None:
+    planner = ScriptedPlanner(NoAgentFits("none", details={"reasons": ["the model: nothing does taxes"]}))
+    with pytest.raises(NoAgentFits) as caught:
+        plan_workflow(planner, "file my tax return and tell me its mood in a summary", SAMPLE_CATALOG)
+    assert len(planner.calls) == 1  # asking again would not change the catalog
+    error = caught.value
+    assert error.code == "PlanInvalid" and error.http_status == 422
+    closest = error.details["closest_agents"]
+    assert [agent["name"] for agent in closest] == [
+        "Text Summarizer Agent",
+        "Sentiment Analysis Agent",
+        "Movie Recommendation Agent",
+    ]
+    assert closest[0] == {
+        "id": BY_NAME["Text Summarizer Agent"].id,
+        "name": "Text Summarizer Agent",
+        "description": BY_NAME["Text Summarizer Agent"].description,
+    }
+    assert set(error.details) == {"closest_agents"}  # what the planner said is for the logs
+    assert error.message == (
+        "No agent in the catalog can do this. The closest are Text Summarizer Agent, Sentiment Analysis "
+        "Agent and Movie Recommendation Agent: ask for what one of them does, in its words, or see the "
+        "list of agents."
+    )
+    assert error.to_dict()["code"] == "PlanInvalid"
+
+
+def test_the_offline_no_fit_names_the_closest_agents_through_plan_workflow() -> None:
+    with pytest.raises(NoAgentFits) as caught:
+        plan_workflow(OfflinePlanner(), "Book me a flight to Lisbon", SAMPLE_CATALOG)
+    closest = caught.value.details["closest_agents"]
+    assert len(closest) == 3
+    assert all(agent["name"] in caught.value.message for agent in closest)
+
+
+def test_closest_agents_with_one_agent_and_with_inactive_ones() -> None:
+    only = [BY_NAME["Recipe Suggestion Agent"]]
+    assert closest_agents("fly me to the moon", only) == only
+    inactive = [a.model_copy(update={"status": "inactive"}) for a in SAMPLE_CATALOG]
+    assert closest_agents("a movie", [*inactive, *only]) == only
+    with pytest.raises(NoAgentFits) as caught:
+        plan_workflow(OfflinePlanner(), "fly me to the moon", only)
+    assert caught.value.message.startswith(
+        "No agent in the catalog can do this. The closest is Recipe Suggestion Agent: ask for what it does"
+    )
+
+
+def test_closest_agents_ranks_by_shared_words_then_by_letters() -> None:
+    assert closest_agents("I want a film", SAMPLE_CATALOG, limit=1) == [BY_NAME["Movie Recommendation Agent"]]
+    # "summery" shares no word with any record; its letters are closest to the summarizer's.
+    assert closest_agents("a summery", SAMPLE_CATALOG, limit=1) == [BY_NAME["Text Summarizer Agent"]]
 
 
 # --- the offline planner on the sample catalog -------------------------------------------------
@@ -370,3 +490,82 @@ def test_offline_plan_on_the_sample_catalog_shapes_the_summarizers_input_like_it
     assert json.loads(summarizer.example_input or "")["max_sentences"] == 2
     assert result.steps[0].input_data == {"text": "summarize this text", "max_sentences": 2}
     assert result.steps[1].input_data == "tell me the sentiment\n\nPrevious step's output: {{step_1_output}}"
+
+
+# --- keeping every part of the request (issue 10) -----------------------------------------------
+
+REVIEW = (
+    "The pasta was cold, the waiter ignored us for twenty minutes, and the dessert was the only good part."
+)
+
+
+def inputs(request: str) -> list[tuple[str, dict[str, Any] | str]]:
+    return [(s.agent_name, s.input_data) for s in OfflinePlanner().plan(request, SAMPLE_CATALOG).steps]
+
+
+def test_the_text_after_a_colon_goes_whole_to_each_task_before_it() -> None:
+    # The old planner sent "Summarize this review" to the summarizer and a cut clause to the sentiment agent.
+    assert inputs(f"Summarize this review and tell me its sentiment: {REVIEW}") == [
+        ("Text Summarizer Agent", {"text": REVIEW, "max_sentences": 2}),
+        ("Sentiment Analysis Agent", REVIEW),  # a sibling on the same text: no chain
+    ]
+
+
+def test_an_agent_that_does_not_take_a_text_gets_the_instruction_with_the_content() -> None:
+    assert inputs(
+        "Check my symptoms: sore throat, a mild fever and a blocked nose. Then recommend a film."
+    ) == [
+        (
+            "Medical Diagnosis Agent",
+            {"symptoms": "Check my symptoms: sore throat, a mild fever and a blocked nose."},
+        ),
+        ("Movie Recommendation Agent", "recommend a film\n\nPrevious step's output: {{step_1_output}}"),
+    ]
+
+
+def test_a_mood_stays_with_the_movie_it_is_for() -> None:
+    assert inputs("I feel sad and lonely; recommend a movie to cheer me up") == [
+        ("Movie Recommendation Agent", "I feel sad and lonely; recommend a movie to cheer me up")
+    ]
+    # Said after the symptoms, the mood still goes to the movie agent, not the symptom checker.
+    assert inputs(
+        "I have a fever and a cough and I feel really down. Can you check my symptoms and recommend a film?"
+    ) == [
+        ("Medical Diagnosis Agent", {"symptoms": "I have a fever and a cough; Can you check my symptoms"}),
+        (
+            "Movie Recommendation Agent",
+            "I feel really down; recommend a film\n\nPrevious step's output: {{step_1_output}}",
+        ),
+    ]
+
+
+def test_every_ingredient_of_a_list_is_kept() -> None:
+    assert inputs("What can I cook with chicken, rice and garlic?") == [
+        ("Recipe Suggestion Agent", "What can I cook with chicken, rice and garlic")
+    ]
+
+
+def test_quoted_text_is_the_text_and_is_not_cut() -> None:
+    assert inputs('Is this positive or negative? "Worst airline ever, lost my bag. And nobody cares."') == [
+        ("Sentiment Analysis Agent", "Worst airline ever, lost my bag. And nobody cares.")
+    ]
+
+
+def test_a_sentence_pointing_at_the_text_below_takes_it_and_a_count_sets_the_option() -> None:
+    text = "The council met on Tuesday. It agreed to build a park. Work starts in May and ends in June."
+    assert inputs(f"Summarize the following text in three sentences.\n{text}") == [
+        ("Text Summarizer Agent", {"text": text, "max_sentences": 3})
+    ]
+    assert inputs(f"Summarize this in 1 sentence: {text}") == [
+        ("Text Summarizer Agent", {"text": text, "max_sentences": 1})
+    ]
+
+
+def test_a_colon_after_no_task_is_not_content() -> None:
+    assert inputs("Here is my day: I have a headache and want a movie recommendation") == [
+        ("Medical Diagnosis Agent", {"symptoms": "Here is my day: I have a headache"}),
+        (
+            "Movie Recommendation Agent",
+            "want a movie recommendation\n\nPrevious step's output: {{step_1_output}}",
+        ),
+    ]

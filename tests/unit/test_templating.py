@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from orchestrator.errors import StepInputError
-from orchestrator.templating import referenced_steps, render_job_input, resolve_input
+from orchestrator.templating import input_preview, referenced_steps, render_job_input, resolve_input
 
 USER_MESSAGE = "I have a headache and want a movie"
 DIAGNOSIS = {
@@ -175,3 +175,40 @@ def test_render_job_input_sends_text_as_is_and_anything_else_as_json() -> None:
 def test_resolved_then_rendered_input_is_the_job_input_string() -> None:
     resolved = resolve_input({"condition": "{{step_1_output.condition}}"}, {1: DIAGNOSIS}, USER_MESSAGE)
     assert render_job_input(resolved) == '{"condition": "cold"}'
+
+
+# --- input_preview: what the agent will get, in plain words ----------------------------------------
+
+NAMES = {1: "Medical Diagnosis Agent", 2: "Movie Recommendation Agent"}
+
+
+@pytest.mark.parametrize(
+    ("input_data", "expected"),
+    [
+        ("{{user_message}}", USER_MESSAGE),
+        ("{{ step_1_output }}", "the output of step 1 (Medical Diagnosis Agent)"),
+        (
+            "want a movie\n\nPrevious step's output: {{step_1_output}}",
+            "want a movie\n\nPrevious step's output: the output of step 1 (Medical Diagnosis Agent)",
+        ),
+        (
+            "Films for {{step_1_output.detail.severity}} {{step_1_output.condition}}",
+            'Films for the "detail.severity" of the output of step 1 (Medical Diagnosis Agent) '
+            'the "condition" of the output of step 1 (Medical Diagnosis Agent)',
+        ),
+        ({"symptoms": "I have a headache"}, "symptoms: I have a headache"),
+        (
+            {"text": "{{step_2_output}}", "max_sentences": 2},
+            "text: the output of step 2 (Movie Recommendation Agent)\nmax sentences: 2",
+        ),
+        ({"tags": ["a", "{{user_message}}"], "on": True}, f"tags: a, {USER_MESSAGE}\non: true"),
+        ("{{step_7_output}}", "the output of step 7"),  # no name known: the step alone
+        ("Use {{ something_else }} here", "Use something_else here"),  # never braces
+        ("", ""),
+        ({}, ""),
+    ],
+)
+def test_input_preview_names_every_reference_in_plain_words(input_data: Any, expected: str) -> None:
+    preview = input_preview(input_data, USER_MESSAGE, NAMES)
+    assert preview == expected
+    assert "{{" not in preview and "}}" not in preview

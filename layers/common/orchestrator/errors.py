@@ -77,6 +77,16 @@ class PlanInvalid(OrchestratorError):
     http_status = 422
 
 
+class NoAgentFits(PlanInvalid):
+    """No agent in the catalog does what the request asks. Answered as `PlanInvalid` (its code), with
+    `details.closest_agents` naming the agents nearest to the request; planning ends at once (asking
+    again would not change the catalog)."""
+
+    @property
+    def code(self) -> str:
+        return "PlanInvalid"
+
+
 class PlannerUnavailable(OrchestratorError):
     http_status = 503
 

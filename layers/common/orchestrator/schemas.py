@@ -357,6 +357,12 @@ class StepView(OrchestratorModel):
     agent_name: str
     description: str
     input_data: dict[str, Any] | str
+    input_preview: str = Field(
+        default="",
+        description="What the agent will get, in plain words: the planned input with the person's "
+        "text in place of {{user_message}} and 'the output of step N (agent)' in place of "
+        "{{step_N_output}}; never template syntax (empty when the input is)",
+    )
     status: StepStatus
     price_microalgo: int
     resolved_input: str | None = None

@@ -1,7 +1,10 @@
 """Step input templating: `{{step_N_output}}`, `{{step_N_output.path}}` and `{{user_message}}`.
 
 A string that is exactly one reference becomes the referenced value itself (an object stays an
-object); a reference embedded in text is replaced by the value's text (JSON for non-strings)."""
+object); a reference embedded in text is replaced by the value's text (JSON for non-strings).
+
+`input_preview` says the same in plain words before anything ran: what an agent will get, with each
+reference named ("the output of step 1 (Medical Diagnosis Agent)") and never template syntax."""
 
 from __future__ import annotations
 
@@ -70,6 +73,44 @@ def _step_into(value: Any, key: str, step: int, so_far: list[str]) -> Any:
     raise StepInputError(
         f"This step's input refers to step_{step}_output.{'.'.join(so_far)}, which step {step}'s output does not have."
     )
+
+
+def input_preview(input_data: Any, user_message: str, agent_names: dict[int, str]) -> str:
+    """A planned input in plain words: `{{user_message}}` is the person's text, `{{step_N_output}}`
+    is "the output of step N (<agent>)" (`agent_names` by step number), `{{step_N_output.path}}` is
+    "the "path" of the output of step N (<agent>)"; an object is one "key: value" line per field
+    (underscores read as spaces). Empty input, empty string."""
+    if input_data is None or input_data == "" or input_data == {} or input_data == []:
+        return ""
+    return _preview(input_data, user_message, agent_names).strip()
+
+
+def _preview(value: Any, user_message: str, agent_names: dict[int, str]) -> str:
+    if isinstance(value, str):
+        named = _REFERENCE.sub(lambda match: _reference_words(match, user_message, agent_names), value)
+        return _LEFTOVER.sub(lambda match: match.group(1).strip(), named)
+    if isinstance(value, dict):
+        return "\n".join(
+            f"{str(key).replace('_', ' ')}: {_preview(item, user_message, agent_names)}"
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return ", ".join(_preview(item, user_message, agent_names) for item in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+# Braces that look like a reference but are none of the known ones: their words are kept, not the braces.
+_LEFTOVER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+
+
+def _reference_words(match: re.Match[str], user_message: str, agent_names: dict[int, str]) -> str:
+    if match.group(3):
+        return user_message
+    step = int(match.group(1))
+    name = agent_names.get(step)
+    output = f"the output of step {step}" + (f" ({name})" if name else "")
+    path = ".".join(part for part in (match.group(2) or "").split(".") if part)
+    return f'the "{path}" of {output}' if path else output
 
 
 def _as_text(value: Any) -> str:

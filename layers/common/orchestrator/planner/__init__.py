@@ -3,7 +3,13 @@
 `plan_workflow` asks a `Planner` (OpenAI, or the offline catalog planner), validates the plan
 against the catalog, and gives the planner one more try with the reasons when validation fails.
 Both tries share one time budget: `plan_workflow` records when the planning began
-(`planning_clock`), and a planner with a deadline counts from there (`planning_started`)."""
+(`planning_clock`), and a planner with a deadline counts from there (`planning_started`).
+
+What the person reads is kept apart from what the planner and the operator need: the reasons a plan
+was rejected go back to the planner (its second try) and to the logs; the error the person gets says
+in a sentence what happened and what to do (a plan over their budget, a request that needs too many
+steps, an answer that could not be used). When no agent fits (`NoAgentFits`), the error names the
+agents closest to the request (`details.closest_agents`)."""
 
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
-from orchestrator.errors import PlanInvalid
+from orchestrator.errors import NoAgentFits, PlanInvalid
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.observability import logger
 from orchestrator.templating import referenced_steps
 
 if TYPE_CHECKING:
@@ -51,9 +58,17 @@ def planning_clock() -> Iterator[float]:
 
 class Planner(Protocol):
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        *,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
-        """A plan for `user_message` from `catalog`; `feedback` lists why the previous plan was rejected."""
+        """A plan for `user_message` from `catalog`; `feedback` lists why the previous plan was
+        rejected; `budget_microalgo` is the most the person will pay for the whole plan (None: no
+        limit given). Raises `NoAgentFits` when nothing in the catalog does what is asked, and
+        `PlanInvalid` (a sentence for the person, the detail in `details.reasons`) when it has no plan."""
         ...
 
 
@@ -65,32 +80,49 @@ def validate_plan(
     budget_microalgo: int | None = None,
 ) -> list[str]:
     """Every reason the plan cannot run; empty when it can."""
-    reasons: list[str] = []
+    return [reason for _kind, reason in _problems(plan, catalog, max_steps, budget_microalgo)]
+
+
+def _problems(
+    plan: WorkflowPlan, catalog: list[AgentMetadata], max_steps: int, budget_microalgo: int | None
+) -> list[tuple[str, str]]:
+    """Each reason the plan cannot run with its kind: "budget" (it costs too much), "steps" (it has
+    too many) or "invalid" (the planner got it wrong)."""
+    reasons: list[tuple[str, str]] = []
     agents = {agent.id: agent for agent in catalog}
     if not plan.steps:
-        reasons.append("The plan has no steps.")
+        reasons.append(("invalid", "The plan has no steps."))
     if len(plan.steps) > max_steps:
-        reasons.append(f"The plan has {len(plan.steps)} steps; at most {max_steps} are allowed.")
+        reasons.append(("steps", f"The plan has {len(plan.steps)} steps; at most {max_steps} are allowed."))
     numbers = [step.step_number for step in plan.steps]
     if numbers != list(range(1, len(plan.steps) + 1)):
-        reasons.append(f"Steps must be numbered 1..{len(plan.steps)} in order; got {numbers}.")
+        reasons.append(("invalid", f"Steps must be numbered 1..{len(plan.steps)} in order; got {numbers}."))
     for step in plan.steps:
         agent = agents.get(step.agent_id)
         if agent is None:
-            reasons.append(f"Step {step.step_number}: agent {step.agent_id!r} is not in the catalog.")
+            reasons.append(
+                ("invalid", f"Step {step.step_number}: agent {step.agent_id!r} is not in the catalog.")
+            )
         elif not agent.is_active:
-            reasons.append(f"Step {step.step_number}: agent {agent.name!r} is not active.")
+            reasons.append(("invalid", f"Step {step.step_number}: agent {agent.name!r} is not active."))
         for ref in sorted(referenced_steps(step.input_data)):
             if ref >= step.step_number:
                 reasons.append(
-                    f"Step {step.step_number} refers to the output of step {ref}; "
-                    "a step may only use the outputs of earlier steps."
+                    (
+                        "invalid",
+                        f"Step {step.step_number} refers to the output of step {ref}; "
+                        "a step may only use the outputs of earlier steps.",
+                    )
                 )
             elif ref < 1:
-                reasons.append(f"Step {step.step_number} refers to step {ref}, which does not exist.")
+                reasons.append(
+                    ("invalid", f"Step {step.step_number} refers to step {ref}, which does not exist.")
+                )
     cost = plan_cost(plan, catalog)
     if budget_microalgo is not None and cost > budget_microalgo:
-        reasons.append(f"The plan costs {cost} µAlgo, more than the budget of {budget_microalgo} µAlgo.")
+        reasons.append(
+            ("budget", f"The plan costs {cost} µAlgo, more than the budget of {budget_microalgo} µAlgo.")
+        )
     return reasons
 
 
@@ -108,11 +140,15 @@ def plan_workflow(
     budget_microalgo: int | None = None,
 ) -> tuple[WorkflowPlan, int]:
     """A valid plan and its cost. A rejected plan is retried once with the reasons fed back, within
-    the same time budget as the first try (a planner's PlannerTimeout ends the planning)."""
+    the same time budget as the first try (a planner's PlannerTimeout ends the planning); a planner
+    that finds no agent for the request ends it too, with the closest agents named."""
     with planning_clock():
-        return _plan_with_feedback(
-            planner, user_message, catalog, max_steps=max_steps, budget_microalgo=budget_microalgo
-        )
+        try:
+            return _plan_with_feedback(
+                planner, user_message, catalog, max_steps=max_steps, budget_microalgo=budget_microalgo
+            )
+        except NoAgentFits as exc:
+            raise no_fit_error(user_message, catalog, exc) from exc
 
 
 def _plan_with_feedback(
@@ -124,31 +160,101 @@ def _plan_with_feedback(
     budget_microalgo: int | None,
 ) -> tuple[WorkflowPlan, int]:
     feedback: list[str] | None = None
-    reasons: list[str] = []
+    problems: list[tuple[str, str]] = []
     refusal: PlanInvalid | None = None
+    plan: WorkflowPlan | None = None
     for _ in range(2):
         try:
-            plan = planner.plan(user_message, catalog, feedback)
-        except PlanInvalid as exc:  # the planner itself found no plan: its own words say why
+            plan = planner.plan(user_message, catalog, feedback, budget_microalgo=budget_microalgo)
+        except NoAgentFits:
+            raise
+        except PlanInvalid as exc:  # the planner itself found no plan: its detail says why
             refusal = exc
-            feedback = reasons = _reasons_of(exc)
+            feedback = _reasons_of(exc)
             continue
         refusal = None
-        reasons = validate_plan(plan, catalog, max_steps=max_steps, budget_microalgo=budget_microalgo)
-        if not reasons:
+        problems = _problems(plan, catalog, max_steps, budget_microalgo)
+        if not problems:
             return _named(plan, catalog), plan_cost(plan, catalog)
-        feedback = reasons
+        feedback = [reason for _kind, reason in problems]
     if refusal is not None:
-        raise refusal
-    raise PlanInvalid(
-        "The planner could not produce a valid plan: " + " ".join(reasons), details={"reasons": reasons}
+        # The person reads the planner's sentence; the detail it gave (a model's own words, a
+        # validation error) is for the logs.
+        logger.warning("planning failed: the planner gave no plan", extra={"reasons": _reasons_of(refusal)})
+        raise PlanInvalid(refusal.message)
+    assert plan is not None
+    reasons = [reason for _kind, reason in problems]
+    logger.warning("planning failed: the plan was rejected twice", extra={"reasons": reasons})
+    raise _rejected(plan, catalog, problems, max_steps=max_steps, budget_microalgo=budget_microalgo)
+
+
+def _rejected(
+    plan: WorkflowPlan,
+    catalog: list[AgentMetadata],
+    problems: list[tuple[str, str]],
+    *,
+    max_steps: int,
+    budget_microalgo: int | None,
+) -> PlanInvalid:
+    """The error for a plan rejected twice, in the person's words: over their budget, too many steps,
+    or an answer the planner got wrong (whose detail only the logs keep)."""
+    kinds = {kind for kind, _reason in problems}
+    if "invalid" in kinds:
+        return PlanInvalid(
+            "The planner's answer could not be used as a plan. Nothing was saved; try again, or put "
+            "the request in other words."
+        )
+    reasons = [reason for _kind, reason in problems]
+    if "budget" in kinds and budget_microalgo is not None:
+        cost = plan_cost(plan, catalog)
+        return PlanInvalid(
+            f"The plan the planner found costs {_algo(cost)}, more than your budget of "
+            f"{_algo(budget_microalgo)}. Raise the budget, or ask for less.",
+            details={"reasons": reasons, "cost_microalgo": cost, "budget_microalgo": budget_microalgo},
+        )
+    return PlanInvalid(
+        f"This request needs more than {max_steps} steps, the most a workflow may have. Ask for fewer "
+        "things at once.",
+        details={"reasons": reasons, "max_steps": max_steps},
     )
+
+
+def _algo(microalgo: int) -> str:
+    return f"{microalgo / 1_000_000:,.6f}".rstrip("0").rstrip(".") + " ALGO"
 
 
 def _reasons_of(exc: PlanInvalid) -> list[str]:
     details = exc.details if isinstance(exc.details, dict) else {}
     reasons = details.get("reasons")
     return [str(r) for r in reasons] if isinstance(reasons, list) and reasons else [exc.message]
+
+
+def no_fit_error(user_message: str, catalog: list[AgentMetadata], exc: PlanInvalid) -> NoAgentFits:
+    """The answer when no agent does what is asked: the agents closest to the request, named in the
+    message and listed in `details.closest_agents` ({id, name, description}); what the planner said
+    goes to the logs."""
+    from orchestrator.planner.offline import closest_agents
+
+    logger.info("no agent fits the request", extra={"reasons": _reasons_of(exc)})
+    closest = closest_agents(user_message, catalog, limit=3)
+    names = [agent.name for agent in closest]
+    if not names:
+        message = "No agent in the catalog can do this."
+    else:
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        message = (
+            f"No agent in the catalog can do this. The closest {'is' if len(names) == 1 else 'are'} "
+            f"{listed}: ask for what {'it does' if len(names) == 1 else 'one of them does'}, in its words, "
+            "or see the list of agents."
+        )
+    return NoAgentFits(
+        message,
+        details={
+            "closest_agents": [
+                {"id": agent.id, "name": agent.name, "description": agent.description} for agent in closest
+            ]
+        },
+    )
 
 
 def _named(plan: WorkflowPlan, catalog: list[AgentMetadata]) -> WorkflowPlan:

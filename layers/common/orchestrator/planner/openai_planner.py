@@ -9,7 +9,11 @@ Time: API Gateway cuts every request at 30 s, so one planning has a deadline
 feedback included (`plan_workflow` starts the clock). Each call waits at most the time left; 408, 409,
 429, 5xx and connection errors are retried (at most `max_retries` times, with the SDK's backoff and
 server-directed waits) only while the deadline leaves room. A model that does not answer in time is
-504 `PlannerTimeout`; one that keeps failing is 503 `PlannerUnavailable`."""
+504 `PlannerTimeout`; one that keeps failing is 503 `PlannerUnavailable`.
+
+Errors speak to the person ("The planner did not answer within 24 seconds. ..."); what an operator
+needs (the HTTP status, OpenAI's own message, the validation error of an answer that is not a plan)
+goes to the logs, and the reasons for a rejected answer go back to the model on its second try."""
 
 from __future__ import annotations
 
@@ -22,8 +26,15 @@ from typing import Any
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import ConfigDict, Field, ValidationError
 
-from orchestrator.errors import OrchestratorError, PlanInvalid, PlannerTimeout, PlannerUnavailable
+from orchestrator.errors import (
+    NoAgentFits,
+    OrchestratorError,
+    PlanInvalid,
+    PlannerTimeout,
+    PlannerUnavailable,
+)
 from orchestrator.models import AgentMetadata, OrchestratorModel, WorkflowPlan, WorkflowStep
+from orchestrator.observability import logger
 from orchestrator.planner import planning_started
 
 
@@ -66,12 +77,36 @@ Rules:
   describes and its "example_input" shows. When "example_input" is a JSON object, write a JSON
   object (as text) with the same keys and this request's values; when it is plain text (or absent),
   write plain text.
+- Give each step the WHOLE part of the request meant for it, in the person's own words: the full
+  text to summarise or analyse (never only the instruction, such as "Summarize this review"), every
+  symptom and how the person feels (their mood), every ingredient and preference. Do not shorten,
+  paraphrase or leave out any of it. An agent that works on a text (its "data_input" says "the
+  text") gets that text alone, without the instruction around it.
 - A step may use the output of an EARLIER step by writing {{{{step_N_output}}}} (or
   {{{{step_N_output.field}}}} for a field of a JSON output; "example_output" shows an agent's
   fields); {{{{user_message}}}} is the user's request.
 - Never refer to the same or a later step. Prefer cheaper agents when two fit equally well.
+- The plan's cost is the sum of its agents' "price_microalgo" (1 ALGO = 1000000 microalgo). {budget}
+- If no agent in the catalog can do what is asked, answer with no steps and say in "reasoning" what
+  is missing.
 Catalog (JSON):
 {catalog}"""
+
+NO_BUDGET = "The person gave no budget."
+BUDGET = (
+    "The person's budget is {microalgo} microalgo ({algo} ALGO) for the whole plan: its cost must not "
+    "exceed it. When everything asked cannot fit, plan what matters most within it and say in "
+    '"reasoning" what was left out.'
+)
+
+
+def budget_rule(budget_microalgo: int | None) -> str:
+    """The prompt's sentence about the person's budget."""
+    if budget_microalgo is None:
+        return NO_BUDGET
+    algo = f"{budget_microalgo / 1_000_000:.6f}".rstrip("0").rstrip(".")
+    return BUDGET.format(microalgo=budget_microalgo, algo=algo)
+
 
 # What the model is shown of each agent: the marketplace's own columns, as the seed's planner read them.
 LISTED_FIELDS = (
@@ -91,6 +126,17 @@ def catalog_listing(catalog: list[AgentMetadata]) -> list[dict[str, Any]]:
     """The active agents as the model sees them: `LISTED_FIELDS` of each, in catalog order."""
     return [{field: getattr(agent, field) for field in LISTED_FIELDS} for agent in catalog if agent.is_active]
 
+
+# What the person reads when the planning model cannot help (the detail is logged).
+UNAVAILABLE = "The planner is busy or unavailable right now. Nothing was saved; try again in a minute."
+MISCONFIGURED = (
+    "The planner is not available: it is misconfigured on our side and an operator has been told. "
+    "Nothing was saved; try again later."
+)
+NOT_A_PLAN = (
+    "The planner's answer could not be used as a plan. Nothing was saved; try again, or put the "
+    "request in other words."
+)
 
 # Retries, as the OpenAI SDK does them (its own retries are off: they cannot see the deadline).
 MIN_TRY_SECONDS = 0.5  # a call is not started with less time left than this
@@ -126,17 +172,33 @@ class OpenAIPlanner:
         )
 
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        *,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         deadline = planning_started() + self.deadline_seconds
-        completion = self._complete(self._messages(user_message, catalog, feedback), deadline)
+        messages = self._messages(user_message, catalog, feedback, budget_microalgo)
+        completion = self._complete(messages, deadline)
         if not completion.choices:
-            raise PlannerUnavailable("The planning model returned no answer.")
+            logger.warning("the planning model answered without choices", extra={"model": self.model})
+            raise PlannerUnavailable(UNAVAILABLE)
         message = completion.choices[0].message
         if getattr(message, "refusal", None):
             reason = f"The planning model refused the request: {message.refusal}"
-            raise PlanInvalid(reason, details={"reasons": [reason]})
-        return _plan_from_json(message.content or "")
+            raise PlanInvalid(
+                "The planner would not plan this request. Nothing was saved; put it in other words.",
+                details={"reasons": [reason]},
+            )
+        plan = _plan_from_json(message.content or "")
+        if not plan.steps:
+            raise NoAgentFits(
+                "No agent in the catalog can do this.",
+                details={"reasons": [plan.reasoning or "The planning model answered with no steps."]},
+            )
+        return plan
 
     def _complete(self, messages: list[dict[str, str]], deadline: float) -> Any:
         """The model's completion, tried again after a passing failure while the deadline allows."""
@@ -167,33 +229,49 @@ class OpenAIPlanner:
                 retries += 1
 
     def _took_too_long(self) -> PlannerTimeout:
+        logger.warning(
+            "the planning model did not answer in time",
+            extra={"model": self.model, "deadline_seconds": self.deadline_seconds},
+        )
         return PlannerTimeout(
-            f"Planning took too long: the planning model did not answer within {self.deadline_seconds:g} s. "
-            "Nothing was saved; try again in a moment."
+            f"Planning took too long: the planner did not answer within {self.deadline_seconds:g} "
+            f"second{'' if self.deadline_seconds == 1 else 's'}. Nothing was saved; try again in a minute."
         )
 
     def _failure(self, exc: Exception) -> OrchestratorError:
+        """The person's error for a call that failed for good; the detail goes to the logs."""
         import openai
 
         if isinstance(exc, openai.APITimeoutError):
             return self._took_too_long()
+        detail: dict[str, Any] = {
+            "model": self.model,
+            "error_type": type(exc).__name__,
+            "error_message": str(exc),
+        }
         if isinstance(exc, openai.APIStatusError):
+            detail["status_code"] = exc.status_code
             if exc.status_code in (401, 403):
-                return PlannerUnavailable(
-                    f"The planning model refused our credentials (HTTP {exc.status_code}); "
-                    "check OPENAI_API_KEY and OPENAI_BASE_URL."
+                logger.error(
+                    "the planning model refused our credentials: check OPENAI_API_KEY and OPENAI_BASE_URL",
+                    extra=detail,
                 )
-            return PlannerUnavailable(
-                f"The planning model answered HTTP {exc.status_code}; try again in a moment."
-            )
-        return PlannerUnavailable(f"The planning model could not be reached: {type(exc).__name__}.")
+                return PlannerUnavailable(MISCONFIGURED)
+        logger.warning("the planning model failed", extra=detail)
+        return PlannerUnavailable(UNAVAILABLE)
 
     def _messages(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None,
+        budget_microalgo: int | None = None,
     ) -> list[dict[str, str]]:
         listing = catalog_listing(catalog)
         system = SYSTEM_PROMPT.format(
-            max_steps=self.max_steps, catalog=json.dumps(listing, ensure_ascii=False)
+            max_steps=self.max_steps,
+            budget=budget_rule(budget_microalgo),
+            catalog=json.dumps(listing, ensure_ascii=False),
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user_message}]
         if feedback:
@@ -264,7 +342,7 @@ def _plan_from_json(content: str) -> WorkflowPlan:
         where = ".".join(str(part) for part in first["loc"])
         problem = f"{where}: {first['msg']}" if where else first["msg"]
         reason = f"The planning model's answer is not a plan: {problem}."
-        raise PlanInvalid(reason, details={"reasons": [reason]}) from exc
+        raise PlanInvalid(NOT_A_PLAN, details={"reasons": [reason]}) from exc
 
 
 def _input_value(text: str) -> dict[str, Any] | str:

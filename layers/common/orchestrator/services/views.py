@@ -11,6 +11,7 @@ from orchestrator.errors import NotFound
 from orchestrator.models import StepResult, StepStatus, WorkflowRecord
 from orchestrator.schemas import StepView, WorkflowView
 from orchestrator.store import Store
+from orchestrator.templating import input_preview
 
 if TYPE_CHECKING:
     from orchestrator.adapters import Dependencies
@@ -48,6 +49,11 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
         agent_name=planned.agent_name,
         description=planned.description,
         input_data=planned.input_data,
+        input_preview=input_preview(
+            planned.input_data,
+            workflow.user_message,
+            {s.step_number: s.agent_name for s in workflow.plan.steps},
+        ),
         status=step.status,
         price_microalgo=step.price_microalgo,
         resolved_input=step.input,

@@ -50,23 +50,28 @@ _RERUNNABLE_STEP_STATUSES = frozenset(
 
 
 def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id: str) -> WorkflowView:
-    from orchestrator.planner import plan_workflow  # the planner pulls in more than the other routes need
+    # The planner pulls in more than the other routes need. Its deadline counts from here, so that
+    # reading the catalog is inside it and the person has an answer well before the gateway's 30 s.
+    from orchestrator.planner import plan_workflow, planning_clock
 
-    checked = check_catalog(
-        deps.store.list_agents(active_only=True), url_template=deps.settings.agent_url_template
-    )
-    for left_out in checked.describe_left_out():
-        logger.warning("agent left out of planning: %s", left_out)
-    catalog = checked.hireable
-    if not catalog:
-        raise PlanInvalid("The agent catalog is empty: there is no agent to plan with.")
-    plan, total_cost = plan_workflow(
-        deps.planner,
-        request.user_message,
-        catalog,
-        max_steps=deps.settings.max_steps,
-        budget_microalgo=request.budget_microalgo,
-    )
+    with planning_clock():
+        checked = check_catalog(
+            deps.store.list_agents(active_only=True), url_template=deps.settings.agent_url_template
+        )
+        for left_out in checked.describe_left_out():
+            logger.warning("agent left out of planning: %s", left_out)
+        catalog = checked.hireable
+        if not catalog:
+            raise PlanInvalid(
+                "There is no agent to plan with right now: the catalog has no agent that can be hired."
+            )
+        plan, total_cost = plan_workflow(
+            deps.planner,
+            request.user_message,
+            catalog,
+            max_steps=deps.settings.max_steps,
+            budget_microalgo=request.budget_microalgo,
+        )
     agents = {agent.id: agent for agent in catalog}
     workflow = WorkflowRecord(
         workflow_id=str(uuid.uuid4()),
@@ -127,7 +132,7 @@ def start_workflow(
     start_step = next((s.step_number for s in steps if s.status != StepStatus.SUCCEEDED), None)
     if start_step is None:
         raise InvalidState("Every step of this workflow has already succeeded.")
-    to_repay = [s for s in steps if s.step_number >= start_step and _paid_job_is_over(s)]
+    to_repay = [s for s in steps if s.step_number >= start_step and paid_job_is_over(s)]
     consented = set(repay_steps)
     without_consent = [s.step_number for s in to_repay if s.step_number not in consented]
     if without_consent:
@@ -178,7 +183,8 @@ def start_workflow(
 _JOB_OVER_CODES = frozenset({AgentJobFailed.__name__, AgentLostJob.__name__})
 
 
-def _paid_job_is_over(step: StepResult) -> bool:
+def paid_job_is_over(step: StepResult) -> bool:
+    """Whether the step was paid for a job its agent could not deliver: running it again pays again."""
     return (
         step.status == StepStatus.FAILED
         and step.receipt is not None
