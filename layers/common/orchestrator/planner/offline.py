@@ -178,6 +178,7 @@ _NEXT_TASK = re.compile(
     r"\s*(?:and\s+then|then|also|after\s+that|afterwards|finally|next|plus|and\s+also)\b", re.IGNORECASE
 )
 _COLON = re.compile(r":(?=\s)")
+_SENTENCE_GAP = re.compile(r"[.!?\s]*")
 _QUOTED = re.compile(r"\"([^\"]+)\"|\u201c([^\u201d]+)\u201d")
 _POINTER = re.compile(r"\b(?:this|these|the\s+following|below)\b", re.IGNORECASE)
 _MASK = "\x00"  # stands for quoted characters while the request is cut (never in a request)
@@ -397,8 +398,7 @@ class _Reader:
             if self._has_task(sentence_start, colon.start()):
                 return _Content(colon.end(), self._content_end(colon.end()), sentence_start, colon.start())
         for s_start, s_end in self._sentences(0, len(self.masked)):
-            after = self.masked[s_end:]
-            rest = s_end + len(after) - len(after.lstrip(".!?\n \t"))
+            rest = _SENTENCE_GAP.match(self.masked, s_end).end()  # type: ignore[union-attr]
             if rest >= len(self.masked) or not _POINTER.search(self.masked, s_start, s_end):
                 continue
             if self._has_task(s_start, s_end, text_agents_only=True):
