@@ -84,7 +84,8 @@ function treeEntries(value: Record<string, unknown> | unknown[], depth: number, 
     list ? 'ol' : 'ul',
     { class: `json-entries${list ? ' json-entries--list' : ''}` },
     entriesOf(value).map(([key, child], i) => {
-      const keyLabel = list ? null : h('span', { class: 'json-key' }, `${key}:`)
+      // List items are numbered from 1 ("1."), fields named ("title:").
+      const keyLabel = h('span', { class: 'json-key' }, list ? `${key}.` : `${key}:`)
       const childPath = `${path}-${i}`
       if (isContainer(child)) {
         const empty = Array.isArray(child) ? child.length === 0 : Object.keys(child).length === 0
@@ -92,13 +93,13 @@ function treeEntries(value: Record<string, unknown> | unknown[], depth: number, 
         const node = h(
           'details',
           { class: 'json-node', testid: childPath },
-          h('summary', {}, keyLabel ?? h('span', { class: 'json-key' }, `${key}.`), ' ', h('span', { class: 'muted' }, sizeOf(child))),
+          h('summary', {}, keyLabel, ' ', h('span', { class: 'muted' }, sizeOf(child))),
           treeEntries(child, depth + 1, childPath),
         )
         node.open = depth + 1 < OPEN_LEVELS
         return h('li', {}, node)
       }
-      return h('li', {}, keyLabel, keyLabel ? ' ' : null, leaf(child))
+      return h('li', {}, keyLabel, ' ', leaf(child))
     }),
   )
 }

@@ -210,11 +210,12 @@ export function formatElapsed(ms: number): string {
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`
 }
 
-/** What the cancel confirmation says: what stops, and what happens to the steps already paid. */
+/** What the cancel confirmation says (under its heading "Cancel the workflow?"): what stops, and
+ * what happens to the steps already paid. */
 export function cancelConfirmationText(workflow: WorkflowView): string {
   const paid = paidStepsOf(workflow)
   const paidLine = paid.length
-    ? `You have paid for ${stepsInWords(paid)}: those payments are kept, and paid steps will not be charged again when you resume.`
+    ? `You have paid for ${stepsInWords(paid)}: ${paid.length === 1 ? 'that payment is' : 'those payments are'} kept, and paid steps will not be charged again when you resume.`
     : 'Nothing has been paid yet. If you resume later, paid steps will not be charged again.'
-  return `Cancel this workflow? The steps still to come will not run and nothing more is charged. ${paidLine}`
+  return `The steps still to come will not run and nothing more is charged. ${paidLine}`
 }

@@ -67,7 +67,7 @@ describe('agent output', () => {
     const cast = tree.querySelector('[data-testid="out-node-1"]') as HTMLDetailsElement
     expect(cast.tagName).toBe('DETAILS')
     expect(cast.querySelector('summary')?.textContent).toBe('cast: 2 items')
-    expect(Array.from(cast.querySelectorAll('ol > li')).map((li) => li.textContent)).toEqual(['Ben', 'Hugh'])
+    expect(Array.from(cast.querySelectorAll('ol > li')).map((li) => li.textContent)).toEqual(['1. Ben', '2. Hugh'])
     expect(cast.open).toBe(true)
     const about = tree.querySelector('[data-testid="out-node-2"]') as HTMLDetailsElement
     expect(about.querySelector('summary')?.textContent).toBe('about: 2 fields')

@@ -64,3 +64,14 @@ def request_and_open_plan(page: object, stack: LocalStack) -> str:
     page.wait_for_url("**/workflow/*")
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
     return page.url.rsplit("/", 1)[-1]
+
+
+def confirm_cancel(page: object) -> None:
+    """Cancel the open workflow: the Cancel button asks on the page first, then confirm."""
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    page.get_by_test_id("cancel").click()
+    expect(page.get_by_test_id("cancel-confirm-panel")).to_be_visible()
+    page.get_by_test_id("cancel-confirm").click()
+    expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")

@@ -47,10 +47,13 @@ def test_seed_example_from_request_to_final_output(page: object, stack: LocalSta
     for step in (1, 2):
         pay(page, step)
         expect(page.get_by_test_id(f"step-status-{step}")).to_have_attribute("data-status", "succeeded")
-        expect(page.get_by_test_id(f"step-output-{step}")).to_be_visible()
+    expect(page.get_by_test_id("step-output-1")).to_be_visible()
 
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "completed")
     expect(page.get_by_test_id("final-output")).to_contain_text("recommendations")
+    # The last step's output is the final output: shown once, at the top; the step points there.
+    expect(page.get_by_test_id("step-output-2")).to_have_count(0)
+    expect(page.get_by_test_id("step-output-ref-2")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "completed.png"), full_page=True)
 
     # Reloaded, the page shows the same finished workflow (state comes from the API).
@@ -68,6 +71,7 @@ def test_cancel_while_awaiting_payment_then_resume(page: object, stack: LocalSta
     expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "awaiting_payment")
 
     page.get_by_test_id("cancel").click()
+    page.get_by_test_id("cancel-confirm").click()
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
     expect(page.get_by_test_id("step-pay-1")).to_be_hidden()
     page.screenshot(path=str(ARTIFACTS / "cancelled.png"), full_page=True)
@@ -105,7 +109,7 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
         expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
         page.get_by_test_id("approve-start").click()
         pay(page, 1)
-        first_receipt = page.get_by_test_id("step-receipt-1").inner_text()
+        first_receipt = page.get_by_test_id("step-receipt-1-summary").inner_text()
 
         # The agent fails the paid job: the page says plainly that resuming pays again, and offers
         # only the consent button (no plain Resume).
@@ -128,7 +132,7 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
         consent.click()
         expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "awaiting_payment")
         expect(page.get_by_test_id("step-pay-1")).to_be_visible()
-        expect(page.get_by_test_id("step-earlier-receipt-1-0")).to_have_text(
+        expect(page.get_by_test_id("step-earlier-receipt-1-0-summary")).to_have_text(
             f"Earlier payment, kept: {first_receipt}"
         )
         expect(page.get_by_test_id("step-receipt-1")).to_be_hidden()
@@ -137,6 +141,7 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
         if AXE.is_file():
             assert _serious_accessibility_violations(page) == []
         page.get_by_test_id("cancel").click()
+        page.get_by_test_id("cancel-confirm").click()
         expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
     finally:
         deps.planner = planner

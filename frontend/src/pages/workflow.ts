@@ -418,7 +418,8 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const panel = walletPanel(ctx.wallets, () => render())
 
   // What to do next: the one box the page leads with.
-  const nextTitle = h('h2', { id: 'next-action-title', testid: 'next-action-title', tabindex: -1 })
+  const nextTitleText = h('span', { testid: 'next-action-title-text' })
+  const nextTitle = h('h2', { id: 'next-action-title', testid: 'next-action-title', tabindex: -1 }, nextTitleText)
   const nextSpinner = h('span', { class: 'spinner', testid: 'next-action-spinner', 'aria-hidden': 'true' })
   const nextElapsed = h('span', { class: 'elapsed', testid: 'next-action-elapsed' })
   const nextSince = h('span', { class: 'since', testid: 'next-action-since' }, ' since ', nextElapsed)
@@ -439,7 +440,6 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     nextSlot,
     h('div', { class: 'actions' }, resume, repayResume, goToApprove),
   )
-  nextTitle.append(nextSince)
   let shownAction: NextAction | null = null
   /** When the person began waiting for each step's agent (ms), by step. */
   const waitingSince = new Map<number, number>()
@@ -460,7 +460,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const walletHome = h('div', { class: 'wallet-home' }, panel.element)
   const controls = h(
     'section',
-    { class: 'card controls', 'aria-label': 'Approve or cancel', testid: 'workflow-controls' },
+    { class: 'controls', 'aria-label': 'Approve or cancel', testid: 'workflow-controls' },
     planFunds,
     h('div', { class: 'actions' }, approveStart, cancel),
     cancelConfirm,
@@ -525,8 +525,13 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   function updateElapsed(): void {
     const action = shownAction
     const since = action && action.kind === 'waiting' && action.step !== null ? waitingSince.get(action.step) : undefined
-    show(nextSince, since !== undefined)
-    if (since !== undefined) setText(nextElapsed, formatElapsed(Date.now() - since))
+    // In the heading only while waiting: "Waiting for <agent> since 12 s".
+    if (since === undefined) {
+      nextSince.remove()
+      return
+    }
+    setText(nextElapsed, formatElapsed(Date.now() - since))
+    if (nextSince.parentElement !== nextTitle) nextTitle.appendChild(nextSince)
   }
   const ticker = setInterval(updateElapsed, 1000)
 
@@ -537,11 +542,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     nextBox.dataset.kind = action.kind
     if (action.step !== null) nextBox.dataset.step = String(action.step)
     else delete nextBox.dataset.step
-    if (nextTitle.firstChild?.nodeType === Node.TEXT_NODE) {
-      if (nextTitle.firstChild.textContent !== action.title) nextTitle.firstChild.textContent = action.title
-    } else {
-      nextTitle.insertBefore(document.createTextNode(action.title), nextTitle.firstChild)
-    }
+    setText(nextTitleText, action.title)
     setText(nextAnnounce, action.title)
     setText(nextDetail, action.detail)
     show(nextDetail, !!action.detail)
@@ -565,7 +566,8 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     wanted.forEach((el, i) => {
       if (nextSlot.children[i] !== el) nextSlot.insertBefore(el, nextSlot.children[i] ?? null)
     })
-    show(walletHome, !paying)
+    // Nothing left to pay once completed: no wallet panel then.
+    show(walletHome, !paying && wf.status !== 'completed')
     // A new action: bring it into view (the first one is at the top already).
     if (changed) scrollTo(nextBox)
   }
