@@ -8,7 +8,8 @@ the mirror against the real migrated database). It answers the way PostgREST doe
 `Prefer` handling, error bodies with SQLSTATE codes.
 
 Emulated: `GET|POST|PATCH /rest/v1/<table>` with filters `eq.`, `in.(…)`, `is.null` and their
-`not.` forms, `select`, `order`, `limit`, `on_conflict` (upserts need a unique constraint on exactly
+`not.` forms, logic trees `or=(…)`/`and=(…)` of comparisons (`eq`, `neq`, `lt`, `lte`, `gt`, `gte`,
+`is.null`; values in double quotes when they hold reserved characters), `select`, `order`, `limit`, `on_conflict` (upserts need a unique constraint on exactly
 those columns, as PostgreSQL does: agents on `id`, jobs on `job_id`, access_tokens on
 `workflow_id,step_number,job_id`), `columns`, `Prefer: return=…, resolution=…, missing=default`;
 and `POST /rest/v1/rpc/orchestrator_create_workflow`. Each request is one transaction: it applies
@@ -468,6 +469,88 @@ def _split_list(text: str) -> list[str]:
     return items
 
 
+# --- logic trees: or=(…), and=(…) ------------------------------------------------------------------------
+
+# A condition (column, operator, value) or a nested tree ("and" | "or", [nodes]).
+LogicNode = tuple[str, Any]
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+}
+
+
+def _parse_logic_tree(table: Table, text: str) -> list[LogicNode]:
+    """`(a.lt."x,y",and(b.eq.1,c.is.null))` → its conditions, as PostgREST reads a logic tree:
+    values with reserved characters in double quotes. Only comparisons and `is.null` are emulated."""
+    if not (text.startswith("(") and text.endswith(")")):
+        raise PgError("PGRST100", f'"failed to parse logic tree ({text})"')
+    nodes: list[LogicNode] = []
+    for item in _split_top_level(text[1:-1]):
+        for logic in ("and", "or"):
+            if item.startswith(f"{logic}(") and item.endswith(")"):
+                nodes.append((logic, _parse_logic_tree(table, item[len(logic) :])))
+                break
+        else:
+            column, _, rest = item.partition(".")
+            op, _, operand = rest.partition(".")
+            if column not in table.columns:
+                raise PgError("42703", f"column {table.name}.{column} does not exist")
+            if op == "is" and operand == "null":
+                nodes.append((column, ("is", None)))
+            elif op in _COMPARISONS:
+                value = operand[1:-1] if len(operand) >= 2 and operand[0] == operand[-1] == '"' else operand
+                nodes.append((column, (op, _from_filter(table, column, value))))
+            else:
+                raise PgError("PGRST100", f"postgrest_fake does not emulate {item} in a logic tree")
+    return nodes
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside double quotes and parentheses."""
+    items, current, depth, quoted = [], "", 0, False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        if char == "," and not quoted and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    return items
+
+
+def _tree_columns(nodes: list[LogicNode]) -> list[str]:
+    columns: list[str] = []
+    for name, node in nodes:
+        columns += _tree_columns(node) if name in ("and", "or") else [name]
+    return columns
+
+
+def _tree_holds(tree: tuple[str, list[LogicNode]], row: Row) -> bool:
+    """SQL's answer, with a NULL compared to anything false."""
+    logic, nodes = tree
+    results = []
+    for name, node in nodes:
+        if name in ("and", "or"):
+            results.append(_tree_holds((name, node), row))
+            continue
+        op, operand = node
+        value = row[name]
+        results.append(
+            value is None if op == "is" else value is not None and _COMPARISONS[op](value, operand)
+        )
+    return all(results) if logic == "and" else any(results)
+
+
 # --- the emulator -------------------------------------------------------------------------------------
 
 
@@ -475,6 +558,7 @@ class FakePostgrest:
     """Install with `fake.install(respx_router)`; `fake.requests` records every request received."""
 
     RESERVED_PARAMS = frozenset({"select", "order", "limit", "offset", "on_conflict", "columns"})
+    LOGIC_PARAMS = frozenset({"or", "and"})
 
     def __init__(
         self, base_url: str = "https://fake-project.supabase.co", api_key: str = "service-role-key"
@@ -557,7 +641,7 @@ class FakePostgrest:
         matches null; negated (`not.`) they match what SQL's NOT matches (never a null for eq/in)."""
         filters: list[tuple[str, str, bool, set[Any]]] = []
         for key, raw in request.url.params.multi_items():
-            if key in self.RESERVED_PARAMS:
+            if key in self.RESERVED_PARAMS or key in self.LOGIC_PARAMS:
                 continue
             self._known(table, [key])
             negated = raw.startswith("not.")
@@ -583,6 +667,13 @@ class FakePostgrest:
 
     def _matching(self, table: Table, request: httpx.Request) -> list[Row]:
         filters = self._filters(table, request)
+        trees = [
+            (key, _parse_logic_tree(table, raw))
+            for key, raw in request.url.params.multi_items()
+            if key in self.LOGIC_PARAMS
+        ]
+        for _, tree in trees:
+            self._known(table, _tree_columns(tree))
 
         def matches(row: Row) -> bool:
             for column, op, negated, values in filters:
@@ -592,7 +683,7 @@ class FakePostgrest:
                         return False
                 elif value is None or (value in values) == negated:
                     return False
-            return True
+            return all(_tree_holds((key, tree), row) for key, tree in trees)
 
         return [row for row in self.rows[table.name] if matches(row)]
 

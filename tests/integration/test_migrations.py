@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -705,6 +705,7 @@ def test_migrations_are_ordered_files_each_one_transaction() -> None:
         "20251201100100_orchestrator_columns.sql",
         "20251201100200_orchestrator_access.sql",
         "20251201100300_agent_push_lookup.sql",
+        "20251201100400_workflow_history.sql",
     ]
     for path in MIGRATIONS:
         code = top_level_code(path).strip()
@@ -1002,6 +1003,26 @@ def test_a_user_reads_only_their_own_workflows_steps_jobs_and_payments(
         assert column(conn, "select workflow_id::text from step_results") == [b]
         for table in ("step_results", "payments", "jobs"):
             assert column(conn, f"select count(*) from {table} where workflow_id = %s", [a]) == [0]
+
+
+def test_a_page_of_a_users_workflows_is_read_from_the_history_index(
+    shape: Shape, conn: psycopg.Connection[Any]
+) -> None:
+    """The query of GET /api/workflows (SupabaseStore.list_user_workflows: a keyset page, newest
+    first) can be answered by walking workflows_user_id_created_at_idx, without a sort."""
+    stamp = datetime(2026, 11, 30, tzinfo=UTC)
+    with conn.transaction():
+        conn.execute("set local enable_seqscan = off")  # a few rows: a scan would be cheaper here
+        plan = column(
+            conn,
+            "explain select workflow_id from public.workflows where user_id = %s and created_at is not null "
+            "and (created_at < %s or (created_at = %s and workflow_id < %s)) "
+            "order by created_at desc, workflow_id desc limit 21",
+            [USER_A, stamp, stamp, str(uuid.uuid4())],
+        )
+    text = "\n".join(plan)
+    assert "workflows_user_id_created_at_idx" in text, text
+    assert "Sort" not in text, text
 
 
 def test_a_user_without_workflows_and_a_stranger_see_nothing(

@@ -28,6 +28,7 @@ from orchestrator.models import (
     PaymentRecord,
     StepResult,
     StepStatus,
+    WorkflowHeader,
     WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
@@ -393,6 +394,65 @@ def test_jobs_and_access_tokens(store: Store) -> None:
     assert store.get_access_token(workflow.workflow_id, 2, "J1") is None
 
 
+def test_a_users_workflows_are_listed_newest_first_a_page_at_a_time(store: Store) -> None:
+    base = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+    made: list[WorkflowRecord] = []
+    # Created at 0, 1, 2, 2, 3 seconds (two at the same moment: ordered by id), steps 1, 2, 1, 2, 1.
+    for n, offset in enumerate([0, 1, 2, 2, 3]):
+        workflow, steps = make_workflow(1 + n % 2)
+        workflow = workflow.model_copy(update={"created_at": base + timedelta(seconds=offset)})
+        store.create_workflow(workflow, steps)
+        made.append(workflow)
+    other, other_steps = make_workflow(1)
+    store.create_workflow(other.model_copy(update={"user_id": str(uuid.uuid4())}), other_steps)
+    newest_first = sorted(made, key=lambda w: (w.created_at, w.workflow_id), reverse=True)
+
+    listed = store.list_user_workflows(USER_ID, limit=10)
+    assert listed == [WorkflowHeader.of(w) for w in newest_first]
+    assert [h.step_count for h in listed] == [len(w.plan.steps) for w in newest_first]
+    pages, after = [], None
+    while True:
+        page = store.list_user_workflows(USER_ID, limit=2, after=after)
+        if not page:
+            break
+        pages.append([h.workflow_id for h in page])
+        after = (page[-1].created_at, page[-1].workflow_id)
+    ids = [w.workflow_id for w in newest_first]
+    assert pages == [ids[0:2], ids[2:4], ids[4:5]]  # the tie is split across pages, nothing repeated
+    assert store.list_user_workflows(str(uuid.uuid4()), limit=10) == []
+    # A status change moves nothing: the order is by creation.
+    store.update_workflow(
+        ids[-1], expected={WorkflowStatus.PLANNED}, changes={"status": WorkflowStatus.CANCELLED}
+    )
+    assert [h.workflow_id for h in store.list_user_workflows(USER_ID, limit=10)] == ids
+    assert store.list_user_workflows(USER_ID, limit=10)[-1].status == WorkflowStatus.CANCELLED
+
+
+def test_sqlite_adds_the_creation_time_column_to_an_older_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    from orchestrator.store.sqlite import SCHEMA_VERSION
+
+    path = tmp_path / "db.sqlite3"
+    workflow, _ = make_workflow(1)
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE workflows (workflow_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, "
+        "status TEXT NOT NULL, data TEXT NOT NULL);"
+        f"PRAGMA user_version = {SCHEMA_VERSION};"
+    )
+    conn.execute(
+        "INSERT INTO workflows VALUES (?, ?, ?, ?)",
+        (workflow.workflow_id, workflow.user_id, workflow.status.value, workflow.model_dump_json()),
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    assert store.get_workflow(workflow.workflow_id) == workflow  # kept, not set aside
+    assert store.list_user_workflows(USER_ID, limit=5) == [WorkflowHeader.of(workflow)]
+    store.close()
+
+
 def test_sqlite_state_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite3"
     first = SQLiteStore(path)
@@ -599,6 +659,27 @@ def test_supabase_workflow_requests(fake_postgrest: FakePostgrest) -> None:
         prefer="return=representation",
     )
     assert body["status"] == "failed"
+
+
+def test_supabase_user_workflow_list_requests(fake_postgrest: FakePostgrest) -> None:
+    store = supabase_store()
+    seed_agents(store)
+    workflow, steps = make_workflow(2)
+    store.create_workflow(workflow, steps)
+    first = store.list_user_workflows(USER_ID, limit=3)
+    assert first == [WorkflowHeader.of(workflow)]
+    after = (datetime(2026, 11, 30, 12, 0, 0, 5, tzinfo=UTC), workflow.workflow_id)
+    assert store.list_user_workflows(USER_ID, limit=3, after=after) == []
+    _seed, _create, listing, paged = fake_postgrest.requests
+    columns = (
+        "workflow_id,user_id,status,user_message,current_step,total_cost_microalgo,plan,created_at,updated_at"
+    )
+    head = [("select", columns), ("user_id", f"eq.{USER_ID}"), ("created_at", "not.is.null")]
+    order = [("order", "created_at.desc,workflow_id.desc"), ("limit", "3")]
+    assert_request(listing, "GET", "/rest/v1/workflows", [*head, *order])
+    stamp = "2026-11-30T12:00:00.000005+00:00"
+    keyset = f'(created_at.lt."{stamp}",and(created_at.eq."{stamp}",workflow_id.lt.{workflow.workflow_id}))'
+    assert_request(paged, "GET", "/rest/v1/workflows", [*head, ("or", keyset), *order])
 
 
 def test_supabase_step_requests(fake_postgrest: FakePostgrest) -> None:

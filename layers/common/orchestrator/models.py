@@ -210,6 +210,38 @@ class WorkflowRecord(OrchestratorModel):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class WorkflowHeader(OrchestratorModel):
+    """A workflow as a list of them shows it: no plan details, outputs or errors."""
+
+    workflow_id: str
+    user_id: str
+    status: WorkflowStatus
+    user_message: str
+    current_step: int
+    total_cost_microalgo: int
+    step_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, workflow: WorkflowRecord) -> WorkflowHeader:
+        return cls(
+            workflow_id=workflow.workflow_id,
+            user_id=workflow.user_id,
+            status=workflow.status,
+            user_message=workflow.user_message,
+            current_step=workflow.current_step,
+            total_cost_microalgo=workflow.total_cost_microalgo,
+            step_count=len(workflow.plan.steps),
+            created_at=workflow.created_at,
+            updated_at=workflow.updated_at,
+        )
+
+
+# A place in a list of workflows, newest first: (created_at, workflow_id) of the last one seen.
+WorkflowPosition = tuple[datetime, str]
+
+
 class JobState(StrEnum):
     """`jobs.state` as the marketplace defines it."""
 

@@ -19,6 +19,8 @@ from orchestrator.models import (
     PaymentRecord,
     StepResult,
     StepStatus,
+    WorkflowHeader,
+    WorkflowPosition,
     WorkflowRecord,
     WorkflowStatus,
     utcnow,
@@ -60,6 +62,15 @@ class Store(Protocol):
     def get_workflow(self, workflow_id: str) -> WorkflowRecord | None: ...
 
     def list_workflow_ids(self, *, status: WorkflowStatus) -> list[str]: ...
+
+    def list_user_workflows(
+        self, user_id: str, *, limit: int, after: WorkflowPosition | None = None
+    ) -> list[WorkflowHeader]:
+        """The user's workflows, newest first: by `created_at`, then `workflow_id`, both descending;
+        at most `limit`, and with `after` only those that come after that position in this order
+        (keyset pagination: pages stay right while workflows are added). Rows without a creation
+        time (none the orchestrator writes) are not listed."""
+        ...
 
     def update_workflow(
         self,

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,8 @@ from orchestrator.models import (
     PaymentRecord,
     StepResult,
     StepStatus,
+    WorkflowHeader,
+    WorkflowPosition,
     WorkflowRecord,
     WorkflowStatus,
 )
@@ -45,7 +48,8 @@ CREATE TABLE IF NOT EXISTS workflows (
     workflow_id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    created_at TEXT  -- _stamp(created_at): ordered as text (the list of a user's workflows)
 );
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
@@ -111,6 +115,30 @@ def _adopt_schema(conn: sqlite3.Connection, path: str) -> str:
 logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+_USER_WORKFLOWS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS workflows_user_created "
+    "ON workflows (user_id, created_at DESC, workflow_id DESC)"
+)
+
+
+def _stamp(moment: datetime) -> str:
+    """A time as text that sorts as the time does: UTC, always with microseconds."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _add_created_at(conn: sqlite3.Connection) -> None:
+    """Databases made before workflows had a created_at column get it, filled from each row."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(workflows)")}
+    if "created_at" in columns:
+        return
+    conn.execute("ALTER TABLE workflows ADD COLUMN created_at TEXT")
+    rows = conn.execute("SELECT workflow_id, data FROM workflows").fetchall()
+    conn.executemany(
+        "UPDATE workflows SET created_at = ? WHERE workflow_id = ?",
+        [(_stamp(_load(WorkflowRecord, data).created_at), workflow_id) for workflow_id, data in rows],
+    )
+
 
 def _dump(model: BaseModel) -> str:
     return model.model_dump_json()
@@ -139,6 +167,9 @@ class SQLiteStore:
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.executescript(_adopt_schema(self._conn, self.path) + _SCHEMA)
+        with self._transaction() as conn:
+            _add_created_at(conn)
+            conn.execute(_USER_WORKFLOWS_INDEX)
         self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -193,8 +224,14 @@ class SQLiteStore:
     def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO workflows (workflow_id, user_id, status, data) VALUES (?, ?, ?, ?)",
-                (workflow.workflow_id, workflow.user_id, workflow.status.value, _dump(workflow)),
+                "INSERT INTO workflows (workflow_id, user_id, status, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    workflow.workflow_id,
+                    workflow.user_id,
+                    workflow.status.value,
+                    _dump(workflow),
+                    _stamp(workflow.created_at),
+                ),
             )
             conn.executemany(
                 "INSERT INTO step_results (id, workflow_id, step_number, status, job_id, data) "
@@ -209,6 +246,19 @@ class SQLiteStore:
     def list_workflow_ids(self, *, status: WorkflowStatus) -> list[str]:
         rows = self._query("SELECT workflow_id FROM workflows WHERE status = ?", (status.value,))
         return [row[0] for row in rows]
+
+    def list_user_workflows(
+        self, user_id: str, *, limit: int, after: WorkflowPosition | None = None
+    ) -> list[WorkflowHeader]:
+        sql = "SELECT data FROM workflows WHERE user_id = ? AND created_at IS NOT NULL"
+        params: tuple[Any, ...] = (user_id,)
+        if after is not None:
+            created, workflow_id = _stamp(after[0]), after[1]
+            sql += " AND (created_at < ? OR (created_at = ? AND workflow_id < ?))"
+            params += (created, created, workflow_id)
+        sql += " ORDER BY created_at DESC, workflow_id DESC LIMIT ?"
+        rows = self._query(sql, (*params, limit))
+        return [WorkflowHeader.of(_load(WorkflowRecord, row[0])) for row in rows]
 
     def update_workflow(
         self,

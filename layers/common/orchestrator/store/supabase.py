@@ -41,6 +41,8 @@ from orchestrator.models import (
     PaymentRecord,
     StepResult,
     StepStatus,
+    WorkflowHeader,
+    WorkflowPosition,
     WorkflowRecord,
     WorkflowStatus,
 )
@@ -64,6 +66,10 @@ WORKFLOW_COLUMNS = _columns(WorkflowRecord)
 # The marketplace keeps a step's output as text: text outputs as they are, others as JSON text
 # marked by the orchestrator's `output_format` column.
 STEP_COLUMNS = _columns(StepResult) + ",output_format"
+# A list of workflows reads the plan for its length only, and none of the outputs or errors.
+WORKFLOW_HEADER_COLUMNS = (
+    "workflow_id,user_id,status,user_message,current_step,total_cost_microalgo,plan,created_at,updated_at"
+)
 PAYMENT_COLUMNS = _columns(PaymentRecord)
 JOB_COLUMNS = _columns(JobRecord)
 
@@ -98,6 +104,13 @@ def _model(model_type: type[ModelT], row: Mapping[str, Any]) -> ModelT:
     # ignored.
     fields = model_type.model_fields
     return model_type.model_validate({k: v for k, v in row.items() if k in fields and v is not None})
+
+
+def _header(row: Mapping[str, Any]) -> WorkflowHeader:
+    plan = row.get("plan")
+    steps = plan.get("steps") if isinstance(plan, dict) else None
+    values = {k: v for k, v in row.items() if k != "plan"}
+    return _model(WorkflowHeader, {**values, "step_count": len(steps) if isinstance(steps, list) else 0})
 
 
 @cache
@@ -272,6 +285,25 @@ class SupabaseStore:
         query = self._table("workflows").select("workflow_id").eq("status", status.value).order("created_at")
         rows = self._rows(query, f"list the {status.value} workflows")
         return [str(row["workflow_id"]) for row in rows]
+
+    def list_user_workflows(
+        self, user_id: str, *, limit: int, after: WorkflowPosition | None = None
+    ) -> list[WorkflowHeader]:
+        query = (
+            self._table("workflows")
+            .select(WORKFLOW_HEADER_COLUMNS)
+            .eq("user_id", user_id)
+            .not_.is_("created_at", "null")
+        )
+        if after is not None:
+            # Values in double quotes: a timestamp has PostgREST's reserved characters (. and :).
+            created, workflow_id = after[0].isoformat(), after[1]
+            query = query.or_(
+                f'created_at.lt."{created}",and(created_at.eq."{created}",workflow_id.lt.{workflow_id})'
+            )
+        query = query.order("created_at", desc=True).order("workflow_id", desc=True).limit(limit)
+        rows = self._rows(query, "list the user's workflows")
+        return [_header(row) for row in rows]
 
     def update_workflow(
         self,
