@@ -165,6 +165,9 @@ def requests_on_every_route(harness: Harness, targets: dict[str, Any]) -> list[t
         ("POST", "/api/workflows/approve", {"workflowId": targets["planned"]}),
         ("POST", "/api/workflows/start", {"workflowId": targets["approved"]}),
         ("GET", f"/api/workflows/{running}", None),
+        ("GET", f"/api/workflows/{running}/funds", None),
+        ("GET", "/api/workflows", None),
+        ("GET", "/api/agents", None),
         ("POST", "/api/workflows/step/start_job", step),
         ("POST", "/api/workflows/step/submit_payment", {**step, "txnIds": targets["offered"]}),
         ("POST", "/api/workflows/step/poll", step),
@@ -269,6 +272,18 @@ def test_another_users_token_cannot_see_or_touch_a_workflow(harness: Harness) ->
             intruder.post("/api/workflows/step/poll", json={"workflowId": running, "stepNumber": 1}),
             intruder.post("/api/workflows/step/start_job", json={"workflowId": running, "stepNumber": 1}),
         ]
+        # The funds of another's workflow: the very answer a read of it gets (nothing tells them apart).
+        for workflow_id in (planned, running):
+            read, funds = (
+                intruder.get(f"/api/workflows/{workflow_id}"),
+                intruder.get(f"/api/workflows/{workflow_id}/funds"),
+            )
+            assert (funds.status_code, funds.json()) == (read.status_code, read.json()), funds.text
+            attempts.append(funds)
+        # Their list holds none of the owner's workflows.
+        listed = intruder.get("/api/workflows", params={"limit": 100})
+        assert listed.status_code == 200, listed.text
+        assert not {w["workflow_id"] for w in listed.json()["workflows"]} & {planned, running}
     for response in attempts:
         assert response.status_code == 404, (response.request.url, response.text)
         assert response.json()["error"]["code"] == "NotFound"

@@ -74,6 +74,9 @@ def reached(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reached]:
             "get_workflow",
             "watch_workflow",
             "accept_push",
+            "workflow_funds",
+            "list_agents",
+            "list_workflows",
         ):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, stub)
@@ -427,11 +430,63 @@ def read(workflow_id: str, claims: dict[str, Any] | None = None) -> tuple[int, d
 )
 def test_a_path_that_cannot_name_a_workflow_is_a_404(workflow_id: str, reached: Reached) -> None:
     assert_refused(read(workflow_id), 404, "NotFound", reached)
+    assert_refused(funds(workflow_id), 404, "NotFound", reached)
 
 
 def test_a_path_workflow_id_reaches_the_use_case_lowercase(reached: Reached) -> None:
     assert_reached(read(WORKFLOW.upper()), reached)
     assert reached.calls[-1][0][1:] == (WORKFLOW, USER)
+    assert_reached(funds(WORKFLOW.upper()), reached)
+    assert reached.calls[-1][0][1:] == (WORKFLOW, USER)
+
+
+def get(
+    route_key: str,
+    *,
+    query: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
+    path: str | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """GET a route through its Lambda handler, with query parameters as API Gateway passes them."""
+    request = event(
+        route_key, None, content_type=None, claims=claims, path=path, path_parameters=path_parameters
+    )
+    if query:
+        request["queryStringParameters"] = query
+        request["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    result = module_of(route_key).lambda_handler(request, CONTEXT)
+    assert result["headers"]["Content-Type"] == "application/json", result
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+def funds(workflow_id: str, claims: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    return get(
+        "GET /api/workflows/{id}/funds",
+        claims=claims,
+        path=f"/api/workflows/{workflow_id}/funds",
+        path_parameters={"id": workflow_id},
+    )
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1.5", "", "1e2", "9" * 40])
+def test_a_list_limit_out_of_range_is_a_400_naming_it(limit: str, reached: Reached) -> None:
+    error = assert_refused(get("GET /api/workflows", query={"limit": limit}), 400, "BadRequest", reached)
+    assert [d["field"] for d in error["details"]] == ["query.limit"], error
+
+
+def test_a_cursor_longer_than_any_the_api_gives_is_a_400_naming_it(reached: Reached) -> None:
+    answer = get("GET /api/workflows", query={"cursor": "a" * 257})
+    error = assert_refused(answer, 400, "BadRequest", reached)
+    assert [d["field"] for d in error["details"]] == ["query.cursor"], error
+
+
+def test_list_parameters_reach_the_use_case(reached: Reached) -> None:
+    assert_reached(get("GET /api/workflows"), reached)
+    assert reached.calls[-1][0][1:] == (USER,) and reached.calls[-1][1] == {"limit": 20, "cursor": None}
+    assert_reached(get("GET /api/workflows", query={"limit": "100", "cursor": "abc"}), reached)
+    assert reached.calls[-1][1] == {"limit": 100, "cursor": "abc"}
+    assert_reached(get("GET /api/agents"), reached)
 
 
 @pytest.mark.parametrize(
@@ -454,6 +509,9 @@ def test_a_token_without_a_string_sub_is_a_401_on_every_route(
     for route in POST_ROUTES:
         assert_refused(call(route, VALID[route], claims=claims), 401, "Unauthorized", reached)
     assert_refused(read(WORKFLOW, claims=claims), 401, "Unauthorized", reached)
+    assert_refused(funds(WORKFLOW, claims=claims), 401, "Unauthorized", reached)
+    for listing in ("GET /api/workflows", "GET /api/agents"):
+        assert_refused(get(listing, claims=claims), 401, "Unauthorized", reached)
 
 
 def test_the_claims_and_the_token_must_name_the_same_user(reached: Reached) -> None:

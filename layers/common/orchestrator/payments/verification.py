@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.error
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from algosdk import error as sdk_error
@@ -19,8 +20,18 @@ CHAIN_TIMEOUT_SECONDS = 10
 _NETWORK_ERRORS = (urllib.error.URLError, OSError, TimeoutError)
 
 
+@dataclass(frozen=True)
+class AccountFunds:
+    """An account's balance as algod reports it (`amount`, `min-balance`)."""
+
+    amount_microalgo: int
+    min_balance_microalgo: int
+    min_fee_microalgo: int  # the network's minimum fee per transaction
+
+
 class ChainVerifier:
-    """What the orchestrator asks the chain: the round, the network, and whether txids are confirmed."""
+    """What the orchestrator asks the chain: the round, the network, whether txids are confirmed, and
+    what a wallet holds."""
 
     def __init__(
         self,
@@ -38,18 +49,32 @@ class ChainVerifier:
         status = self._algod("status")
         return int(status["last-round"])
 
+    def account_funds(self, address: str) -> AccountFunds:
+        """What `address` holds and must keep (Algorand's minimum balance) on the configured network,
+        and the network's minimum fee per transaction: two algod requests (suggested params, which
+        also say which network the node serves, then the account). An unfunded account holds 0."""
+        params = self._algod("suggested_params")
+        self._check_network(str(params.gh))  # a node of another network would report another account
+        info = self._algod("account_info", address, exclude="all")
+        try:
+            return AccountFunds(int(info["amount"]), int(info["min-balance"]), int(params.min_fee))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ChainUnavailable(f"algod's account answer has no amount or min-balance: {exc}") from exc
+
     def genesis_hash(self) -> str:
         """The network algod serves; refuses a node of another network than the configured one."""
         if self._genesis_hash is None:
-            params = self._algod("suggested_params")
-            served = str(params.gh)
-            if self.expected_genesis_hash and served != self.expected_genesis_hash:
-                raise ChainUnavailable(
-                    f"algod serves the network with genesis hash {served}, but this deployment is "
-                    f"configured for {self.expected_genesis_hash} (ALGORAND_NETWORK / GENESIS_HASH)."
-                )
-            self._genesis_hash = served
+            self._check_network(str(self._algod("suggested_params").gh))
+        assert self._genesis_hash is not None
         return self._genesis_hash
+
+    def _check_network(self, served: str) -> None:
+        if self.expected_genesis_hash and served != self.expected_genesis_hash:
+            raise ChainUnavailable(
+                f"algod serves the network with genesis hash {served}, but this deployment is "
+                f"configured for {self.expected_genesis_hash} (ALGORAND_NETWORK / GENESIS_HASH)."
+            )
+        self._genesis_hash = served
 
     def confirmed_round(self, txid: str) -> int | None:
         """The round that confirmed `txid`, or None if the chain does not show it confirmed."""
@@ -94,13 +119,15 @@ class ChainVerifier:
             return int(txn["confirmed-round"])
         return None
 
-    def _algod(self, method: str) -> Any:
+    def _algod(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
-            return getattr(self.algod, method)(timeout=CHAIN_TIMEOUT_SECONDS)
+            return getattr(self.algod, method)(*args, **kwargs, timeout=CHAIN_TIMEOUT_SECONDS)
         except sdk_error.AlgodHTTPError as exc:
             raise ChainUnavailable(f"algod answered an error: {exc}") from exc
         except _NETWORK_ERRORS as exc:
             raise ChainUnavailable(f"algod is unreachable: {exc}") from exc
+        except ValueError as exc:  # not JSON (a proxy's HTML error page)
+            raise ChainUnavailable(f"algod's answer could not be read: {exc}") from exc
 
 
 def chain_verifier_from_settings(settings: Settings) -> ChainVerifier:
