@@ -569,3 +569,12 @@ def test_a_colon_after_no_task_is_not_content() -> None:
             "want a movie recommendation\n\nPrevious step's output: {{step_1_output}}",
         ),
     ]
+
+
+def test_content_ends_only_at_a_sentence_that_starts_a_new_task() -> None:
+    assert inputs(
+        "Summarize this text: The meeting ran long. Then everyone left. Then recommend a movie."
+    ) == [
+        ("Text Summarizer Agent", {"text": "The meeting ran long. Then everyone left.", "max_sentences": 2}),
+        ("Movie Recommendation Agent", "recommend a movie\n\nPrevious step's output: {{step_1_output}}"),
+    ]

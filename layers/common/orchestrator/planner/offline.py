@@ -408,10 +408,13 @@ class _Reader:
         return None
 
     def _content_end(self, start: int) -> int:
-        """Content runs to the end, or to a later sentence that starts a new task ("Then ...")."""
+        """Content runs to the end, or to a later sentence that starts a new task ("Then recommend a
+        movie", not "Then everyone left")."""
         for match in _SENTENCE_END.finditer(self.masked, start):
             if _NEXT_TASK.match(self.masked, match.end()):
-                return match.start() if self.masked[match.start()] == "\n" else match.end()
+                following = _SENTENCE_END.search(self.masked, match.end())
+                if self._has_task(match.end(), following.start() if following else len(self.masked)):
+                    return match.start() if self.masked[match.start()] == "\n" else match.end()
         return len(self.masked)
 
     def _has_task(self, start: int, end: int, *, text_agents_only: bool = False) -> bool:
@@ -515,9 +518,15 @@ class _Reader:
     def _runs(self, step: _Step) -> list[tuple[int, int]]:
         runs: list[tuple[int, int]] = []
         previous: int | None = None
+        content_start = self.content.start if self.content else None
         for index in step.units:
             unit = self.units[index]
-            if previous is not None and index == previous + 1:
+            across = (
+                previous is not None
+                and content_start is not None
+                and self.units[previous].end <= content_start < unit.start
+            )
+            if previous is not None and index == previous + 1 and not across:
                 runs[-1] = (runs[-1][0], unit.end)
             else:
                 runs.append((unit.start, unit.end))
