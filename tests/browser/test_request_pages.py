@@ -21,7 +21,7 @@ from orchestrator.models import AgentMetadata, WorkflowPlan
 
 from devstack.agents import SAMPLE_AGENTS
 from devstack.stack import LocalStack
-from tests.browser.pages import ARTIFACTS, SEED_EXAMPLE, STEP_TIMEOUT_MS, connect_wallet
+from tests.browser.pages import ARTIFACTS, SEED_EXAMPLE, STEP_TIMEOUT_MS, confirm_cancel, connect_wallet
 from tests.stack_helpers import Harness, use_planner
 
 pytestmark = pytest.mark.e2e
@@ -101,8 +101,7 @@ def test_budget_reaches_the_plan_which_says_what_each_agent_gets_and_that_the_de
     expect(page.get_by_test_id("approve-start")).to_be_enabled()
     page.get_by_test_id("plan-funds").scroll_into_view_if_needed()
     _shot(page, "plan-funds.png")
-    page.get_by_test_id("cancel").click()
-    expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
+    confirm_cancel(page)
 
 
 def test_an_unfunded_wallet_gets_the_sentence_and_approve_waits_until_it_is_funded(
@@ -161,8 +160,7 @@ def test_an_unfunded_wallet_gets_the_sentence_and_approve_waits_until_it_is_fund
         expect(funds).to_have_attribute("data-can-pay", "true")
         expect(page.get_by_test_id("funds-verdict")).to_have_text("Your wallet can pay for this plan.")
         expect(page.get_by_test_id("approve-start")).to_be_enabled()
-        page.get_by_test_id("cancel").click()
-        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
+        confirm_cancel(page)
     finally:
         context.close()
 
@@ -174,7 +172,11 @@ class _SlowFailingPlanner:
         self.seconds = seconds
 
     def plan(
-        self, user_message: str, catalog: list[AgentMetadata], feedback: list[str] | None = None
+        self,
+        user_message: str,
+        catalog: list[AgentMetadata],
+        feedback: list[str] | None = None,
+        budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         time.sleep(self.seconds)
         raise PlannerTimeout(PLANNER_SENTENCE)
