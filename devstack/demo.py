@@ -8,22 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from orchestrator.amounts import format_algo
 from pydantic import BaseModel
 
 from devstack.wallet import DevWallet
 
 TERMINAL_WORKFLOW_STATUSES = {"completed", "failed", "cancelled"}
-MICROALGO_PER_ALGO = 1_000_000
 
 
 # --- what the terminal says (one sentence each; `orch up` reports ended workflows with them too) ----
-
-
-def format_algo(microalgo: int) -> str:
-    """`0.802 ALGO`: microalgo as ALGO, without trailing zeros."""
-    whole, micro = divmod(abs(int(microalgo)), MICROALGO_PER_ALGO)
-    text = f"{whole}.{micro:06d}".rstrip("0").rstrip(".")
-    return f"{'-' if microalgo < 0 else ''}{text} ALGO"
 
 
 def _plural(count: int, word: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from orchestrator.adapters import get_dependencies
+from orchestrator.amounts import format_algo
 from orchestrator.errors import PlannerTimeout
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
@@ -27,13 +28,6 @@ from tests.stack_helpers import Harness, use_planner
 pytestmark = pytest.mark.e2e
 
 PLANNER_SENTENCE = "The planner did not answer within 30 seconds. Try again in a minute."
-
-
-def _algo(microalgo: int) -> str:
-    """As the page writes amounts (frontend/src/algo.ts): no trailing zeros."""
-    whole, fraction = divmod(microalgo, 1_000_000)
-    digits = f"{fraction:06d}".rstrip("0")
-    return f"{whole:,}{'.' + digits if digits else ''} ALGO"
 
 
 @pytest.fixture
@@ -91,10 +85,10 @@ def test_budget_reaches_the_plan_which_says_what_each_agent_gets_and_that_the_de
     view = harness.api.get(f"/api/workflows/{workflow_id}/funds").json()
     assert view["can_pay"] is True and view["fees_microalgo"] > 0, view
     expect(page.get_by_test_id("funds-verdict")).to_have_text("Your wallet can pay for this plan.")
-    expect(page.get_by_test_id("funds-balance")).to_have_text(_algo(view["balance_microalgo"]))
-    expect(page.get_by_test_id("funds-min-balance")).to_have_text(_algo(view["min_balance_microalgo"]))
-    expect(page.get_by_test_id("funds-fees")).to_have_text(_algo(view["fees_microalgo"]))
-    expect(page.get_by_test_id("funds-total")).to_have_text(_algo(800_000 + view["fees_microalgo"]))
+    expect(page.get_by_test_id("funds-balance")).to_have_text(format_algo(view["balance_microalgo"]))
+    expect(page.get_by_test_id("funds-min-balance")).to_have_text(format_algo(view["min_balance_microalgo"]))
+    expect(page.get_by_test_id("funds-fees")).to_have_text(format_algo(view["fees_microalgo"]))
+    expect(page.get_by_test_id("funds-total")).to_have_text(format_algo(800_000 + view["fees_microalgo"]))
     expect(page.get_by_test_id("funds-budget")).to_have_text("1.5 ALGO")
     expect(page.get_by_test_id("funds-message")).to_have_text(view["message"])
     expect(page.get_by_test_id("funds-check-again")).to_be_hidden()
@@ -141,7 +135,7 @@ def test_an_unfunded_wallet_gets_the_sentence_and_approve_waits_until_it_is_fund
         assert view["can_pay"] is False and view["balance_microalgo"] == 0, view
         expect(page.get_by_test_id("funds-balance")).to_have_text("0 ALGO")
         expect(page.get_by_test_id("funds-verdict")).to_have_text(
-            f"Your wallet is short by {_algo(view['shortfall_microalgo'])}."
+            f"Your wallet is short by {format_algo(view['shortfall_microalgo'])}."
         )
         expect(page.get_by_test_id("funds-message")).to_have_text(view["message"])
         expect(page.get_by_test_id("funds-check-again")).to_be_visible()
@@ -237,7 +231,7 @@ def test_agents_page_lists_the_sample_agents_with_prices(page: object, stack: Lo
     expect(page.get_by_test_id("agents-list").locator(":scope > li")).to_have_count(len(samples))
     for i, spec in enumerate(samples):
         expect(page.get_by_test_id(f"agent-name-{i}")).to_have_text(spec.name)
-        expect(page.get_by_test_id(f"agent-price-{i}")).to_have_text(_algo(spec.price_microalgo))
+        expect(page.get_by_test_id(f"agent-price-{i}")).to_have_text(format_algo(spec.price_microalgo))
         expect(page.get_by_test_id(f"agent-input-{i}")).not_to_be_empty()
     _shot(page, "agents.png")
 

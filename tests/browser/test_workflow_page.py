@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from orchestrator.adapters import get_dependencies
+from orchestrator.amounts import format_algo
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
 from devstack.agents import AgentBehaviour
@@ -124,13 +125,6 @@ def _box(page: object, testid: str) -> dict[str, float]:
     return box
 
 
-def _algo(microalgo: int) -> str:
-    """As the page writes amounts (frontend/src/algo.ts formatAlgo), for the amounts used here."""
-    whole, fraction = divmod(microalgo, 1_000_000)
-    text = f"{whole:,}" + (f".{fraction:06d}".rstrip("0") if fraction else "")
-    return f"{text} ALGO"
-
-
 def test_the_current_action_leads_then_outputs_and_receipts_are_usable(
     page: object, stack: LocalStack, planned: str
 ) -> None:
@@ -226,9 +220,9 @@ def test_the_current_action_leads_then_outputs_and_receipts_are_usable(
         n, receipt = step["step_number"], step["receipt"]
         prefix = f"step-receipt-{n}"
         expect(page.get_by_test_id(f"{prefix}-agent")).to_have_text(step["agent_name"])
-        expect(page.get_by_test_id(f"{prefix}-amount")).to_have_text(_algo(receipt["amount_microalgo"]))
+        expect(page.get_by_test_id(f"{prefix}-amount")).to_have_text(format_algo(receipt["amount_microalgo"]))
         assert receipt["fee_microalgo"] > 0
-        expect(page.get_by_test_id(f"{prefix}-fee")).to_have_text(_algo(receipt["fee_microalgo"]))
+        expect(page.get_by_test_id(f"{prefix}-fee")).to_have_text(format_algo(receipt["fee_microalgo"]))
         expect(page.get_by_test_id(f"{prefix}-round")).to_have_text(str(receipt["confirmed_round"]))
         for i, txid in enumerate(receipt["txn_ids"]):
             shown = page.get_by_test_id(f"{prefix}-txid-{i}")
@@ -248,7 +242,7 @@ def test_the_current_action_leads_then_outputs_and_receipts_are_usable(
     assert view["total_paid_microalgo"] == sum(
         s["receipt"]["amount_microalgo"] + s["receipt"]["fee_microalgo"] for s in view["steps"]
     )
-    expect(page.get_by_test_id("workflow-total-paid")).to_have_text(_algo(view["total_paid_microalgo"]))
+    expect(page.get_by_test_id("workflow-total-paid")).to_have_text(format_algo(view["total_paid_microalgo"]))
     expect(page.get_by_test_id("workflow-paid")).to_contain_text("network fees included")
     page.get_by_test_id("step-receipt-2").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "workflow-receipts.png"), full_page=True)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from devstack.cli import build_parser, main
-from devstack.demo import Paid, ended_line, failure_lines, format_algo, funds_lines, paid_line
+from devstack.demo import Paid, ended_line, failure_lines, funds_lines, paid_line
 from devstack.logs import (
     MOTO_EVAL_LOGGER,
     TRACER_LOGGER,
@@ -77,20 +77,6 @@ def test_demo_options_parse() -> None:
 
 
 # --- amounts, cost, failures ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("microalgo", "text"),
-    [
-        (0, "0 ALGO"),
-        (802_000, "0.802 ALGO"),
-        (1_000_000, "1 ALGO"),
-        (1_000, "0.001 ALGO"),
-        (12_345_678, "12.345678 ALGO"),
-    ],
-)
-def test_format_algo(microalgo: int, text: str) -> None:
-    assert format_algo(microalgo) == text
 
 
 def receipt(amount: int, fee: int, txids: int = 2) -> dict[str, Any]:

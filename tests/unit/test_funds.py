@@ -22,7 +22,7 @@ from orchestrator.models import (
     WorkflowRecord,
     WorkflowStep,
 )
-from orchestrator.services.funds import algo, workflow_funds
+from orchestrator.services.funds import workflow_funds
 
 from devstack.ledger import Ledger, LedgerServer
 
@@ -88,19 +88,6 @@ def receipt(amount: int, fee: int) -> PaymentReceipt:
     return PaymentReceipt(
         txn_ids=["T" * 52], confirmed_round=3, amount_microalgo=amount, receiver="R", fee_microalgo=fee
     )
-
-
-def test_amounts_in_words() -> None:
-    assert [algo(n) for n in (0, 1, 1000, 100_000, 802_000, 1_000_000, 1_200_000, 12_345_678)] == [
-        "0 ALGO",
-        "0.000001 ALGO",
-        "0.001 ALGO",
-        "0.1 ALGO",
-        "0.802 ALGO",
-        "1 ALGO",
-        "1.2 ALGO",
-        "12.345678 ALGO",
-    ]
 
 
 def test_a_wallet_below_the_minimum_balance_can_spend_nothing(

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
+from orchestrator.amounts import format_algo
 from orchestrator.errors import NoAgentFits, PlanInvalid
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
 from orchestrator.observability import logger
@@ -208,8 +209,8 @@ def _rejected(
     if "budget" in kinds and budget_microalgo is not None:
         cost = plan_cost(plan, catalog)
         return PlanInvalid(
-            f"The plan the planner found costs {_algo(cost)}, more than your budget of "
-            f"{_algo(budget_microalgo)}. Raise the budget, or ask for less.",
+            f"The plan the planner found costs {format_algo(cost)}, more than your budget of "
+            f"{format_algo(budget_microalgo)}. Raise the budget, or ask for less.",
             details={"reasons": reasons, "cost_microalgo": cost, "budget_microalgo": budget_microalgo},
         )
     return PlanInvalid(
@@ -217,10 +218,6 @@ def _rejected(
         "things at once.",
         details={"reasons": reasons, "max_steps": max_steps},
     )
-
-
-def _algo(microalgo: int) -> str:
-    return f"{microalgo / 1_000_000:,.6f}".rstrip("0").rstrip(".") + " ALGO"
 
 
 def _reasons_of(exc: PlanInvalid) -> list[str]:

@@ -26,6 +26,7 @@ from typing import Any
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import ConfigDict, Field, ValidationError
 
+from orchestrator.amounts import format_algo
 from orchestrator.errors import (
     NoAgentFits,
     OrchestratorError,
@@ -94,7 +95,7 @@ Catalog (JSON):
 
 NO_BUDGET = "The person gave no budget."
 BUDGET = (
-    "The person's budget is {microalgo} microalgo ({algo} ALGO) for the whole plan: its cost must not "
+    "The person's budget is {microalgo} microalgo ({algo}) for the whole plan: its cost must not "
     "exceed it. When everything asked cannot fit, plan what matters most within it and say in "
     '"reasoning" what was left out.'
 )
@@ -104,8 +105,7 @@ def budget_rule(budget_microalgo: int | None) -> str:
     """The prompt's sentence about the person's budget."""
     if budget_microalgo is None:
         return NO_BUDGET
-    algo = f"{budget_microalgo / 1_000_000:.6f}".rstrip("0").rstrip(".")
-    return BUDGET.format(microalgo=budget_microalgo, algo=algo)
+    return BUDGET.format(microalgo=budget_microalgo, algo=format_algo(budget_microalgo))
 
 
 # What the model is shown of each agent: the marketplace's own columns, as the seed's planner read them.

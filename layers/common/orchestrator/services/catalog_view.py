@@ -85,18 +85,6 @@ def list_workflows(
     page = headers[:limit]
     next_cursor = encode_cursor((page[-1].created_at, page[-1].workflow_id)) if len(headers) > limit else None
     return WorkflowList(
-        workflows=[
-            WorkflowSummary(
-                workflow_id=header.workflow_id,
-                status=header.status,
-                user_message=header.user_message,
-                created_at=header.created_at,
-                updated_at=header.updated_at,
-                total_cost_microalgo=header.total_cost_microalgo,
-                current_step=header.current_step,
-                step_count=header.step_count,
-            )
-            for header in page
-        ],
+        workflows=[WorkflowSummary.model_validate(header.model_dump(exclude={"user_id"})) for header in page],
         next_cursor=next_cursor,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.adapters import Dependencies
+from orchestrator.amounts import format_algo
 from orchestrator.errors import ChainUnavailable
 from orchestrator.models import StepResult, StepStatus
 from orchestrator.observability import logger
@@ -46,13 +47,6 @@ class StepCost:
     paid: bool
 
 
-def algo(microalgo: int) -> str:
-    """An amount in ALGO for a sentence: 1200000 → '1.2 ALGO', 802000 → '0.802 ALGO'."""
-    whole, fraction = divmod(microalgo, 1_000_000)
-    text = f"{whole}.{fraction:06d}".rstrip("0").rstrip(".")
-    return f"{text} ALGO"
-
-
 def step_cost(step: StepResult, wallet: str, min_fee: int) -> StepCost:
     paid = step.receipt is not None and not paid_job_is_over(step)
     if paid and step.receipt is not None:
@@ -82,10 +76,10 @@ def workflow_funds(deps: Dependencies, workflow_id: str, user_id: str) -> FundsV
     fees = sum(c.fee_microalgo for c in costs)
     still_to_pay = sum(c.agents_microalgo + c.fee_microalgo for c in costs if not c.paid)
     cost_sentence = (
-        f"This plan costs {algo(agents + fees)} with network fees"
+        f"This plan costs {format_algo(agents + fees)} with network fees"
         if still_to_pay == agents + fees
-        else f"The steps not paid yet cost {algo(still_to_pay)} with network fees "
-        f"({algo(agents + fees)} for the whole plan)"
+        else f"The steps not paid yet cost {format_algo(still_to_pay)} with network fees "
+        f"({format_algo(agents + fees)} for the whole plan)"
     )
     view = FundsView(
         wallet_address=workflow.wallet_address,
@@ -105,7 +99,7 @@ def workflow_funds(deps: Dependencies, workflow_id: str, user_id: str) -> FundsV
         view.message = (
             "The wallet's balance could not be read right now (the Algorand node did not answer). "
             f"{cost_sentence}, and Algorand keeps a minimum balance in every wallet "
-            f"({algo(BASE_MIN_BALANCE_MICROALGO)} for a plain account) that cannot be spent. "
+            f"({format_algo(BASE_MIN_BALANCE_MICROALGO)} for a plain account) that cannot be spent. "
             "Check again in a moment."
         )
         return view
@@ -115,11 +109,11 @@ def workflow_funds(deps: Dependencies, workflow_id: str, user_id: str) -> FundsV
     # The minimum balance must stay after paying: an unfunded wallet needs it as well as the cost.
     shortfall = max(still_to_pay + minimum - balance, 0) if still_to_pay else 0
     holds = (
-        f"Your wallet holds {algo(balance)}; {algo(minimum)} of it must stay as Algorand's minimum "
-        f"balance, so {algo(spendable)} can be spent."
+        f"Your wallet holds {format_algo(balance)}; {format_algo(minimum)} of it must stay as Algorand's minimum "
+        f"balance, so {format_algo(spendable)} can be spent."
         if balance >= minimum
-        else f"Your wallet holds {algo(balance)}; Algorand requires every wallet to keep a minimum "
-        f"balance of {algo(minimum)}, so nothing can be spent from it yet."
+        else f"Your wallet holds {format_algo(balance)}; Algorand requires every wallet to keep a minimum "
+        f"balance of {format_algo(minimum)}, so nothing can be spent from it yet."
     )
     if not still_to_pay:
         verdict = "Nothing is left to pay."
@@ -127,7 +121,7 @@ def workflow_funds(deps: Dependencies, workflow_id: str, user_id: str) -> FundsV
         verdict = f"{cost_sentence}: you can pay it."
     else:
         how = _HOW_TO_FUND.get(network, "Send ALGO to this wallet")
-        verdict = f"{cost_sentence}: you need {algo(shortfall)} more. {how}, then check again."
+        verdict = f"{cost_sentence}: you need {format_algo(shortfall)} more. {how}, then check again."
     view.balance_microalgo = balance
     view.min_balance_microalgo = minimum
     view.spendable_microalgo = spendable
