@@ -189,35 +189,3 @@ export function copyButton(text: () => string, what: string, testid: string): HT
 export function outputWithCopy(value: unknown, testid: string, what: string): HTMLElement[] {
   return [renderOutput(value, testid), h('div', { class: 'output-tools' }, copyButton(() => formatOutput(value).text, what, `${testid}-copy`))]
 }
-
-// --- planned input in plain words ------------------------------------------------------------------
-
-const TEMPLATE = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g
-
-/** Template references in a planned input in words: `{{user_message}}` becomes the request,
- * `{{step_N_output}}` "the output of step N (agent)"; anything else "(filled in when the step starts)".
- * The page's fallback when the API gives no `input_preview`. */
-export function plainTemplateText(text: string, userMessage: string, agentOf: (n: number) => string | undefined): string {
-  return text.replace(TEMPLATE, (_all, name: string) => {
-    if (name === 'user_message') return userMessage
-    const step = /^step_(\d+)_output$/.exec(name)
-    if (step) {
-      const n = Number(step[1])
-      const agent = agentOf(n)
-      return agent ? `the output of step ${n} (${agent})` : `the output of step ${n}`
-    }
-    return '(filled in when the step starts)'
-  })
-}
-
-/** A planned input (text or an object of fields) as plain text, with no template syntax. */
-export function plainInput(input: unknown, userMessage: string, agentOf: (n: number) => string | undefined): string {
-  if (input === null || input === undefined) return ''
-  if (typeof input === 'string') return plainTemplateText(input, userMessage, agentOf)
-  if (typeof input === 'object' && !Array.isArray(input)) {
-    return Object.entries(input as Record<string, unknown>)
-      .map(([key, value]) => `${key}: ${plainInput(typeof value === 'string' ? value : JSON.stringify(value), userMessage, agentOf)}`)
-      .join('\n')
-  }
-  return plainTemplateText(JSON.stringify(input), userMessage, agentOf)
-}

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 
 import { formatAlgo, shorten } from '../src/algo'
-import { copyButton, copyText, formatOutput, paragraphsOf, plainInput, renderOutput } from '../src/output'
+import { copyButton, copyText, formatOutput, paragraphsOf, renderOutput } from '../src/output'
 
 describe('formatAlgo', () => {
   test.each([
@@ -76,17 +76,6 @@ describe('agent output', () => {
     expect(rated.textContent).toContain('uk: PG')
     // What a copy button copies: the JSON, indented.
     expect(formatOutput(value).text).toBe(JSON.stringify(value, null, 2))
-  })
-
-  test('a planned input in plain words: no template syntax', () => {
-    const agentOf = (n: number): string | undefined => (n === 1 ? 'Medical Diagnosis Agent' : undefined)
-    expect(plainInput({ condition: '{{step_1_output}}', mood: 'sad' }, 'I feel ill', agentOf)).toBe(
-      'condition: the output of step 1 (Medical Diagnosis Agent)\nmood: sad',
-    )
-    expect(plainInput('Summarise: {{ user_message }} then {{step_3_output}}; {{other}}', 'The pasta was cold.', agentOf)).toBe(
-      'Summarise: The pasta was cold. then the output of step 3; (filled in when the step starts)',
-    )
-    expect(plainInput({ n: 3 }, '', agentOf)).toBe('n: 3')
   })
 })
 

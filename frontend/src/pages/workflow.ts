@@ -8,7 +8,7 @@ import { ApiError, NotSignedIn, errorLines, errorText, newIdempotencyKey } from 
 import { formatAlgo, shorten } from '../algo'
 import { h, replaceChildren, setText, show } from '../dom'
 import { renderGroupPreview } from '../groupPreview'
-import { copyButton, outputWithCopy, paragraphsOf, plainInput, renderOutput } from '../output'
+import { copyButton, outputWithCopy, paragraphsOf, renderOutput } from '../output'
 import { AlreadyPaid, OfferExpired, payOffer, prepareOffer, type PaymentContext, type PaymentOffer } from '../payment'
 import { Poller, type TickOutcome } from '../poller'
 import {
@@ -124,25 +124,18 @@ function receiptsOf(wf: WorkflowView): PaymentReceipt[] {
   return wf.steps.flatMap((s) => [...(s.earlier_receipts ?? []), ...(s.receipt ? [s.receipt] : [])])
 }
 
-/** What the person has paid: the API's total (amounts and fees), or the receipts' sum where the API
- * does not say; `feesKnown` false when some receipt gives no fee. */
-export function totalPaid(wf: WorkflowView): { microalgo: number; feesKnown: boolean; any: boolean } {
-  const receipts = receiptsOf(wf)
-  if (typeof wf.total_paid_microalgo === 'number') {
-    return { microalgo: wf.total_paid_microalgo, feesKnown: true, any: receipts.length > 0 || wf.total_paid_microalgo > 0 }
-  }
-  const microalgo = receipts.reduce((sum, r) => sum + r.amount_microalgo + (r.fee_microalgo ?? 0), 0)
-  return { microalgo, feesKnown: receipts.every((r) => typeof r.fee_microalgo === 'number'), any: receipts.length > 0 }
+/** What the person has paid (the API's total of amounts and fees), and whether anything was. */
+export function totalPaid(wf: WorkflowView): { microalgo: number; any: boolean } {
+  const microalgo = wf.total_paid_microalgo ?? 0
+  return { microalgo, any: microalgo > 0 || receiptsOf(wf).length > 0 }
 }
 
-/** What a step's agent will get (or got), as plain words: the API's preview, else the planned input
- * with its references in words; the resolved input once the step has started. */
-function inputShown(step: StepView, wf: WorkflowView): { resolved: boolean; value: unknown } {
+/** What a step's agent will get (or got), as plain words: the API's preview (never template
+ * syntax); the resolved input once the step has started. */
+function inputShown(step: StepView): { resolved: boolean; value: unknown } {
   const resolved = step.resolved_input
   if (resolved !== null && resolved !== undefined) return { resolved: true, value: resolved }
-  if (typeof step.input_preview === 'string') return { resolved: false, value: step.input_preview }
-  const agentOf = (n: number): string | undefined => wf.steps.find((s) => s.step_number === n)?.agent_name
-  return { resolved: false, value: plainInput(step.input_data, wf.user_message, agentOf) }
+  return { resolved: false, value: step.input_preview ?? '' }
 }
 
 class StepCard {
@@ -251,7 +244,7 @@ class StepCard {
     this.status.dataset.status = view.key
     this.element.dataset.status = view.key
 
-    const input = inputShown(step, wf)
+    const input = inputShown(step)
     const inputKey = JSON.stringify([input.resolved, input.value, step.agent_name])
     if (inputKey !== this.inputKey) {
       this.inputKey = inputKey
@@ -387,7 +380,7 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
   const total = h('strong', { testid: 'workflow-total' })
   const totalPaidValue = h('strong', { testid: 'workflow-total-paid' })
   const totalPaidLabel = h('span', {}, 'Paid so far: ')
-  const totalPaidNote = h('span', { testid: 'workflow-total-paid-note' })
+  const totalPaidNote = h('span', { testid: 'workflow-total-paid-note' }, ', network fees included')
   const totalPaidLine = h('p', { testid: 'workflow-paid' }, totalPaidLabel, totalPaidValue, totalPaidNote)
   const workflowError = h('div', { class: 'error', testid: 'workflow-error' })
   const approveStart = h('button', { type: 'button', class: 'button button--primary', testid: 'approve-start' }, 'Approve & start')
@@ -593,7 +586,6 @@ export const workflowPage = (workflowId: string): Page => (root: HTMLElement, ct
     const paid = totalPaid(wf)
     setText(totalPaidLabel, wf.status === 'completed' ? 'Paid in total: ' : 'Paid so far: ')
     setText(totalPaidValue, formatAlgo(paid.microalgo))
-    setText(totalPaidNote, paid.feesKnown ? ', network fees included' : ' plus network fees')
     show(totalPaidLine, paid.any)
 
     show(approveStart, wf.status === 'planned' || wf.status === 'approved')

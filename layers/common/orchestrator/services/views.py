@@ -74,8 +74,12 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
 
 def total_paid(steps: list[StepResult]) -> int:
     """What the wallet paid for these steps: amounts and fees of every receipt, earlier ones included."""
-    receipts = [r for s in steps for r in [*s.earlier_receipts, *([s.receipt] if s.receipt else [])]]
-    return sum(r.amount_microalgo + r.fee_microalgo for r in receipts)
+    return sum(
+        r.amount_microalgo + r.fee_microalgo
+        for s in steps
+        for r in (*s.earlier_receipts, s.receipt)
+        if r is not None
+    )
 
 
 def workflow_view(
