@@ -208,15 +208,19 @@ def port_clash(exc: PortUnavailable, config: StackConfig) -> PortClash:
 
 
 def planner_description(environ: dict[str, str] | None = None) -> str:
-    """Which planner the create function uses with this environment (orchestrator.planner's choice:
-    OpenAI when a key is configured, else the offline planner), in words."""
+    """Which planner the create function uses with this environment, in words: the one
+    orchestrator.planner chooses from these settings."""
     from orchestrator.config import ConfigError, settings_from_env
+    from orchestrator.errors import OrchestratorError
+    from orchestrator.planner import planner_from_settings
+    from orchestrator.planner.offline import OfflinePlanner
 
     try:
         settings = settings_from_env(dict(os.environ) if environ is None else environ)
-    except ConfigError as exc:
+        planner = planner_from_settings(settings)
+    except (ConfigError, OrchestratorError) as exc:  # e.g. a key parameter that cannot be read here
         return f"unknown ({exc})"
-    if settings.openai_api_key or settings.openai_api_key_parameter:
+    if not isinstance(planner, OfflinePlanner):
         where = f" at {settings.openai_base_url}" if settings.openai_base_url else ""
         return f"OpenAI, model {settings.openai_model}{where} (OPENAI_MODEL, OPENAI_BASE_URL)"
     return "offline (keyword matching over the catalog; set OPENAI_API_KEY to plan with OpenAI)"

@@ -20,6 +20,7 @@ import type { AgentCard, FundsView, StepView, WorkflowSummary, WorkflowView } fr
 import { createWalletManager } from '../src/wallet'
 import { PAYER } from './fixtures'
 import { serve, type Handler, type Loopback } from './loopback'
+import { $, visible, waitFor } from './pageHelpers'
 
 const servers: Loopback[] = []
 let dispose: (() => void) | null = null
@@ -43,18 +44,7 @@ async function context(handler: Handler): Promise<{ ctx: PageContext; api: Loopb
   return { ctx, api }
 }
 
-async function waitFor<T>(probe: () => T | null | undefined | false, ms = 3000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const value = probe()
-    if (value) return value
-    if (Date.now() > end) throw new Error('timed out')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
-const $ = (root: ParentNode, testid: string): HTMLElement | null => root.querySelector(`[data-testid="${testid}"]`)
-const visible = (el: HTMLElement | null): boolean => !!el && !el.closest('[hidden]')
 const mount = (): HTMLElement => document.body.appendChild(document.createElement('main'))
 
 describe('the budget field', () => {

@@ -10,6 +10,7 @@ import type { PaymentReceipt, StepView, WorkflowView } from '../src/types'
 import { createWalletManager } from '../src/wallet'
 import { AGENT, PAYER, encode, paymentGroup } from './fixtures'
 import { algodAt, serve, type Handler, type Loopback } from './loopback'
+import { $, visible, waitFor } from './pageHelpers'
 
 const servers: Loopback[] = []
 let dispose: (() => void) | null = null
@@ -93,18 +94,7 @@ async function open(
   return { root, api, algod }
 }
 
-async function waitFor<T>(probe: () => T | null | undefined | false, ms = 3000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const value = probe()
-    if (value) return value
-    if (Date.now() > end) throw new Error('timed out')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
-const $ = (root: ParentNode, testid: string): HTMLElement | null => root.querySelector(`[data-testid="${testid}"]`)
-const visible = (el: HTMLElement | null): boolean => !!el && !el.closest('[hidden]')
 
 test('the workflow id comes from the path', () => {
   expect(workflowIdFromPath('/workflow/3f0c1a52-9e1b')).toBe('3f0c1a52-9e1b')

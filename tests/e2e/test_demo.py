@@ -10,7 +10,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from algosdk import account
 
 from devstack.ledger import dev_accounts
+from tests.ledger_watch import TransactionWatch
 
 pytestmark = pytest.mark.e2e
 
@@ -40,35 +40,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LedgerWatch:
-    """Polls the dev ledger's indexer for the wallet's transactions while a demo runs (the ledger
-    goes away with the demo's process)."""
+class LedgerWatch(TransactionWatch):
+    """The wallet's transactions on the demo's dev indexer (the ledger goes away with the demo)."""
 
     def __init__(self, indexer_port: int) -> None:
-        self.url = f"http://127.0.0.1:{indexer_port}/v2/accounts/{WALLET}/transactions"
-        self.seen: dict[str, dict[str, Any]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        url = f"http://127.0.0.1:{indexer_port}/v2/accounts/{WALLET}/transactions"
 
-    def __enter__(self) -> LedgerWatch:
-        self._thread.start()
-        return self
+        def sent_by_the_wallet() -> dict[str, list[dict[str, Any]]]:
+            found = httpx.get(url, timeout=2).json().get("transactions", [])
+            return {WALLET: [t for t in found if t.get("sender") == WALLET]}
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                found = httpx.get(self.url, timeout=2).json().get("transactions", [])
-            except (httpx.HTTPError, ValueError):
-                continue  # not up yet, or gone
-            self.seen.update({t["id"]: t for t in found if t.get("sender") == WALLET})
+        super().__init__(sent_by_the_wallet)
 
     def spent(self) -> tuple[int, int, int]:
         """(amounts + fees, fees, transactions) the wallet sent, as the ledger recorded them."""
-        txns = list(self.seen.values())
+        txns = self.found(WALLET)
         fees = sum(int(t["fee"]) for t in txns)
         amounts = sum(int((t.get("payment-transaction") or {}).get("amount", 0)) for t in txns)
         return amounts + fees, fees, len(txns)

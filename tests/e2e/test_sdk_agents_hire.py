@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from devstack.demo import WorkflowDriver
 from devstack.sdk_agents import SDK_AGENTS, SdkAgentProcess
+from tests.ledger_watch import TransactionWatch
 from tests.sdk_stack import (
     NEEDS_SDK_AGENTS,
     ORCH,
@@ -53,32 +52,12 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         yield Setup(ledger, write_catalog(tmp_path / "catalog.json", agents.values()), agents)
 
 
-class IndexerWatch:
-    """`orch demo`'s ledger lives and dies with its process: watch its indexer while it runs and keep
-    every transaction seen to the agents (by id)."""
-
-    def __init__(self, ledger: LedgerPorts) -> None:
-        self.ledger = ledger
-        self.seen: dict[str, dict[str, dict[str, Any]]] = {spec.slug: {} for spec in SDK_AGENTS}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self) -> IndexerWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.1):
-            for spec in SDK_AGENTS:
-                try:
-                    found = self.ledger.payments_to(spec) + self.ledger.calls_to(spec)
-                except httpx.HTTPError:
-                    continue  # not up yet, or gone
-                self.seen[spec.slug].update({txn["id"]: txn for txn in found})
+def watch_agents(ledger: LedgerPorts) -> TransactionWatch:
+    """`orch demo`'s ledger lives and dies with its process: every transaction to the agents seen
+    while it runs, by agent slug."""
+    return TransactionWatch(
+        lambda: {spec.slug: ledger.payments_to(spec) + ledger.calls_to(spec) for spec in SDK_AGENTS}
+    )
 
 
 def assert_paid_once_each(found: dict[str, list[dict[str, Any]]], payer: str) -> None:
@@ -117,7 +96,7 @@ def assert_the_workflow_chained_the_agents(
 
 
 def test_orch_demo_hires_the_sdk_agents_from_a_marketplace_catalog(setup: Setup) -> None:
-    with IndexerWatch(setup.ledger) as watch:
+    with watch_agents(setup.ledger) as watch:
         started = time.monotonic()
         run = subprocess.run(
             [
@@ -144,7 +123,7 @@ def test_orch_demo_hires_the_sdk_agents_from_a_marketplace_catalog(setup: Setup)
         assert len(step["txn_ids"]) == 2 and step["confirmed_round"] > 0
     assert result["total_cost_microalgo"] == SUMMARIZER.price_microalgo + WORD_STATS.price_microalgo
     assert_paid_once_each(
-        {slug: list(txns.values()) for slug, txns in watch.seen.items()},
+        {spec.slug: watch.found(spec.slug) for spec in SDK_AGENTS},
         setup.ledger.orch_wallet().address,
     )
 

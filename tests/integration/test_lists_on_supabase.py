@@ -10,50 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import respx
-from orchestrator.adapters import get_dependencies, reset_dependencies
-from orchestrator.models import AgentMetadata
-from orchestrator.store.supabase import AGENT_COLUMNS, SupabaseStore
+from orchestrator.store.supabase import AGENT_COLUMNS
 from werkzeug.test import Client
 
 from devstack.agents import SAMPLE_AGENTS
-from devstack.apigw import HttpApiApp
-from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, LocalIssuer
-from devstack.lambdas import FunctionRegistry
-from devstack.template import load_template
+from devstack.auth import DEV_USER_ID
 from tests.postgrest_fake import FakePostgrest
+from tests.supabase_gateway import supabase_gateway
 
 pytestmark = pytest.mark.integration
 
 URL = "https://lists.supabase.test"
-KEY = "service-role-key-for-tests"
 WALLET = "NAGNF44UGMQXLHSIYCLUEQY4UY4JNBEX5CVNJWA2EJ46F4RRYDJVEPDOUI"
 
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Client, FakePostgrest, str]]:
-    monkeypatch.setenv("STORE_BACKEND", "supabase")
-    monkeypatch.setenv("SUPABASE_URL", URL)
-    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", KEY)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    reset_dependencies()
-    fake = FakePostgrest(URL, KEY)
-    with respx.mock(assert_all_called=False) as router:
-        fake.install(router)
-        store = get_dependencies().store
-        assert isinstance(store, SupabaseStore)
-        store.upsert_agents(
-            [
-                AgentMetadata.model_validate({**spec.catalog_record(), "base_url": "http://127.0.0.1:9"})
-                for spec in SAMPLE_AGENTS
-            ]
-        )
+    with supabase_gateway(monkeypatch, tmp_path, URL) as gateway:
         for spec in SAMPLE_AGENTS:
-            store.set_agent_token(spec.id, f"secret-token-of-{spec.slug}")
-        issuer = LocalIssuer.load_or_create(tmp_path / "auth", issuer="http://127.0.0.1:3999/auth/v1")
-        token = issuer.mint_token(DEV_USER_ID, DEV_USER_EMAIL)
-        yield Client(HttpApiApp(FunctionRegistry(load_template()), issuer=issuer)), fake, token
-    reset_dependencies()
+            gateway.store.set_agent_token(spec.id, f"secret-token-of-{spec.slug}")
+        yield gateway.client, gateway.fake, gateway.token
 
 
 def get(client: Client, path: str, token: str) -> tuple[int, Any, str]:

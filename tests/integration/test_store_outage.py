@@ -8,22 +8,14 @@ from pathlib import Path
 
 import pytest
 import respx
-from orchestrator.adapters import get_dependencies, reset_dependencies
-from orchestrator.models import AgentMetadata
-from orchestrator.store.supabase import SupabaseStore
 from werkzeug.test import Client
 
-from devstack.agents import SAMPLE_AGENTS
-from devstack.apigw import HttpApiApp
-from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID, LocalIssuer
-from devstack.lambdas import FunctionRegistry
-from devstack.template import load_template
 from tests.postgrest_fake import FakePostgrest
+from tests.supabase_gateway import supabase_gateway
 
 pytestmark = pytest.mark.integration
 
 URL = "https://outage.supabase.test"
-KEY = "service-role-key-for-tests"
 WALLET = "NAGNF44UGMQXLHSIYCLUEQY4UY4JNBEX5CVNJWA2EJ46F4RRYDJVEPDOUI"
 
 
@@ -31,31 +23,16 @@ WALLET = "NAGNF44UGMQXLHSIYCLUEQY4UY4JNBEX5CVNJWA2EJ46F4RRYDJVEPDOUI"
 def api(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[tuple[Client, FakePostgrest, respx.MockRouter, str]]:
-    monkeypatch.setenv("STORE_BACKEND", "supabase")
-    monkeypatch.setenv("SUPABASE_URL", URL)
-    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", KEY)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    reset_dependencies()
-    fake = FakePostgrest(URL, KEY)
-    with respx.mock(assert_all_called=False) as router:
-        # The outage: writes through the create RPC fail as PostgREST does when Postgres is down.
-        outage = router.post(f"{URL}/rest/v1/rpc/orchestrator_create_workflow").respond(
+    routes: dict[str, respx.Route] = {}
+
+    def outage(router: respx.MockRouter) -> None:
+        # Writes through the create RPC fail as PostgREST does when Postgres is down.
+        routes["create"] = router.post(f"{URL}/rest/v1/rpc/orchestrator_create_workflow").respond(
             503, json={"code": "PGRST002", "message": "Could not query the database for the schema cache."}
         )
-        fake.install(router)
-        store = get_dependencies().store
-        assert isinstance(store, SupabaseStore)
-        store.upsert_agents(
-            [
-                AgentMetadata.model_validate({**spec.catalog_record(), "base_url": "http://127.0.0.1:9"})
-                for spec in SAMPLE_AGENTS
-            ]
-        )
-        # The callers are signed in, as behind the deployed JWT authorizer.
-        issuer = LocalIssuer.load_or_create(tmp_path / "auth", issuer="http://127.0.0.1:3999/auth/v1")
-        token = issuer.mint_token(DEV_USER_ID, DEV_USER_EMAIL)
-        yield Client(HttpApiApp(FunctionRegistry(load_template()), issuer=issuer)), fake, outage, token
-    reset_dependencies()
+
+    with supabase_gateway(monkeypatch, tmp_path, URL, routes_first=outage) as gateway:
+        yield gateway.client, gateway.fake, routes["create"], gateway.token
 
 
 def test_create_during_an_outage_is_a_clear_503_and_writes_nothing(

@@ -305,19 +305,24 @@ class ResumedAfterHaltReads:
         return read
 
 
+def halt(world: World, reason: str) -> None:
+    """The first run's Halt of step 1, as the state machine's Catch sends it."""
+    task = HaltTask(
+        workflow_id=world.workflow_id,
+        step_number=1,
+        attempt=1,
+        reason=reason,
+        error={"Error": "AgentJobFailed", "Cause": "the agent failed"},
+    )
+    steps.halt(world.deps, task)
+
+
 def halt_racing_a_resume(world: World, reason: str, *, cancel_first: bool) -> None:
     world.deps.__dict__["store"] = ResumedAfterHaltReads(world, cancel=cancel_first)
-    steps.halt(
-        world.deps,
-        HaltTask(
-            workflow_id=world.workflow_id,
-            step_number=1,
-            attempt=1,
-            reason=reason,
-            error={"Error": "AgentJobFailed", "Cause": "the agent failed"},
-        ),
-    )
-    world.deps.__dict__["store"] = world.store
+    try:
+        halt(world, reason)
+    finally:
+        world.deps.__dict__["store"] = world.store
 
 
 def test_the_halt_of_a_cancelled_run_leaves_the_resumed_run_alone(world: World) -> None:
@@ -339,16 +344,7 @@ def test_the_halt_of_a_failed_run_leaves_a_run_resumed_meanwhile_alone(world: Wo
 
 
 def test_the_halt_of_a_failed_run_records_the_failure(world: World) -> None:
-    steps.halt(
-        world.deps,
-        HaltTask(
-            workflow_id=world.workflow_id,
-            step_number=1,
-            attempt=1,
-            reason="failed",
-            error={"Error": "AgentJobFailed", "Cause": "the agent failed"},
-        ),
-    )
+    halt(world, "failed")
     workflow = world.store.get_workflow(world.workflow_id)
     assert workflow is not None and workflow.status == WorkflowStatus.FAILED
     assert world.step().status == StepStatus.FAILED
