@@ -53,17 +53,26 @@ def pay(page: object, step: int) -> None:
     expect(page.get_by_test_id(f"step-receipt-{step}")).to_contain_text("round")
 
 
-def request_and_open_plan(page: object, stack: LocalStack) -> str:
+def submit_request(page: object, message: str) -> str:
+    """On the request page, with a wallet connected: ask, and wait for the plan; its workflow id."""
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    page.goto("/orchestrator")
-    connect_wallet(page, stack)
-    page.get_by_test_id("request-input").fill(SEED_EXAMPLE)
+    page.get_by_test_id("request-input").fill(message)
     page.get_by_test_id("create-submit").click()
     page.wait_for_url("**/workflow/*")
     expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
     return page.url.rsplit("/", 1)[-1]
+
+
+def request_and_open_plan(page: object, stack: LocalStack, message: str = SEED_EXAMPLE) -> str:
+    """From the request page with the first dev account's wallet to the plan of `message`."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.goto("/orchestrator")
+    connect_wallet(page, stack)
+    return submit_request(page, message)
 
 
 def confirm_cancel(page: object) -> None:

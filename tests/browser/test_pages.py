@@ -22,7 +22,6 @@ from tests.browser.pages import (
     ARTIFACTS,
     SEED_EXAMPLE,
     STEP_TIMEOUT_MS,
-    connect_wallet,
     pay,
     request_and_open_plan,
     skip_loudly,
@@ -101,12 +100,7 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
     )
     try:
         use_planner(FixedPlanner([(failing, "a cold")]))
-        page.goto("/orchestrator")
-        connect_wallet(page, stack)
-        page.get_by_test_id("request-input").fill("Recommend a movie")
-        page.get_by_test_id("create-submit").click()
-        page.wait_for_url("**/workflow/*")
-        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
+        request_and_open_plan(page, stack, "Recommend a movie")
         page.get_by_test_id("approve-start").click()
         pay(page, 1)
         first_receipt = page.get_by_test_id("step-receipt-1-summary").inner_text()

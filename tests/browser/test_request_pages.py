@@ -22,7 +22,14 @@ from orchestrator.models import AgentMetadata, WorkflowPlan
 
 from devstack.agents import SAMPLE_AGENTS
 from devstack.stack import LocalStack
-from tests.browser.pages import ARTIFACTS, SEED_EXAMPLE, STEP_TIMEOUT_MS, confirm_cancel, connect_wallet
+from tests.browser.pages import (
+    ARTIFACTS,
+    SEED_EXAMPLE,
+    STEP_TIMEOUT_MS,
+    confirm_cancel,
+    connect_wallet,
+    submit_request,
+)
 from tests.stack_helpers import Harness, use_planner
 
 pytestmark = pytest.mark.e2e
@@ -123,11 +130,7 @@ def test_an_unfunded_wallet_gets_the_sentence_and_approve_waits_until_it_is_fund
         page.get_by_test_id("wallet-select").select_option("mnemonic")
         page.get_by_test_id("wallet-connect").click()
         expect(page.get_by_test_id("wallet-address")).to_have_text(address)
-        page.get_by_test_id("request-input").fill(SEED_EXAMPLE)
-        page.get_by_test_id("create-submit").click()
-        page.wait_for_url("**/workflow/*")
-        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
-        workflow_id = page.url.rsplit("/", 1)[-1]
+        workflow_id = submit_request(page, SEED_EXAMPLE)
 
         funds = page.get_by_test_id("plan-funds")
         expect(funds).to_have_attribute("data-can-pay", "false")
@@ -170,6 +173,7 @@ class _SlowFailingPlanner:
         user_message: str,
         catalog: list[AgentMetadata],
         feedback: list[str] | None = None,
+        *,
         budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
         time.sleep(self.seconds)

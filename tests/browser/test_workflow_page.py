@@ -27,8 +27,8 @@ from tests.browser.pages import (
     ARTIFACTS,
     STEP_TIMEOUT_MS,
     confirm_cancel,
-    connect_wallet,
     pay,
+    request_and_open_plan,
     skip_loudly,
 )
 from tests.stack_helpers import FixedPlanner, Harness, use_planner
@@ -97,7 +97,7 @@ def agents(stack: LocalStack) -> Iterator[tuple[str, str]]:
 @pytest.fixture
 def planned(page: object, stack: LocalStack, agents: tuple[str, str]) -> Iterator[str]:
     """A workflow of the two agents, planned through the request page; its page open."""
-    from playwright.sync_api import Page, expect
+    from playwright.sync_api import Page
 
     assert isinstance(page, Page)
     deps = get_dependencies()
@@ -105,13 +105,7 @@ def planned(page: object, stack: LocalStack, agents: tuple[str, str]) -> Iterato
     writer, lister = agents
     use_planner(_Planner([(writer, "{{user_message}}"), (lister, {"text": "{{step_1_output}}"})]))
     try:
-        page.goto("/orchestrator")
-        connect_wallet(page, stack)
-        page.get_by_test_id("request-input").fill("Summarise this review: the pasta was cold.")
-        page.get_by_test_id("create-submit").click()
-        page.wait_for_url("**/workflow/*")
-        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "planned")
-        yield page.url.rsplit("/", 1)[-1]
+        yield request_and_open_plan(page, stack, "Summarise this review: the pasta was cold.")
     finally:
         deps.planner = before
 
