@@ -19,6 +19,7 @@ class TransactionWatch:
         a wallet); an HTTP error or an unreadable answer (the ledger not up yet, or gone) is skipped."""
         self._fetch = fetch
         self.seen: dict[str, dict[str, dict[str, Any]]] = {}
+        self.reads = 0  # answers read: a watch that saw nothing has read the ledger at least once
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -39,5 +40,6 @@ class TransactionWatch:
                 batch = self._fetch()
             except (httpx.HTTPError, ValueError):
                 continue
+            self.reads += 1
             for group, txns in batch.items():
                 self.seen.setdefault(group, {}).update({txn["id"]: txn for txn in txns})

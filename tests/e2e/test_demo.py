@@ -229,6 +229,7 @@ def test_a_failed_run_says_which_step_and_agent_failed_in_one_line() -> None:
     ]
     assert len(failures) == 1, output
     assert failures[0].startswith("step 2 (Movie Recommendation Agent) failed: AgentJobFailed: ")
+    assert ".." not in failures[0]  # the agent's sentence and ours, one full stop each
     assert "workflow " in output and ": failed" in output
     (paid,) = PAID.findall(output)
     total, fees, count = watch.spent()
@@ -244,7 +245,7 @@ def test_a_run_cancelled_before_any_payment_prints_no_cost() -> None:
     assert "planner: offline" in output
     assert not PAID.findall(output)
     assert output.count("nothing was paid") == 1
-    assert watch.spent() == (0, 0, 0)
+    assert watch.reads > 0 and watch.spent() == (0, 0, 0)
 
 
 def test_a_run_cancelled_after_a_payment_prints_only_that_payment() -> None:
@@ -267,3 +268,16 @@ def test_the_json_outcome_carries_the_planner_the_payments_and_the_funds_check()
     assert result["paid"]["transactions"] == 2 and result["paid"]["amount_microalgo"] == 500_000
     (failure,) = result["failures"]
     assert failure.startswith("step 2 (Movie Recommendation Agent) cancelled: WorkflowCancelled: ")
+
+
+def test_a_wallet_that_cannot_pay_stops_the_demo_before_approving_and_nothing_moves() -> None:
+    # 0.5 ALGO in each dev account: less than the seed example's 0.8 ALGO plus fees and the minimum
+    # balance, so the funds check says no before anything is approved or paid.
+    code, output, watch = run_watched("--dev-funds", "0.5")
+    assert code == 1, output
+    assert_quiet(output)
+    assert "The wallet cannot pay this plan, so the demo stops before approving it." in output
+    assert "you need " in output  # the funds route's sentence, with what is missing
+    assert "nothing was paid" in output and not PAID.findall(output)
+    assert "signing the payment group" not in output
+    assert watch.reads > 0 and watch.spent() == (0, 0, 0)

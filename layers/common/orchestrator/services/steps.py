@@ -610,10 +610,12 @@ def _redeliver_or_fail(
     if refused is None:
         return  # the agent took the payment again: keep polling the same job
     what += refused
+    # The agent's own words may end a sentence already: one full stop, not two.
+    said = f"{agent.name} {what}".rstrip(". ") + "."
     if not paid:
-        raise error_type(f"{agent.name} {what}.")
+        raise error_type(said)
     raise error_type(
-        f"{agent.name} {what}. The payment for step {step.step_number} is confirmed and kept "
+        f"{said} The payment for step {step.step_number} is confirmed and kept "
         f"(transactions {', '.join(p.txid for p in paid)}, round {max(p.confirmed_round for p in paid)}). "
         f"Resuming runs step {step.step_number} as a new job that is paid again, only if you agree "
         f"(repay_steps: [{step.step_number}]).",
