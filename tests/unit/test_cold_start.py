@@ -176,3 +176,13 @@ result["transport"] = type(client.session._transport).__name__
 def test_the_first_store_request_imports_postgrest_alone_and_is_traced() -> None:
     found = probe("get_workflow", STORE_CLIENT)
     assert found == {"imported": [], "transport": "SyncInstrumentedTransport"}
+
+
+ALGOSDK_IMPORTED = 'result["algosdk"] = sorted(m for m in sys.modules if m.split(".")[0] == "algosdk")[:3]'
+
+
+@pytest.mark.parametrize("function", ["workflow_funds", "get_workflow", "list_agents", "list_workflows"])
+def test_reads_import_algosdk_only_when_they_decode_or_ask_the_chain(function: str) -> None:
+    # The funds read asks algod through its first request's chain client and decodes an offered group
+    # only for a step awaiting payment; at import, none of them needs algosdk (~60 ms).
+    assert probe(function, ALGOSDK_IMPORTED)["algosdk"] == []

@@ -12,17 +12,19 @@ is still to pay, unless its agent could not deliver the paid job (running it aga
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from orchestrator.adapters import Dependencies
 from orchestrator.amounts import format_algo
 from orchestrator.errors import ChainUnavailable
 from orchestrator.models import StepResult, StepStatus
 from orchestrator.observability import logger
-from orchestrator.payments.decoding import UndecodableTransaction, group_fees
-from orchestrator.payments.verification import AccountFunds
 from orchestrator.schemas import FundsView
 from orchestrator.services.views import load_owned_workflow
 from orchestrator.services.workflows import paid_job_is_over
+
+if TYPE_CHECKING:
+    from orchestrator.payments.verification import AccountFunds
 
 # Algorand's minimum fee per transaction, when algod cannot be asked.
 DEFAULT_MIN_FEE_MICROALGO = 1000
@@ -52,6 +54,9 @@ def step_cost(step: StepResult, wallet: str, min_fee: int) -> StepCost:
     if paid and step.receipt is not None:
         return StepCost(step.price_microalgo, step.receipt.fee_microalgo, paid=True)
     if step.status == StepStatus.AWAITING_PAYMENT and step.unsigned_group_txns:
+        # algosdk's decoding only for a step that offers a group (cold start: most reads need none).
+        from orchestrator.payments.decoding import UndecodableTransaction, group_fees
+
         try:
             return StepCost(step.price_microalgo, group_fees(step.unsigned_group_txns, sender=wallet), False)
         except UndecodableTransaction:  # stored groups passed the safety rules: not expected
