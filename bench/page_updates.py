@@ -43,13 +43,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
-from orchestrator.adapters import get_dependencies  # noqa: E402
+from orchestrator.dependencies import get_dependencies  # noqa: E402
 from orchestrator.models import (  # noqa: E402
-    StepResult,
+    PlannedStep,
+    StepRecord,
     WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
-    WorkflowStep,
 )
 
 from devstack.agents import SAMPLE_AGENTS  # noqa: E402
@@ -126,11 +126,11 @@ def planned_workflow() -> str:
         user_id=DEV_USER_ID,
         wallet_address="DEV-WALLET",
         user_message="page updates benchmark",
-        plan=WorkflowPlan(steps=[WorkflowStep(step_number=1, agent_id=agent.id, input_data="x")]),
+        plan=WorkflowPlan(steps=[PlannedStep(step_number=1, agent_id=agent.id, input_data="x")]),
         status=WorkflowStatus.PLANNED,
         budget_microalgo=0,
     )
-    step = StepResult(id=str(uuid.uuid4()), workflow_id=workflow_id, step_number=1, agent_id=agent.id)
+    step = StepRecord(id=str(uuid.uuid4()), workflow_id=workflow_id, step_number=1, agent_id=agent.id)
     get_dependencies().store.create_workflow(workflow, [step])
     return workflow_id
 

@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
-from orchestrator.adapters import get_dependencies  # noqa: E402
+from orchestrator.dependencies import get_dependencies  # noqa: E402
 from orchestrator.models import AgentMetadata  # noqa: E402
 
 from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer  # noqa: E402

@@ -428,7 +428,7 @@ class LocalStack:
 
     @staticmethod
     def _reset_dependencies() -> None:
-        from orchestrator.adapters import reset_dependencies
+        from orchestrator.dependencies import reset_dependencies
         from orchestrator.idempotency import reset_idempotency
 
         reset_dependencies()
@@ -437,7 +437,7 @@ class LocalStack:
     def _connect_pushes(self, url: str) -> None:
         """Give each sample agent a secret, keep it as the marketplace keeps `agents.agent_token`, and
         have the agent push to `url` with it."""
-        from orchestrator.adapters import get_dependencies
+        from orchestrator.dependencies import get_dependencies
 
         store = get_dependencies().store
         for server in self.agent_servers:
@@ -448,7 +448,7 @@ class LocalStack:
     def _seed_catalog(self) -> None:
         """The store's `agents` table holds exactly this stack's hireable catalog as active agents; every
         other agent in it (an earlier run's, a --catalog record left out) is set `inactive`."""
-        from orchestrator.adapters import get_dependencies
+        from orchestrator.dependencies import get_dependencies
         from orchestrator.models import AgentMetadata
 
         store = get_dependencies().store
@@ -497,7 +497,7 @@ class LocalStack:
 
     def _execution_ended(self, execution: dict[str, Any]) -> None:
         """The workflow of an ended execution, as the API shows it, to `on_workflow_ended`."""
-        from orchestrator.adapters import get_dependencies
+        from orchestrator.dependencies import get_dependencies
         from orchestrator.engine import execution_ref
         from orchestrator.services.views import view_of
 
@@ -509,7 +509,7 @@ class LocalStack:
 
     def _reconcile_orphans(self) -> None:
         """Executions do not survive a restart of the local stack: fail their workflows (resumable)."""
-        from orchestrator.adapters import get_dependencies
+        from orchestrator.dependencies import get_dependencies
         from orchestrator.services.reconcile import fail_orphaned_workflows
 
         fail_orphaned_workflows(

@@ -17,7 +17,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 def restore_planner(harness: object) -> Iterator[None]:
     """Put back the stack's planner after a test that swapped in its own (use_planner); `harness` is
     the using module's running stack, so the planner saved is that stack's."""
-    from orchestrator.adapters import get_dependencies
+    from orchestrator.dependencies import get_dependencies
 
     planner = get_dependencies().planner
     yield

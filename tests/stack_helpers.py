@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from orchestrator.adapters import get_dependencies
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.dependencies import get_dependencies
+from orchestrator.models import AgentMetadata, PlannedStep, WorkflowPlan
 
 from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer, SampleAgentSpec
 from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID
@@ -67,7 +67,7 @@ class FixedPlanner:
         return WorkflowPlan(
             reasoning="fixed plan for a test",
             steps=[
-                WorkflowStep(step_number=n, agent_id=agent_id, description=f"step {n}", input_data=data)
+                PlannedStep(step_number=n, agent_id=agent_id, description=f"step {n}", input_data=data)
                 for n, (agent_id, data) in enumerate(self.steps, start=1)
             ],
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import respx
-from orchestrator.adapters import get_dependencies, reset_dependencies
+from orchestrator.dependencies import get_dependencies, reset_dependencies
 from orchestrator.models import AgentMetadata
 from orchestrator.store.supabase import SupabaseStore
 from werkzeug.test import Client

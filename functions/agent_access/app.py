@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import PUSH_MAX_BODY_BYTES, AgentPush, PushReceipt
+from orchestrator.schemas.api import PUSH_MAX_BODY_BYTES, AgentPush, PushReceipt
 from orchestrator.services.agent_push import AGENT_TOKEN_HEADER, accept_push
 
 app = make_resolver(max_body_bytes=PUSH_MAX_BODY_BYTES)

@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import ApproveRequest, WorkflowView
+from orchestrator.schemas.api import ApproveRequest, WorkflowView
 from orchestrator.services.workflows import approve_workflow
 
 app = make_resolver()

@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
-from orchestrator.schemas import CreateWorkflowRequest, WorkflowView
+from orchestrator.schemas.api import CreateWorkflowRequest, WorkflowView
 from orchestrator.services.workflows import create_workflow
 
 app = make_resolver()

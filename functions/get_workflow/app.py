@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.http import api_responses, current_user, handle, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import WorkflowView, workflow_id_in_path
+from orchestrator.schemas.api import WorkflowView, workflow_id_in_path
 from orchestrator.services.workflows import MAX_WAIT_SECONDS, WorkflowVersion, watch_workflow
 
 app = make_resolver()

@@ -4,10 +4,10 @@ what input it wants. Never an agent's secrets."""
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import AgentList
+from orchestrator.schemas.api import AgentList
 from orchestrator.services.catalog_view import list_agents
 
 app = make_resolver()

@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, WorkflowList
+from orchestrator.schemas.api import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, WorkflowList
 from orchestrator.services.catalog_view import MAX_CURSOR_CHARS, list_workflows
 
 app = make_resolver()

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.observability import logger, observed
 from orchestrator.services.reconcile import ExecutionEnded, reconcile_execution
 

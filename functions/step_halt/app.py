@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.observability import observed
-from orchestrator.schemas import HaltTask
-from orchestrator.services import steps
+from orchestrator.schemas.tasks import HaltTask
+from orchestrator.services import outcome
 
 
 @observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return steps.halt(get_dependencies(), HaltTask.model_validate(event)).model_dump(mode="json")
+    return outcome.halt(get_dependencies(), HaltTask.model_validate(event)).model_dump(mode="json")

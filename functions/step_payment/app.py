@@ -4,12 +4,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
-from orchestrator.schemas import StepView, SubmitPaymentRequest
-from orchestrator.services import steps
+from orchestrator.schemas.api import StepView, SubmitPaymentRequest
+from orchestrator.services import payment
 
 app = make_resolver()
 
@@ -38,7 +38,7 @@ def submit_payment(
     def pay() -> Response[StepView]:
         deps = get_dependencies()
         return json_response(
-            steps.submit_payment(deps, body.workflow_id, body.step_number, body.txn_ids, user_id)
+            payment.submit_payment(deps, body.workflow_id, body.step_number, body.txn_ids, user_id)
         )
 
     return idempotent_response(

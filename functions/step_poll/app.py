@@ -4,11 +4,12 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import StepRequest, StepView, WatchJobTask
-from orchestrator.services import steps
+from orchestrator.schemas.api import StepRequest, StepView
+from orchestrator.schemas.tasks import WatchJobTask
+from orchestrator.services import job_watch
 
 app = make_resolver()
 
@@ -23,12 +24,12 @@ app = make_resolver()
 )
 def poll(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
     return json_response(
-        steps.poll_step(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
+        job_watch.poll_step(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
     )
 
 
 def watch_job_task(payload: dict[str, Any]) -> None:
-    steps.watch_job(get_dependencies(), WatchJobTask.model_validate(payload))
+    job_watch.watch_job(get_dependencies(), WatchJobTask.model_validate(payload))
 
 
 @observed

@@ -4,11 +4,11 @@ minimum balance, the plan's total with network fees, and a sentence saying what 
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import FundsView, workflow_id_in_path
+from orchestrator.schemas.api import FundsView, workflow_id_in_path
 from orchestrator.services.funds import workflow_funds
 
 app = make_resolver()

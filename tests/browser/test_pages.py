@@ -86,7 +86,7 @@ def test_cancel_while_awaiting_payment_then_resume(page: object, stack: LocalSta
 def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
     page: object, stack: LocalStack
 ) -> None:
-    from orchestrator.adapters import get_dependencies
+    from orchestrator.dependencies import get_dependencies
     from playwright.sync_api import Page, expect
 
     from devstack.agents import AgentBehaviour
@@ -168,7 +168,7 @@ def _shown(page: object, testid: str, status: str) -> float:
 def test_live_updates_show_changes_within_a_second_and_an_idle_page_asks_once_per_5_s(
     page: object, stack: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from orchestrator.adapters import get_dependencies
+    from orchestrator.dependencies import get_dependencies
     from playwright.sync_api import Page, Request, Response, expect
 
     assert isinstance(page, Page)

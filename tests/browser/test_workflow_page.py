@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orchestrator.adapters import get_dependencies
 from orchestrator.amounts import format_algo
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
 from devstack.agents import AgentBehaviour

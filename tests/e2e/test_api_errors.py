@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
 from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
@@ -152,7 +152,7 @@ def test_budget_below_the_cost_is_refused(harness: Harness) -> None:
 
 
 def test_payment_replayed_for_another_step_is_refused(harness: Harness) -> None:
-    from orchestrator.adapters import get_dependencies
+    from orchestrator.dependencies import get_dependencies
     from orchestrator.models import StepStatus
 
     first = harness.create_and_start()

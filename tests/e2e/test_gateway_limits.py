@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from orchestrator.adapters import get_dependencies
 from orchestrator.config import Settings
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStatus
 from orchestrator.planner import planner_from_settings
 from werkzeug.wrappers import Request, Response

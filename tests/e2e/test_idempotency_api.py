@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
 from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner

@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
 from devstack.auth import ALGORITHM, DEV_USER_ID, ISSUER_PATH, LocalIssuer

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 
 from devstack.sdk_agents import SdkAgentProcess
 from devstack.stack import LocalStack, StackConfig

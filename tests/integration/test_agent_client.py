@@ -1,4 +1,4 @@
-"""AgentClient against scripted fake agents served by werkzeug on loopback: what it sends, what it
+"""HttpAgentClient against scripted fake agents served by werkzeug on loopback: what it sends, what it
 retries (and what it must never re-send), and which named error each kind of bad answer becomes.
 Timeouts, refused and broken connections are real sockets; the answers are the ones orca-agent-sdk
 0.1.8 (Flask) gives."""
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from orchestrator.agents import AgentClient, JobStatusResponse, StartJobResponse, SubmitPaymentResponse
+from orchestrator.agents import HttpAgentClient, JobStatusResponse, StartJobResponse, SubmitPaymentResponse
 from orchestrator.errors import AgentProtocolError, AgentRejected, AgentUnavailable
 from orchestrator.models import AgentMetadata
 from werkzeug.serving import make_server
@@ -215,8 +215,8 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture
-def client(sleeps: SleepRecorder) -> Iterator[AgentClient]:
-    agent_client = AgentClient(timeout_seconds=5.0, retries=2, sleep=sleeps, backoff_seconds=0.01)
+def client(sleeps: SleepRecorder) -> Iterator[HttpAgentClient]:
+    agent_client = HttpAgentClient(timeout_seconds=5.0, retries=2, sleep=sleeps, backoff_seconds=0.01)
     yield agent_client
     agent_client.close()
 
@@ -233,7 +233,7 @@ START_OK = {
 
 
 def test_base_url_for_prefers_base_url_and_strips_trailing_slash() -> None:
-    client = AgentClient(url_template="https://{subdomain}.example.test")
+    client = HttpAgentClient(url_template="https://{subdomain}.example.test")
     agent = AgentMetadata(
         id="a", name="A", price_microalgo=1, base_url="https://agent.test/api/", subdomain="ignored"
     )
@@ -241,7 +241,7 @@ def test_base_url_for_prefers_base_url_and_strips_trailing_slash() -> None:
 
 
 def test_base_url_for_fills_the_template_from_the_subdomain() -> None:
-    client = AgentClient(url_template="https://{subdomain}.0rca.live/")
+    client = HttpAgentClient(url_template="https://{subdomain}.0rca.live/")
     agent = AgentMetadata(id="a", name="A", price_microalgo=1, subdomain="movies")
     assert client.base_url_for(agent) == "https://movies.0rca.live"
 
@@ -253,7 +253,7 @@ def test_base_url_for_fills_the_template_from_the_subdomain() -> None:
 def test_base_url_for_without_base_url_or_template_and_subdomain_raises_agent_unavailable(
     template: str | None, subdomain: str | None
 ) -> None:
-    client = AgentClient(url_template=template)
+    client = HttpAgentClient(url_template=template)
     agent = AgentMetadata(id="a", name="Lost Agent", price_microalgo=1, subdomain=subdomain)
     with pytest.raises(AgentUnavailable) as caught:
         client.base_url_for(agent)
@@ -262,7 +262,7 @@ def test_base_url_for_without_base_url_or_template_and_subdomain_raises_agent_un
 
 def test_requests_go_to_the_templated_url(fake_agent: FakeAgent, sleeps: SleepRecorder) -> None:
     fake_agent.app.answer("/agents/movies/start_job", Reply(200, START_OK))
-    client = AgentClient(
+    client = HttpAgentClient(
         url_template=fake_agent.base_url + "/agents/{subdomain}", sleep=sleeps, backoff_seconds=0.01
     )
     try:
@@ -279,7 +279,7 @@ def test_requests_go_to_the_templated_url(fake_agent: FakeAgent, sleeps: SleepRe
 
 
 def test_start_job_sends_exactly_the_protocol_body_and_parses_the_answer(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     fake_agent.app.answer("/start_job", Reply(200, {**START_OK, "extra": "ignored"}))
     response = client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="headache")
@@ -296,7 +296,7 @@ def test_start_job_sends_exactly_the_protocol_body_and_parses_the_answer(
     assert request.json() == {"sender_address": SENDER, "job_input": "headache", "agent_id": AGENT_ID}
 
 
-def test_start_job_turns_an_integer_job_id_into_text(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_start_job_turns_an_integer_job_id_into_text(fake_agent: FakeAgent, client: HttpAgentClient) -> None:
     fake_agent.app.answer("/start_job", Reply(200, {"job_id": 42, "unsigned_group_txns": []}))
     response = client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
     assert response.job_id == "42"
@@ -311,7 +311,7 @@ def test_start_job_turns_an_integer_job_id_into_text(fake_agent: FakeAgent, clie
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_start_job_is_not_re_sent_after_a_5xx(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder, status: int
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder, status: int
 ) -> None:
     fake_agent.app.answer("/start_job", Reply(status, {"message": "database on fire"}), Reply(200, START_OK))
     with pytest.raises(AgentUnavailable) as caught:
@@ -326,7 +326,7 @@ def test_start_job_is_not_re_sent_after_a_5xx(
 
 def test_start_job_is_not_re_sent_after_a_read_timeout(fake_agent: FakeAgent, sleeps: SleepRecorder) -> None:
     fake_agent.app.answer("/start_job", Reply(200, START_OK, delay=1.0), Reply(200, START_OK))
-    client = AgentClient(timeout_seconds=0.2, retries=2, sleep=sleeps, backoff_seconds=0.01)
+    client = HttpAgentClient(timeout_seconds=0.2, retries=2, sleep=sleeps, backoff_seconds=0.01)
     try:
         with pytest.raises(AgentUnavailable) as caught:
             client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
@@ -339,7 +339,7 @@ def test_start_job_is_not_re_sent_after_a_read_timeout(fake_agent: FakeAgent, sl
 
 
 def test_start_job_is_not_re_sent_when_the_connection_breaks_after_sending(
-    hang_up_agent: HangUpAgent, client: AgentClient, sleeps: SleepRecorder
+    hang_up_agent: HangUpAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     with pytest.raises(AgentUnavailable) as caught:
         client.start_job(agent_at(hang_up_agent.base_url), sender_address=SENDER, job_input="x")
@@ -362,7 +362,9 @@ def test_start_job_is_retried_when_the_connection_was_refused(sleeps: SleepRecor
             if len(sleeps.calls) == 1:
                 stack.enter_context(serving(app, port))
 
-        client = AgentClient(timeout_seconds=5.0, retries=2, sleep=come_up_then_sleep, backoff_seconds=0.01)
+        client = HttpAgentClient(
+            timeout_seconds=5.0, retries=2, sleep=come_up_then_sleep, backoff_seconds=0.01
+        )
         stack.callback(client.close)
         response = client.start_job(
             agent_at(f"http://127.0.0.1:{port}"), sender_address=SENDER, job_input="x"
@@ -374,7 +376,7 @@ def test_start_job_is_retried_when_the_connection_was_refused(sleeps: SleepRecor
 
 def test_job_status_with_zero_retries_sends_one_request(fake_agent: FakeAgent, sleeps: SleepRecorder) -> None:
     fake_agent.app.answer("/job/job-1", Reply(502, "bad gateway"))
-    client = AgentClient(retries=0, sleep=sleeps, backoff_seconds=0.01)
+    client = HttpAgentClient(retries=0, sleep=sleeps, backoff_seconds=0.01)
     try:
         with pytest.raises(AgentUnavailable):
             client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")
@@ -384,7 +386,7 @@ def test_job_status_with_zero_retries_sends_one_request(fake_agent: FakeAgent, s
     assert sleeps.calls == []
 
 
-def test_connection_refused_becomes_agent_unavailable(client: AgentClient, sleeps: SleepRecorder) -> None:
+def test_connection_refused_becomes_agent_unavailable(client: HttpAgentClient, sleeps: SleepRecorder) -> None:
     agent = AgentMetadata(
         id="a", name="Gone Agent", price_microalgo=1, base_url=f"http://127.0.0.1:{free_port()}"
     )
@@ -396,7 +398,7 @@ def test_connection_refused_becomes_agent_unavailable(client: AgentClient, sleep
 
 
 def test_start_job_4xx_becomes_agent_rejected_with_the_agents_message(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer("/start_job", Reply(422, {"status": "error", "message": "job_input is empty"}))
     with pytest.raises(AgentRejected) as caught:
@@ -417,7 +419,7 @@ def test_start_job_4xx_becomes_agent_rejected_with_the_agents_message(
     ],
 )
 def test_agent_rejected_quotes_the_message_wherever_the_agent_put_it(
-    fake_agent: FakeAgent, client: AgentClient, body: Any, expected_message: str
+    fake_agent: FakeAgent, client: HttpAgentClient, body: Any, expected_message: str
 ) -> None:
     fake_agent.app.answer("/start_job", Reply(404, body))
     with pytest.raises(AgentRejected) as caught:
@@ -426,7 +428,9 @@ def test_agent_rejected_quotes_the_message_wherever_the_agent_put_it(
     assert expected_message in caught.value.message
 
 
-def test_start_job_non_json_answer_is_a_protocol_error(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_start_job_non_json_answer_is_a_protocol_error(
+    fake_agent: FakeAgent, client: HttpAgentClient
+) -> None:
     fake_agent.app.answer("/start_job", Reply(200, "<html>welcome to nginx</html>"))
     with pytest.raises(AgentProtocolError) as caught:
         client.start_job(fake_agent.metadata(), sender_address=SENDER, job_input="x")
@@ -444,7 +448,7 @@ def test_start_job_non_json_answer_is_a_protocol_error(fake_agent: FakeAgent, cl
     ],
 )
 def test_start_job_answer_of_the_wrong_shape_is_a_protocol_error(
-    fake_agent: FakeAgent, client: AgentClient, body: Any, where: str
+    fake_agent: FakeAgent, client: HttpAgentClient, body: Any, where: str
 ) -> None:
     fake_agent.app.answer("/start_job", Reply(200, body))
     with pytest.raises(AgentProtocolError) as caught:
@@ -468,7 +472,7 @@ PAID = {"status": "success", "access_token": "tok-1"}
     ],
 )
 def test_submit_payment_sends_job_id_and_txids_with_numeric_ids_as_numbers(
-    fake_agent: FakeAgent, client: AgentClient, job_id: str, wire_job_id: str | int
+    fake_agent: FakeAgent, client: HttpAgentClient, job_id: str, wire_job_id: str | int
 ) -> None:
     fake_agent.app.answer("/submit_payment", Reply(200, PAID))
     response = client.submit_payment(fake_agent.metadata(), job_id=job_id, txids=["TX1", "TX2"])
@@ -482,7 +486,7 @@ def test_submit_payment_sends_job_id_and_txids_with_numeric_ids_as_numbers(
 
 
 def test_submit_payment_retries_402_within_the_window_and_succeeds(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     not_yet = Reply(402, {"status": "error", "message": "payment not found"})
     fake_agent.app.answer("/submit_payment", not_yet, not_yet, Reply(200, PAID))
@@ -499,7 +503,7 @@ def test_submit_payment_gives_up_on_402_when_the_window_is_over(
 ) -> None:
     fake_agent.app.answer("/submit_payment", Reply(402, {"status": "error", "message": "payment not found"}))
     # The recorder does not sleep, so only the backoff sums count: 1 and 2 fit in 2.5 s, 4 does not.
-    client = AgentClient(sleep=sleeps, backoff_seconds=1.0)
+    client = HttpAgentClient(sleep=sleeps, backoff_seconds=1.0)
     try:
         with pytest.raises(AgentRejected) as caught:
             client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"], retry_for_seconds=2.5)
@@ -512,7 +516,7 @@ def test_submit_payment_gives_up_on_402_when_the_window_is_over(
 
 
 def test_submit_payment_without_a_window_does_not_retry_402(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer(
         "/submit_payment", Reply(402, {"status": "error", "message": "not yet"}), Reply(200, PAID)
@@ -525,7 +529,7 @@ def test_submit_payment_without_a_window_does_not_retry_402(
 
 
 def test_submit_payment_does_not_retry_400(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer(
         "/submit_payment", Reply(400, {"status": "error", "message": "txid already used"}), Reply(200, PAID)
@@ -543,7 +547,7 @@ def test_submit_payment_does_not_retry_400(
 
 
 def test_submit_payment_is_not_re_sent_after_a_5xx(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer("/submit_payment", Reply(500, "oops"), Reply(200, PAID))
     with pytest.raises(AgentUnavailable) as caught:
@@ -559,7 +563,7 @@ def test_submit_payment_is_not_re_sent_after_a_read_timeout(
     fake_agent: FakeAgent, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer("/submit_payment", Reply(200, PAID, delay=1.0), Reply(200, PAID))
-    client = AgentClient(timeout_seconds=0.2, retries=2, sleep=sleeps, backoff_seconds=0.01)
+    client = HttpAgentClient(timeout_seconds=0.2, retries=2, sleep=sleeps, backoff_seconds=0.01)
     try:
         with pytest.raises(AgentUnavailable) as caught:
             client.submit_payment(
@@ -575,7 +579,7 @@ def test_submit_payment_is_not_re_sent_after_a_read_timeout(
 
 
 def test_submit_payment_is_not_re_sent_when_the_connection_breaks_after_sending(
-    hang_up_agent: HangUpAgent, client: AgentClient, sleeps: SleepRecorder
+    hang_up_agent: HangUpAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     with pytest.raises(AgentUnavailable) as caught:
         client.submit_payment(
@@ -601,7 +605,7 @@ def test_submit_payment_is_retried_when_the_connection_was_refused(sleeps: Sleep
             if len(sleeps.calls) == 3:
                 stack.enter_context(serving(app, port))
 
-        client = AgentClient(timeout_seconds=5.0, retries=1, sleep=come_up_later, backoff_seconds=0.01)
+        client = HttpAgentClient(timeout_seconds=5.0, retries=1, sleep=come_up_later, backoff_seconds=0.01)
         stack.callback(client.close)
         response = client.submit_payment(
             agent_at(f"http://127.0.0.1:{port}"), job_id="job-1", txids=["TX1"], retry_for_seconds=30.0
@@ -613,7 +617,7 @@ def test_submit_payment_is_retried_when_the_connection_was_refused(sleeps: Sleep
 
 
 def test_submit_payment_refused_without_a_window_gives_up_after_the_retries(
-    client: AgentClient, sleeps: SleepRecorder
+    client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     with pytest.raises(AgentUnavailable) as caught:
         client.submit_payment(agent_at(f"http://127.0.0.1:{free_port()}"), job_id="job-1", txids=["TX1"])
@@ -622,7 +626,7 @@ def test_submit_payment_refused_without_a_window_gives_up_after_the_retries(
 
 
 def test_submit_payment_402_then_success_reports_the_agents_later_answer(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     """The SDK's own answers: 402 while its indexer lags (it marks the job failed), then success."""
     fake_agent.app.answer(
@@ -645,7 +649,7 @@ def test_submit_payment_402_then_success_reports_the_agents_later_answer(
 
 
 def test_submit_payment_error_status_with_200_is_agent_rejected(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     fake_agent.app.answer("/submit_payment", Reply(200, {"status": "error", "message": "amount too low"}))
     with pytest.raises(AgentRejected) as caught:
@@ -655,7 +659,7 @@ def test_submit_payment_error_status_with_200_is_agent_rejected(
     assert len(fake_agent.app.received) == 1
 
 
-def test_submit_payment_accepts_success_in_any_case(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_submit_payment_accepts_success_in_any_case(fake_agent: FakeAgent, client: HttpAgentClient) -> None:
     fake_agent.app.answer("/submit_payment", Reply(200, {"status": "SUCCESS", "access_token": "t"}))
     response = client.submit_payment(fake_agent.metadata(), job_id="job-1", txids=["TX1"])
     assert response.status == "SUCCESS"
@@ -663,7 +667,7 @@ def test_submit_payment_accepts_success_in_any_case(fake_agent: FakeAgent, clien
 
 
 def test_submit_payment_answer_without_status_is_a_protocol_error(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     fake_agent.app.answer("/submit_payment", Reply(200, {"access_token": "t"}))
     with pytest.raises(AgentProtocolError) as caught:
@@ -674,7 +678,9 @@ def test_submit_payment_answer_without_status_is_a_protocol_error(
 # --- job status --------------------------------------------------------------------------------
 
 
-def test_job_status_gets_the_job_with_the_access_token(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_job_status_gets_the_job_with_the_access_token(
+    fake_agent: FakeAgent, client: HttpAgentClient
+) -> None:
     fake_agent.app.answer(
         "/job/job-1",
         Reply(
@@ -700,7 +706,9 @@ def test_job_status_gets_the_job_with_the_access_token(fake_agent: FakeAgent, cl
     assert request.args == {"access_token": ["tok 1&x"]}
 
 
-def test_job_status_without_access_token_sends_no_query(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_job_status_without_access_token_sends_no_query(
+    fake_agent: FakeAgent, client: HttpAgentClient
+) -> None:
     fake_agent.app.answer("/job/9", Reply(200, {"job_id": 9, "status": "processing"}))
     response = client.job_status(fake_agent.metadata(), job_id="9", access_token=None)
     assert response.job_id == "9"
@@ -711,7 +719,7 @@ def test_job_status_without_access_token_sends_no_query(fake_agent: FakeAgent, c
 
 
 def test_job_status_quotes_the_job_id_into_one_path_segment(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     fake_agent.app.answer("/job/a/b c", Reply(200, {"status": "queued"}))
     client.job_status(fake_agent.metadata(), job_id="a/b c", access_token="t")
@@ -733,14 +741,14 @@ def test_job_status_quotes_the_job_id_into_one_path_segment(
     ],
 )
 def test_job_status_normalises_the_agents_status_words(
-    fake_agent: FakeAgent, client: AgentClient, agent_status: str, normalised: str
+    fake_agent: FakeAgent, client: HttpAgentClient, agent_status: str, normalised: str
 ) -> None:
     fake_agent.app.answer("/job/job-1", Reply(200, {"job_id": "job-1", "status": agent_status}))
     response = client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")
     assert response.status == normalised
 
 
-def test_job_status_401_is_agent_rejected(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_job_status_401_is_agent_rejected(fake_agent: FakeAgent, client: HttpAgentClient) -> None:
     fake_agent.app.answer("/job/job-1", Reply(401, {"message": "bad access token"}))
     with pytest.raises(AgentRejected) as caught:
         client.job_status(fake_agent.metadata(), job_id="job-1", access_token="wrong")
@@ -748,14 +756,16 @@ def test_job_status_401_is_agent_rejected(fake_agent: FakeAgent, client: AgentCl
     assert "bad access token" in caught.value.message
 
 
-def test_job_status_without_status_is_a_protocol_error(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_job_status_without_status_is_a_protocol_error(
+    fake_agent: FakeAgent, client: HttpAgentClient
+) -> None:
     fake_agent.app.answer("/job/job-1", Reply(200, {"job_id": "job-1", "output": "x"}))
     with pytest.raises(AgentProtocolError):
         client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")
 
 
 def test_job_status_is_retried_on_503(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer(
         "/job/job-1",
@@ -769,7 +779,7 @@ def test_job_status_is_retried_on_503(
 
 
 def test_job_status_gives_up_after_the_retries_with_agent_unavailable(
-    fake_agent: FakeAgent, client: AgentClient, sleeps: SleepRecorder
+    fake_agent: FakeAgent, client: HttpAgentClient, sleeps: SleepRecorder
 ) -> None:
     fake_agent.app.answer("/job/job-1", Reply(500, {"message": "database on fire"}))
     with pytest.raises(AgentUnavailable) as caught:
@@ -785,7 +795,7 @@ def test_job_status_is_retried_after_a_read_timeout(fake_agent: FakeAgent, sleep
     fake_agent.app.answer(
         "/job/job-1", Reply(200, {"status": "running"}, delay=1.0), Reply(200, {"status": "succeeded"})
     )
-    client = AgentClient(timeout_seconds=0.2, retries=2, sleep=sleeps, backoff_seconds=0.01)
+    client = HttpAgentClient(timeout_seconds=0.2, retries=2, sleep=sleeps, backoff_seconds=0.01)
     try:
         response = client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")
     finally:
@@ -826,7 +836,7 @@ def test_job_status_is_retried_after_a_read_timeout(fake_agent: FakeAgent, sleep
     ],
 )
 def test_job_status_accepts_the_sdks_answers(
-    fake_agent: FakeAgent, client: AgentClient, body: dict[str, Any], expected: JobStatusResponse
+    fake_agent: FakeAgent, client: HttpAgentClient, body: dict[str, Any], expected: JobStatusResponse
 ) -> None:
     fake_agent.app.answer("/job/J1762754481290", Reply(200, body))
     response = client.job_status(fake_agent.metadata(), job_id="J1762754481290", access_token="t")
@@ -847,7 +857,7 @@ def test_job_status_accepts_the_sdks_answers(
     ],
 )
 def test_job_status_accepts_timestamps_in_any_form(
-    fake_agent: FakeAgent, client: AgentClient, created_at: Any, expected: str | None
+    fake_agent: FakeAgent, client: HttpAgentClient, created_at: Any, expected: str | None
 ) -> None:
     body = {"status": "running", "created_at": created_at, "completed_at": created_at}
     fake_agent.app.answer("/job/job-1", Reply(200, body))
@@ -856,7 +866,9 @@ def test_job_status_accepts_timestamps_in_any_form(
     assert response.completed_at == expected
 
 
-def test_job_status_without_timestamps_leaves_them_empty(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_job_status_without_timestamps_leaves_them_empty(
+    fake_agent: FakeAgent, client: HttpAgentClient
+) -> None:
     fake_agent.app.answer("/job/job-1", Reply(200, {"status": "queued"}))
     response = client.job_status(fake_agent.metadata(), job_id="job-1", access_token=None)
     assert response.created_at is None
@@ -865,7 +877,7 @@ def test_job_status_without_timestamps_leaves_them_empty(fake_agent: FakeAgent, 
 
 @pytest.mark.parametrize("word", ["queued", "payment_processing", "running", "succeeded", "failed"])
 def test_job_status_keeps_the_sdks_status_words(
-    fake_agent: FakeAgent, client: AgentClient, word: str
+    fake_agent: FakeAgent, client: HttpAgentClient, word: str
 ) -> None:
     fake_agent.app.answer("/job/J1", Reply(200, {"job_id": "J1", "status": word, "created_at": 1762754481}))
     response = client.job_status(fake_agent.metadata(), job_id="J1", access_token="t")
@@ -874,14 +886,14 @@ def test_job_status_keeps_the_sdks_status_words(
 
 @pytest.mark.parametrize("output", ["plain text", {"movies": ["Paddington"]}, [1, 2], 42, None])
 def test_job_status_output_may_be_text_json_or_null(
-    fake_agent: FakeAgent, client: AgentClient, output: Any
+    fake_agent: FakeAgent, client: HttpAgentClient, output: Any
 ) -> None:
     fake_agent.app.answer("/job/job-1", Reply(200, {"status": "succeeded", "output": output}))
     response = client.job_status(fake_agent.metadata(), job_id="job-1", access_token="t")
     assert response.output == output
 
 
-def test_extra_fields_in_every_answer_are_ignored(fake_agent: FakeAgent, client: AgentClient) -> None:
+def test_extra_fields_in_every_answer_are_ignored(fake_agent: FakeAgent, client: HttpAgentClient) -> None:
     extra = {"version": "0.1.8", "meta": {"region": "eu"}, "txn_ids_hint": None}
     fake_agent.app.answer("/start_job", Reply(200, {**START_OK, **extra}))
     fake_agent.app.answer("/submit_payment", Reply(200, {**PAID, "message": "Payment verified", **extra}))
@@ -922,7 +934,7 @@ FLASK_500_PAGE = (
     ],
 )
 def test_agent_rejected_quotes_error_or_message(
-    fake_agent: FakeAgent, client: AgentClient, path: str, body: Any, expected_message: str
+    fake_agent: FakeAgent, client: HttpAgentClient, path: str, body: Any, expected_message: str
 ) -> None:
     fake_agent.app.answer(path, Reply(400, body))
     agent = fake_agent.metadata()
@@ -945,7 +957,7 @@ def assert_clean(message: str) -> None:
 
 
 def test_an_html_500_page_becomes_the_status_and_the_pages_title(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     fake_agent.app.answer("/start_job", Reply(500, FLASK_500_PAGE, content_type="text/html; charset=utf-8"))
     with pytest.raises(AgentUnavailable) as caught:
@@ -959,7 +971,7 @@ def test_an_html_500_page_becomes_the_status_and_the_pages_title(
 
 
 def test_an_html_500_page_on_job_status_is_quoted_cleanly_after_the_retries(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     fake_agent.app.answer("/job/job-1", Reply(500, FLASK_500_PAGE, content_type="text/html"))
     with pytest.raises(AgentUnavailable) as caught:
@@ -970,7 +982,7 @@ def test_an_html_500_page_on_job_status_is_quoted_cleanly_after_the_retries(
 
 
 def test_an_html_404_page_is_agent_rejected_with_its_title(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     page = "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>"
     fake_agent.app.answer("/submit_payment", Reply(404, page, content_type="text/html"))
@@ -981,7 +993,7 @@ def test_an_html_404_page_is_agent_rejected_with_its_title(
 
 
 def test_a_long_multi_line_error_message_is_cut_to_one_line(
-    fake_agent: FakeAgent, client: AgentClient
+    fake_agent: FakeAgent, client: HttpAgentClient
 ) -> None:
     trace = "Traceback (most recent call last):\n" + '  File "app.py", line 1, in start_job\n' * 200
     fake_agent.app.answer("/job/job-1", Reply(401, {"error": trace}))
@@ -1004,7 +1016,7 @@ def test_a_long_multi_line_error_message_is_cut_to_one_line(
     ],
 )
 def test_a_non_json_success_is_a_protocol_error_with_a_clean_excerpt(
-    fake_agent: FakeAgent, client: AgentClient, reply: Reply, excerpt: str
+    fake_agent: FakeAgent, client: HttpAgentClient, reply: Reply, excerpt: str
 ) -> None:
     fake_agent.app.answer("/job/job-1", reply)
     with pytest.raises(AgentProtocolError) as caught:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
 from devstack.agents import AgentBehaviour

@@ -1,4 +1,4 @@
-"""ChainVerifier against the dev ledger on loopback (algod and indexer endpoints, real HTTP).
+"""AlgodChainVerifier against the dev ledger on loopback (algod and indexer endpoints, real HTTP).
 
 Not covered: a confirmed transaction that algod has forgotten and only the indexer still knows.
 The dev ledger keeps every confirmed transaction answerable on algod's pending endpoint for its
@@ -21,7 +21,7 @@ from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 from orchestrator.config import Settings
 from orchestrator.errors import ChainUnavailable, PaymentNotConfirmed
-from orchestrator.payments.verification import ChainVerifier, chain_verifier_from_settings
+from orchestrator.payments.verification import AlgodChainVerifier, chain_verifier_from_settings
 
 from devstack.ledger import Ledger, LedgerServer, dev_accounts, genesis_hash_for
 
@@ -61,7 +61,7 @@ def manual() -> Iterator[LedgerServer]:
         server.stop()
 
 
-def verifier_for(server: LedgerServer) -> ChainVerifier:
+def verifier_for(server: LedgerServer) -> AlgodChainVerifier:
     return chain_verifier_from_settings(Settings(algod_url=server.algod_url, indexer_url=server.indexer_url))
 
 

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from algosdk import account
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata
 from orchestrator.payments.decoding import decode_transaction
-from orchestrator.payments.verification import ChainVerifier
+from orchestrator.payments.verification import AlgodChainVerifier
 
 from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
 
@@ -140,7 +140,7 @@ def test_an_unreachable_algod_still_answers_with_the_cost(harness: Harness) -> N
     with socket.socket() as sock:  # a port nothing listens on: connections are refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    deps.chain = ChainVerifier(AlgodClient("", f"http://127.0.0.1:{port}"))
+    deps.chain = AlgodChainVerifier(AlgodClient("", f"http://127.0.0.1:{port}"))
     try:
         answer = funds(harness, workflow_id)
     finally:

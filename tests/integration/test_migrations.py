@@ -1523,24 +1523,24 @@ def test_the_store_models_fit_the_real_tables(shape: Shape, conn: psycopg.Connec
         AccessTokenRecord,
         JobRecord,
         PaymentRecord,
-        StepResult,
+        PlannedStep,
+        StepRecord,
         WorkflowPlan,
         WorkflowRecord,
-        WorkflowStep,
     )
     from orchestrator.store.supabase import _model, _row
 
     agent = shape.seed.active_agent
-    plan = WorkflowPlan(reasoning="r", steps=[WorkflowStep(step_number=1, agent_id=agent)])
+    plan = WorkflowPlan(reasoning="r", steps=[PlannedStep(step_number=1, agent_id=agent)])
     workflow = WorkflowRecord(
         workflow_id=str(uuid.uuid4()), user_id=USER_A, wallet_address=WALLET, user_message="m", plan=plan
     )
-    step = StepResult(id=str(uuid.uuid4()), workflow_id=workflow.workflow_id, step_number=1, agent_id=agent)
+    step = StepRecord(id=str(uuid.uuid4()), workflow_id=workflow.workflow_id, step_number=1, agent_id=agent)
     with as_role(conn, "service_role", rollback=True):
         create_workflow(conn, _row(workflow), [_row(step)])
         [w] = stored(conn, "workflows", "workflow_id = %s", [workflow.workflow_id])
         [s] = stored(conn, "step_results", "workflow_id = %s", [workflow.workflow_id])
-        assert (_model(WorkflowRecord, w), _model(StepResult, s)) == (workflow, step)
+        assert (_model(WorkflowRecord, w), _model(StepRecord, s)) == (workflow, step)
         job = JobRecord(
             job_id=str(uuid.uuid4()),
             agent_id=agent,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 
 from devstack.agents import AgentBehaviour
 from tests.stack_helpers import FixedPlanner, Harness, running_harness, use_planner

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata
 
 from devstack.agents import AgentBehaviour
@@ -372,7 +372,7 @@ def test_algod_outage_during_verification_keeps_the_step_waiting_and_the_payment
     harness: Harness,
 ) -> None:
     from algosdk.v2client.algod import AlgodClient
-    from orchestrator.payments.verification import ChainVerifier
+    from orchestrator.payments.verification import AlgodChainVerifier
 
     use_planner(FixedPlanner([(SYMPTOMS, "sore throat")]))
     workflow_id = harness.create_and_start()
@@ -385,7 +385,7 @@ def test_algod_outage_during_verification_keeps_the_step_waiting_and_the_payment
     with socket.socket() as probe:  # a port nothing listens on: algod is down
         probe.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    deps.chain = ChainVerifier(AlgodClient("", dead_url))
+    deps.chain = AlgodChainVerifier(AlgodClient("", dead_url))
     try:
         down = harness.post("/api/workflows/step/submit_payment", body)
     finally:

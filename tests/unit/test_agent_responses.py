@@ -1,4 +1,4 @@
-"""AgentClient without sockets (httpx.MockTransport): which transport failures are re-sent for each
+"""HttpAgentClient without sockets (httpx.MockTransport): which transport failures are re-sent for each
 request, and how agents' answers and error bodies are read. The loopback tests with real sockets are
 in tests/integration/test_agent_client.py."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from orchestrator.agents import EXCERPT_CHARS, AgentClient, JobStatusResponse
+from orchestrator.agents import EXCERPT_CHARS, HttpAgentClient, JobStatusResponse
 from orchestrator.errors import AgentProtocolError, AgentRejected, AgentUnavailable
 from orchestrator.models import AgentMetadata
 
@@ -44,11 +44,11 @@ class FailingOnce:
         return httpx.Response(200, json=self.body)
 
 
-def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> AgentClient:
-    return AgentClient(transport=httpx.MockTransport(handler), retries=2, sleep=lambda _: None)
+def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> HttpAgentClient:
+    return HttpAgentClient(transport=httpx.MockTransport(handler), retries=2, sleep=lambda _: None)
 
 
-CALLS: dict[str, tuple[Any, Callable[[AgentClient], Any]]] = {
+CALLS: dict[str, tuple[Any, Callable[[HttpAgentClient], Any]]] = {
     "start_job": (START_OK, lambda c: c.start_job(AGENT, sender_address="S", job_input="x")),
     "submit_payment": (
         PAID,
@@ -59,10 +59,10 @@ CALLS: dict[str, tuple[Any, Callable[[AgentClient], Any]]] = {
 
 
 @pytest.fixture
-def answering() -> Iterator[Callable[..., AgentClient]]:
-    clients: list[AgentClient] = []
+def answering() -> Iterator[Callable[..., HttpAgentClient]]:
+    clients: list[HttpAgentClient] = []
 
-    def make(status: int, content: bytes, content_type: str = "application/json") -> AgentClient:
+    def make(status: int, content: bytes, content_type: str = "application/json") -> HttpAgentClient:
         client = client_for(
             lambda _: httpx.Response(status, content=content, headers={"Content-Type": content_type})
         )
@@ -148,7 +148,7 @@ def test_timestamps_are_read_liberally_and_handed_on_strictly(value: Any, expect
     ],
 )
 def test_an_html_error_page_is_quoted_by_its_text(
-    answering: Callable[..., AgentClient], page: str, excerpt: str
+    answering: Callable[..., HttpAgentClient], page: str, excerpt: str
 ) -> None:
     client = answering(403, page.encode(), "text/html")
     with pytest.raises(AgentRejected) as caught:
@@ -156,14 +156,14 @@ def test_an_html_error_page_is_quoted_by_its_text(
     assert caught.value.message == f"Agent refused job status (HTTP 403): {excerpt}"
 
 
-def test_html_is_recognised_without_its_content_type(answering: Callable[..., AgentClient]) -> None:
+def test_html_is_recognised_without_its_content_type(answering: Callable[..., HttpAgentClient]) -> None:
     client = answering(403, b"  <!DOCTYPE html><title>Forbidden</title>", "application/octet-stream")
     with pytest.raises(AgentRejected) as caught:
         client.job_status(AGENT, job_id="J1", access_token="tok")
     assert caught.value.message.endswith(": Forbidden")
 
 
-def test_a_huge_page_is_cut_to_the_excerpt_length(answering: Callable[..., AgentClient]) -> None:
+def test_a_huge_page_is_cut_to_the_excerpt_length(answering: Callable[..., HttpAgentClient]) -> None:
     client = answering(403, ("<p>" + "word " * 20_000 + "</p>").encode(), "text/html")
     with pytest.raises(AgentRejected) as caught:
         client.job_status(AGENT, job_id="J1", access_token="tok")
@@ -172,7 +172,7 @@ def test_a_huge_page_is_cut_to_the_excerpt_length(answering: Callable[..., Agent
     assert excerpt.endswith("…")
 
 
-def test_control_characters_never_reach_the_message(answering: Callable[..., AgentClient]) -> None:
+def test_control_characters_never_reach_the_message(answering: Callable[..., HttpAgentClient]) -> None:
     client = answering(400, json.dumps({"message": "bad\x00input\r\n\x1b[31mred"}).encode())
     with pytest.raises(AgentRejected) as caught:
         client.job_status(AGENT, job_id="J1", access_token="tok")
@@ -189,7 +189,7 @@ def test_control_characters_never_reach_the_message(answering: Callable[..., Age
     ],
 )
 def test_a_json_error_without_a_message_key_is_quoted_compactly(
-    answering: Callable[..., AgentClient], body: Any, message: str
+    answering: Callable[..., HttpAgentClient], body: Any, message: str
 ) -> None:
     client = answering(409, json.dumps(body).encode())
     with pytest.raises(AgentRejected) as caught:
@@ -198,7 +198,7 @@ def test_a_json_error_without_a_message_key_is_quoted_compactly(
 
 
 def test_a_non_json_success_names_the_status_and_quotes_the_page(
-    answering: Callable[..., AgentClient],
+    answering: Callable[..., HttpAgentClient],
 ) -> None:
     client = answering(200, b"<html><title>Just a moment...</title></html>", "text/html")
     with pytest.raises(AgentProtocolError) as caught:

@@ -285,7 +285,7 @@ def test_a_missing_file_ends_the_start(tmp_path: Path) -> None:
 def test_the_stack_plans_with_the_hireable_records_and_names_the_others(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from orchestrator.adapters import get_dependencies
+    from orchestrator.dependencies import get_dependencies
 
     unpaid = marketplace_row(id="b2", name="Haiku Bot", agent_address=None)
     catalog = write(tmp_path, [marketplace_row(), unpaid])

@@ -288,7 +288,7 @@ def test_terminal_lines_are_one_line_each_with_the_detail_in_the_log(tmp_path: P
         try:
             {}["missing"]
         except KeyError as exc:
-            log.error("StepStartFunction raised", exc_info=exc)
+            log.error("StepStartJobFunction raised", exc_info=exc)
         logging.getLogger(MOTO_EVAL_LOGGER).handle(moto_record("States.Runtime"))
         # a Lambda task's exception as moto reports it again: the record above is the one shown
         logging.getLogger(MOTO_EVAL_LOGGER).handle(
@@ -302,7 +302,7 @@ def test_terminal_lines_are_one_line_each_with_the_detail_in_the_log(tmp_path: P
         assert logs.warnings_logged >= 3
     lines = terminal.getvalue().splitlines()
     assert lines[0].startswith(
-        "error: devstack: StepStartFunction raised: KeyError: 'missing' (at tests/unit/test_cli.py:"
+        "error: devstack: StepStartJobFunction raised: KeyError: 'missing' (at tests/unit/test_cli.py:"
     )
     assert lines[0].endswith(f"the full record is in {log_file})")
     assert (

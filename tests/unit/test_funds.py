@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 from algosdk import account
-from orchestrator.adapters import Dependencies
 from orchestrator.config import settings_from_env
+from orchestrator.dependencies import Dependencies
 from orchestrator.errors import NotFound
 from orchestrator.models import (
     ErrorInfo,
     PaymentReceipt,
-    StepResult,
+    PlannedStep,
+    StepRecord,
     StepStatus,
     WorkflowPlan,
     WorkflowRecord,
-    WorkflowStep,
 )
 from orchestrator.services.funds import workflow_funds
 
@@ -58,9 +58,7 @@ def planned(deps: Dependencies, wallet: str, prices: list[int], **step_values: d
     """A workflow of `prices` steps; `step_values["2"]` changes step 2's row."""
     workflow_id = str(uuid.uuid4())
     agents = [str(uuid.uuid4()) for _ in prices]
-    plan = WorkflowPlan(
-        steps=[WorkflowStep(step_number=n, agent_id=a) for n, a in enumerate(agents, start=1)]
-    )
+    plan = WorkflowPlan(steps=[PlannedStep(step_number=n, agent_id=a) for n, a in enumerate(agents, start=1)])
     workflow = WorkflowRecord(
         workflow_id=workflow_id,
         user_id=USER,
@@ -70,7 +68,7 @@ def planned(deps: Dependencies, wallet: str, prices: list[int], **step_values: d
         total_cost_microalgo=sum(prices),
     )
     steps = [
-        StepResult(
+        StepRecord(
             id=str(uuid.uuid4()),
             workflow_id=workflow_id,
             step_number=n,

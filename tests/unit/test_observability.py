@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from orchestrator import observability
-from orchestrator.adapters import reset_dependencies
+from orchestrator.dependencies import reset_dependencies
 from orchestrator.observability import EmfMetrics, logger, metrics, observed, workflow_id_of
 
 from devstack.lambdas import FunctionRegistry, LambdaContext

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 from orchestrator.config import Settings
 from orchestrator.errors import NoAgentFits, PlanInvalid, PlannerTimeout, PlannerUnavailable
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.models import AgentMetadata, PlannedStep, WorkflowPlan
 from orchestrator.planner import plan_workflow, planner_from_settings, planning_clock
 from orchestrator.planner.offline import OfflinePlanner
 from orchestrator.planner.openai_planner import (
@@ -260,13 +260,13 @@ def test_valid_completion_becomes_a_plan_with_json_inputs_as_dicts(make_planner:
     assert result == WorkflowPlan(
         reasoning="Diagnose first, then pick films for the condition.",
         steps=[
-            WorkflowStep(
+            PlannedStep(
                 step_number=1,
                 agent_id="agent-diag",
                 description="Find the likely condition",
                 input_data="{{user_message}}",
             ),
-            WorkflowStep(
+            PlannedStep(
                 step_number=2,
                 agent_id="agent-movies",
                 description="Films for the condition",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from orchestrator.errors import NoAgentFits, PlanInvalid
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.models import AgentMetadata, PlannedStep, WorkflowPlan
 from orchestrator.planner import plan_cost, plan_workflow, validate_plan
 from orchestrator.planner.offline import OfflinePlanner, closest_agents, job_input_for
 
@@ -22,11 +22,11 @@ CATALOG = [
 ]
 
 
-def step(number: int, agent_id: str, input_data: dict[str, Any] | str = "", name: str = "") -> WorkflowStep:
-    return WorkflowStep(step_number=number, agent_id=agent_id, agent_name=name, input_data=input_data)
+def step(number: int, agent_id: str, input_data: dict[str, Any] | str = "", name: str = "") -> PlannedStep:
+    return PlannedStep(step_number=number, agent_id=agent_id, agent_name=name, input_data=input_data)
 
 
-def plan(*steps: WorkflowStep) -> WorkflowPlan:
+def plan(*steps: PlannedStep) -> WorkflowPlan:
     return WorkflowPlan(reasoning="test", steps=list(steps))
 
 

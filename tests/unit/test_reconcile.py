@@ -13,20 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestrator.adapters import Dependencies
 from orchestrator.config import Settings
+from orchestrator.dependencies import Dependencies
 from orchestrator.engine import StepFunctionsEngine
 from orchestrator.errors import BadRequest
 from orchestrator.models import (
     ErrorInfo,
     PaymentReceipt,
     PaymentRecord,
-    StepResult,
+    PlannedStep,
+    StepRecord,
     StepStatus,
     WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
-    WorkflowStep,
     utcnow,
 )
 from orchestrator.services.reconcile import (
@@ -86,8 +86,8 @@ def running_workflow(
         user_message="headache and a movie",
         plan=WorkflowPlan(
             steps=[
-                WorkflowStep(step_number=1, agent_id=AGENT, input_data="headache"),
-                WorkflowStep(step_number=2, agent_id=AGENT, input_data="{{step_1_output}}"),
+                PlannedStep(step_number=1, agent_id=AGENT, input_data="headache"),
+                PlannedStep(step_number=2, agent_id=AGENT, input_data="{{step_1_output}}"),
             ]
         ),
         status=WorkflowStatus.RUNNING,
@@ -99,7 +99,7 @@ def running_workflow(
         txn_ids=paid_txids(workflow_id), confirmed_round=42, amount_microalgo=500_000, receiver="AGENT"
     )
     steps = [
-        StepResult(
+        StepRecord(
             id=str(uuid.uuid4()),
             workflow_id=workflow_id,
             step_number=1,
@@ -108,7 +108,7 @@ def running_workflow(
             output={"condition": "cold"},
             agent_job_id="job-1",
         ),
-        StepResult(
+        StepRecord(
             id=str(uuid.uuid4()),
             workflow_id=workflow_id,
             step_number=2,

@@ -15,7 +15,7 @@ import pytest
 from algosdk import account
 from orchestrator.errors import NotFound
 from orchestrator.observability import workflow_id_of
-from orchestrator.schemas import MAX_BODY_BYTES, json_depth_exceeds, read_json
+from orchestrator.schemas.api import MAX_BODY_BYTES, json_depth_exceeds, read_json
 
 from devstack.lambdas import FunctionRegistry, LambdaContext
 from devstack.template import load_template
@@ -27,7 +27,7 @@ ADDRESS = account.generate_account()[1]
 REACHED = "reached the use case"
 CONTEXT = LambdaContext(function_name="RequestValidationTest", aws_request_id="r-1")
 
-DEPENDENCIES = object()  # what the handlers get instead of the stack's adapters (never used)
+DEPENDENCIES = object()  # what the handlers get instead of the stack's dependencies (never used)
 
 REGISTRY = FunctionRegistry(load_template())
 ROUTES = {route.route_key: spec for route, spec in REGISTRY.template.routes()}
@@ -80,9 +80,13 @@ def reached(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reached]:
         ):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, stub)
-        if hasattr(module, "steps"):
-            for name in ("requote", "submit_payment", "poll_step"):
-                monkeypatch.setattr(module.steps, name, stub)
+        for service, name in (
+            ("start_job", "start_job_again"),
+            ("payment", "submit_payment"),
+            ("job_watch", "poll_step"),
+        ):
+            if hasattr(module, service):
+                monkeypatch.setattr(getattr(module, service), name, stub)
     yield stub
 
 

@@ -3,7 +3,7 @@ its agent will get (issue 10: `{{step_1_output}}` and `{{user_message}}` leaked 
 
 from __future__ import annotations
 
-from orchestrator.models import AgentMetadata, StepResult, WorkflowRecord
+from orchestrator.models import AgentMetadata, StepRecord, WorkflowRecord
 from orchestrator.planner.offline import OfflinePlanner
 from orchestrator.services.views import step_view
 
@@ -13,13 +13,13 @@ CATALOG = [AgentMetadata.model_validate(spec.catalog_record()) for spec in SAMPL
 WALLET = "A" * 58
 
 
-def planned(user_message: str) -> tuple[WorkflowRecord, list[StepResult]]:
+def planned(user_message: str) -> tuple[WorkflowRecord, list[StepRecord]]:
     plan = OfflinePlanner().plan(user_message, CATALOG)
     workflow = WorkflowRecord(
         workflow_id="wf-1", user_id="u-1", wallet_address=WALLET, user_message=user_message, plan=plan
     )
     steps = [
-        StepResult(
+        StepRecord(
             id=f"s-{s.step_number}", workflow_id="wf-1", step_number=s.step_number, agent_id=s.agent_id
         )
         for s in plan.steps

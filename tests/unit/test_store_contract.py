@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from orchestrator.adapters import Dependencies
 from orchestrator.config import ConfigError, Settings
+from orchestrator.dependencies import Dependencies
 from orchestrator.errors import StoreUnavailable
 from orchestrator.models import (
     AccessTokenRecord,
@@ -26,13 +26,13 @@ from orchestrator.models import (
     JobState,
     PaymentReceipt,
     PaymentRecord,
-    StepResult,
+    PlannedStep,
+    StepRecord,
     StepStatus,
     WorkflowHeader,
     WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
-    WorkflowStep,
 )
 from orchestrator.store import Store
 from orchestrator.store.sqlite import SQLiteStore
@@ -66,16 +66,16 @@ def seed_agents(store: Store) -> None:
     store.upsert_agents([make_agent(agent_id, f"Agent {n}") for n, agent_id in enumerate(AGENT_IDS, 1)])
 
 
-def make_workflow(steps: int = 2) -> tuple[WorkflowRecord, list[StepResult]]:
+def make_workflow(steps: int = 2) -> tuple[WorkflowRecord, list[StepRecord]]:
     plan = WorkflowPlan(
         reasoning="test",
-        steps=[WorkflowStep(step_number=n, agent_id=AGENT_IDS[n - 1]) for n in range(1, steps + 1)],
+        steps=[PlannedStep(step_number=n, agent_id=AGENT_IDS[n - 1]) for n in range(1, steps + 1)],
     )
     workflow = WorkflowRecord(
         workflow_id=str(uuid.uuid4()), user_id=USER_ID, wallet_address=WALLET, user_message="hi", plan=plan
     )
     rows = [
-        StepResult(
+        StepRecord(
             id=str(uuid.uuid4()),
             workflow_id=workflow.workflow_id,
             step_number=n,

@@ -9,9 +9,9 @@ import yaml
 
 from devstack.template import TEMPLATE_PATH, _CfnLoader
 
-# What the services call on task tokens (services/steps.py, workflows.py, agent_push.py).
+# What the services call on task tokens (services/*.py).
 TASK_TOKEN_ACTIONS = {
-    "StepStartFunction": {"states:SendTaskSuccess"},  # free agents, resumed paid steps, skipped steps
+    "StepStartJobFunction": {"states:SendTaskSuccess"},  # free agents, resumed paid steps, skipped steps
     "StepPaymentFunction": {"states:SendTaskSuccess", "states:SendTaskFailure"},
     "CancelFunction": {"states:SendTaskFailure"},  # a waiting token is failed with WorkflowCancelled
     "StepPollFunction": {"states:SendTaskSuccess"},  # WatchJob completes; the API's poll wakes it

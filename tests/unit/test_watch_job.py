@@ -1,5 +1,5 @@
-"""The WatchJob task and agents' pushes as use cases (services/steps.watch_job, services/agent_push),
-and a stopping run's Halt meeting a cancel and a resume (services/steps.halt): the SQLite store on a temp file, an engine that records the callbacks, an agent that answers what the
+"""The WatchJob task and agents' pushes as use cases (services/job_watch.watch_job, services/agent_push),
+and a stopping run's Halt meeting a cancel and a resume (services/outcome.halt): the SQLite store on a temp file, an engine that records the callbacks, an agent that answers what the
 test says, and a clock the test moves. No sockets."""
 
 from __future__ import annotations
@@ -11,23 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestrator.adapters import Dependencies
 from orchestrator.agents import JobStatusResponse
 from orchestrator.config import Settings
+from orchestrator.dependencies import Dependencies
 from orchestrator.engine import ExecutionInput
 from orchestrator.errors import AgentUnauthorized
 from orchestrator.models import (
     AccessTokenRecord,
     AgentMetadata,
-    StepResult,
+    PlannedStep,
+    StepRecord,
     StepStatus,
     WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
-    WorkflowStep,
 )
-from orchestrator.schemas import AgentPush, HaltTask, WatchJobTask
-from orchestrator.services import steps
+from orchestrator.schemas.api import AgentPush
+from orchestrator.schemas.tasks import HaltTask, WatchJobTask
+from orchestrator.services import job_watch, outcome
 from orchestrator.services.agent_push import accept_push
 from orchestrator.services.workflows import cancel_workflow, start_workflow
 from orchestrator.store.sqlite import SQLiteStore
@@ -100,13 +101,13 @@ class World:
     clock: Clock
     workflow_id: str
 
-    def step(self) -> StepResult:
+    def step(self) -> StepRecord:
         found = self.store.get_step(self.workflow_id, 1)
         assert found is not None
         return found
 
     def watch(self, token: str, wait_seconds: int) -> None:
-        steps.watch_job(
+        job_watch.watch_job(
             self.deps,
             WatchJobTask(
                 workflow_id=self.workflow_id,
@@ -145,11 +146,11 @@ def world(tmp_path: Path) -> World:
         user_id=USER,
         wallet_address=WALLET,
         user_message="hi",
-        plan=WorkflowPlan(steps=[WorkflowStep(step_number=1, agent_id=AGENT_ID)]),
+        plan=WorkflowPlan(steps=[PlannedStep(step_number=1, agent_id=AGENT_ID)]),
         status=WorkflowStatus.RUNNING,
         attempt=1,
     )
-    step = StepResult(
+    step = StepRecord(
         id=str(uuid.uuid4()),
         workflow_id=workflow.workflow_id,
         step_number=1,
@@ -295,7 +296,7 @@ class ResumedAfterHaltReads:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None:
+    def get_step(self, workflow_id: str, step_number: int) -> StepRecord | None:
         read = self._store.get_step(workflow_id, step_number)
         if not self._done:
             self._done = True
@@ -314,7 +315,7 @@ def halt(world: World, reason: str) -> None:
         reason=reason,
         error={"Error": "AgentJobFailed", "Cause": "the agent failed"},
     )
-    steps.halt(world.deps, task)
+    outcome.halt(world.deps, task)
 
 
 def halt_racing_a_resume(world: World, reason: str, *, cancel_first: bool) -> None:

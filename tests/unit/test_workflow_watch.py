@@ -15,16 +15,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from orchestrator.adapters import Dependencies
 from orchestrator.config import Settings
+from orchestrator.dependencies import Dependencies
 from orchestrator.errors import NotFound
 from orchestrator.models import (
-    StepResult,
+    PlannedStep,
+    StepRecord,
     StepStatus,
     WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
-    WorkflowStep,
 )
 from orchestrator.services.views import etag_matches, view_etag
 from orchestrator.services.workflows import (
@@ -95,15 +95,15 @@ def awaiting_payment(deps: Dependencies) -> str:
         user_message="headache and a movie",
         plan=WorkflowPlan(
             steps=[
-                WorkflowStep(step_number=1, agent_id="agent-a", input_data="headache"),
-                WorkflowStep(step_number=2, agent_id="agent-b", input_data="{{step_1_output}}"),
+                PlannedStep(step_number=1, agent_id="agent-a", input_data="headache"),
+                PlannedStep(step_number=2, agent_id="agent-b", input_data="{{step_1_output}}"),
             ]
         ),
         status=WorkflowStatus.RUNNING,
         current_step=1,
     )
     steps = [
-        StepResult(
+        StepRecord(
             id=str(uuid.uuid4()),
             workflow_id=workflow_id,
             step_number=n,

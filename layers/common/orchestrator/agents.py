@@ -1,4 +1,5 @@
-"""The agent HTTP client: the marketplace's agent protocol (start_job, submit_payment, job status).
+"""The agent protocol (start_job, submit_payment, job status): what the use cases ask of an agent
+(`AgentClient`) and its HTTP client (`HttpAgentClient`).
 
 Liberal in what it accepts, strict in what it hands on. Answers are validated into the models below:
 extra fields are ignored, timestamps may be epoch seconds (the SDK's integers), milliseconds or any
@@ -31,7 +32,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -122,7 +123,23 @@ class JobStatusResponse(OrchestratorModel):
         return word
 
 
-class AgentClient:
+class AgentClient(Protocol):
+    """What the use cases ask of a marketplace agent; `HttpAgentClient` asks it over HTTP."""
+
+    def start_job(self, agent: AgentMetadata, *, sender_address: str, job_input: str) -> StartJobResponse: ...
+
+    def submit_payment(
+        self, agent: AgentMetadata, *, job_id: str, txids: list[str], retry_for_seconds: float = 0.0
+    ) -> SubmitPaymentResponse: ...
+
+    def job_status(
+        self, agent: AgentMetadata, *, job_id: str, access_token: str | None
+    ) -> JobStatusResponse: ...
+
+
+class HttpAgentClient:
+    """The agent protocol over HTTP, with the retry policy above."""
+
     def __init__(
         self,
         *,

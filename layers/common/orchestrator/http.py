@@ -39,13 +39,7 @@ from orchestrator.errors import (
     UnsupportedMediaType,
 )
 from orchestrator.observability import logger
-from orchestrator.schemas import (
-    MAX_BODY_BYTES,
-    ErrorResponse,
-    GatewayMessage,
-    JsonBodyError,
-    read_json,
-)
+from orchestrator.schemas.api import MAX_BODY_BYTES, ErrorResponse, GatewayMessage, JsonBodyError, read_json
 
 # --- errors of the HTTP edge ---------------------------------------------------------------------
 

@@ -182,7 +182,7 @@ def idempotent_response(
     releasing the key), and so the resolver turns them into JSON errors.
     """
     if settings is None:
-        from orchestrator.adapters import get_dependencies
+        from orchestrator.dependencies import get_dependencies
 
         settings = get_dependencies().settings
     if key is None or not settings.idempotency_table:

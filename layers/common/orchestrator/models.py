@@ -129,7 +129,7 @@ class AgentMetadata(OrchestratorModel):
         return self.price_microalgo or 0
 
 
-class WorkflowStep(OrchestratorModel):
+class PlannedStep(OrchestratorModel):
     """One planned step: which agent, and its input (may hold `{{step_N_output}}` references)."""
 
     step_number: int = Field(ge=1)
@@ -141,7 +141,7 @@ class WorkflowStep(OrchestratorModel):
 
 class WorkflowPlan(OrchestratorModel):
     reasoning: str = ""
-    steps: list[WorkflowStep]
+    steps: list[PlannedStep]
 
 
 class PaymentReceipt(OrchestratorModel):
@@ -156,7 +156,7 @@ class PaymentReceipt(OrchestratorModel):
     fee_microalgo: int = 0
 
 
-class StepResult(OrchestratorModel):
+class StepRecord(OrchestratorModel):
     """The state of one step (a row of the marketplace's `step_results` table). Secrets are kept
     apart: the agent's access token lives in `access_tokens`, and the task token is never shown."""
 

@@ -28,7 +28,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from orchestrator.engine import execution_ref
-from orchestrator.schemas import MAX_BODY_BYTES, JsonBodyError, read_json
+from orchestrator.schemas.api import MAX_BODY_BYTES, JsonBodyError, read_json
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "orchestrator"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "AgentOrchestrator"

@@ -1,10 +1,11 @@
-"""On-chain verification through algod (recent transactions) and the indexer (older ones)."""
+"""What the orchestrator asks the chain (`ChainVerifier`), answered through algod (recent
+transactions) and the indexer (older ones) by `AlgodChainVerifier`."""
 
 from __future__ import annotations
 
 import urllib.error
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from algosdk import error as sdk_error
 
@@ -29,9 +30,25 @@ class AccountFunds:
     min_fee_microalgo: int  # the network's minimum fee per transaction
 
 
-class ChainVerifier:
+class ChainVerifier(Protocol):
     """What the orchestrator asks the chain: the round, the network, whether txids are confirmed, and
-    what a wallet holds."""
+    what a wallet holds. Each raises `ChainUnavailable` when the chain cannot be read."""
+
+    def current_round(self) -> int: ...
+
+    def genesis_hash(self) -> str: ...
+
+    def account_funds(self, address: str) -> AccountFunds: ...
+
+    def confirmed_round(self, txid: str) -> int | None: ...
+
+    def require_confirmed(self, txids: list[str]) -> int:
+        """The round by which every txid is confirmed; `PaymentNotConfirmed` if one is not."""
+        ...
+
+
+class AlgodChainVerifier:
+    """`ChainVerifier` through algod and, for transactions older than algod keeps, the indexer."""
 
     def __init__(
         self,
@@ -145,4 +162,4 @@ def chain_verifier_from_settings(settings: Settings) -> ChainVerifier:
         if settings.indexer_url
         else None
     )
-    return ChainVerifier(algod, indexer, expected_genesis_hash=settings.genesis_hash)
+    return AlgodChainVerifier(algod, indexer, expected_genesis_hash=settings.genesis_hash)

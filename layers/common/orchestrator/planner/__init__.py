@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.amounts import format_algo
 from orchestrator.errors import NoAgentFits, PlanInvalid
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.models import AgentMetadata, PlannedStep, WorkflowPlan
 from orchestrator.observability import logger
 from orchestrator.templating import referenced_steps
 
@@ -258,7 +258,7 @@ def _named(plan: WorkflowPlan, catalog: list[AgentMetadata]) -> WorkflowPlan:
     """The plan with each step's agent name as the catalog spells it."""
     names = {agent.id: agent.name for agent in catalog}
     steps = [
-        WorkflowStep(**{**step.model_dump(), "agent_name": names.get(step.agent_id, step.agent_name)})
+        PlannedStep(**{**step.model_dump(), "agent_name": names.get(step.agent_id, step.agent_name)})
         for step in plan.steps
     ]
     return WorkflowPlan(reasoning=plan.reasoning, steps=steps)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.errors import NoAgentFits
-from orchestrator.models import AgentMetadata, WorkflowPlan, WorkflowStep
+from orchestrator.models import AgentMetadata, PlannedStep, WorkflowPlan
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
@@ -317,7 +317,7 @@ class OfflinePlanner:
             if number > 1 and not (content and takes_text):
                 text = f"{text}\n\nPrevious step's output: {{{{step_{number - 1}_output}}}}"
             steps.append(
-                WorkflowStep(
+                PlannedStep(
                     step_number=number,
                     agent_id=agent.id,
                     agent_name=agent.name,

@@ -34,7 +34,7 @@ from orchestrator.errors import (
     PlannerTimeout,
     PlannerUnavailable,
 )
-from orchestrator.models import AgentMetadata, OrchestratorModel, WorkflowPlan, WorkflowStep
+from orchestrator.models import AgentMetadata, OrchestratorModel, PlannedStep, WorkflowPlan
 from orchestrator.observability import logger
 from orchestrator.planner import planning_started
 
@@ -328,7 +328,7 @@ def _plan_from_json(content: str) -> WorkflowPlan:
         return WorkflowPlan(
             reasoning=answer.reasoning,
             steps=[
-                WorkflowStep(
+                PlannedStep(
                     step_number=step.step_number,
                     agent_id=step.agent_id,
                     description=step.description,

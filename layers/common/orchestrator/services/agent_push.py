@@ -4,7 +4,7 @@ with its own secret in `X-Agent-Token`.
 
 The token is checked against the agent's stored `agent_token` for the job named; the pushed output
 and access token are never taken: a completion makes the orchestrator look at the job itself (with
-its own access token, steps.look_and_wake) and, when it ended well, complete the waiting WatchJob
+its own access token, job_watch.look_and_wake) and, when it ended well, complete the waiting WatchJob
 task at once instead of at its next scheduled look. Repeats and replays change nothing.
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hmac
 
-from orchestrator.adapters import Dependencies
+from orchestrator.dependencies import Dependencies
 from orchestrator.errors import AgentUnauthorized
-from orchestrator.models import StepResult, StepStatus
-from orchestrator.schemas import AgentPush, PushReceipt
-from orchestrator.services import steps
-from orchestrator.services.views import load_workflow
+from orchestrator.models import StepRecord, StepStatus
+from orchestrator.schemas.api import AgentPush, PushReceipt
+from orchestrator.services import job_watch
+from orchestrator.services.loading import load_workflow
 
 AGENT_TOKEN_HEADER = "X-Agent-Token"
 
@@ -32,11 +32,11 @@ def accept_push(deps: Dependencies, agent_token: str | None, push: AgentPush) ->
         )
     woke = False
     if push.completed and step.status == StepStatus.RUNNING:
-        woke = steps.look_and_wake(deps, load_workflow(deps.store, step.workflow_id), step)
+        woke = job_watch.look_and_wake(deps, load_workflow(deps.store, step.workflow_id), step)
     return PushReceipt(job_id=push.job_id, completed=push.completed, woke=woke)
 
 
-def _pushed_step(deps: Dependencies, agent_token: str, agent_job_id: str) -> StepResult | None:
+def _pushed_step(deps: Dependencies, agent_token: str, agent_job_id: str) -> StepRecord | None:
     """The step of the job, when the token is its agent's. Agents' job ids are unique only to each
     agent, so every step with that id is a candidate; the token picks one."""
     for step in deps.store.steps_for_agent_job(agent_job_id):

@@ -12,11 +12,11 @@ import binascii
 import json
 from datetime import datetime
 
-from orchestrator.adapters import Dependencies
 from orchestrator.catalog import check_catalog
+from orchestrator.dependencies import Dependencies
 from orchestrator.errors import BadRequest
 from orchestrator.models import WorkflowPosition
-from orchestrator.schemas import (
+from orchestrator.schemas.api import (
     DEFAULT_LIST_LIMIT,
     AgentCard,
     AgentList,

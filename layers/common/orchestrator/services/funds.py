@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestrator.adapters import Dependencies
 from orchestrator.amounts import format_algo
+from orchestrator.dependencies import Dependencies
 from orchestrator.errors import ChainUnavailable
-from orchestrator.models import StepResult, StepStatus
+from orchestrator.models import StepRecord, StepStatus
 from orchestrator.observability import logger
-from orchestrator.schemas import FundsView
-from orchestrator.services.views import load_owned_workflow
+from orchestrator.schemas.api import FundsView
+from orchestrator.services.loading import load_owned_workflow
 from orchestrator.services.workflows import paid_job_is_over
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class StepCost:
     paid: bool
 
 
-def step_cost(step: StepResult, wallet: str, min_fee: int) -> StepCost:
+def step_cost(step: StepRecord, wallet: str, min_fee: int) -> StepCost:
     paid = step.receipt is not None and not paid_job_is_over(step)
     if paid and step.receipt is not None:
         return StepCost(step.price_microalgo, step.receipt.fee_microalgo, paid=True)

@@ -24,14 +24,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from orchestrator.adapters import Dependencies
+from orchestrator.dependencies import Dependencies
 from orchestrator.engine import EngineUnavailable, ExecutionDescription, execution_ref
 from orchestrator.errors import BadRequest
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
     ErrorInfo,
     OrchestratorModel,
-    StepResult,
+    StepRecord,
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
@@ -215,7 +215,7 @@ class SweepOutcome(OrchestratorModel):
     unreachable: list[str] = Field(default_factory=list)  # Step Functions did not answer: next time
 
 
-def overdue_at(deps: Dependencies, workflow: WorkflowRecord, step: StepResult | None) -> datetime:
+def overdue_at(deps: Dependencies, workflow: WorkflowRecord, step: StepRecord | None) -> datetime:
     """When a running workflow (and its active step, if any) is overdue: its deadline plus a margin."""
     settings = deps.settings
     margin = timedelta(seconds=settings.sweep_margin_seconds)

@@ -5,22 +5,22 @@ one that may still confirm (its window is open) is offered again rather than rep
 
 from __future__ import annotations
 
-from orchestrator.adapters import Dependencies
+from orchestrator.dependencies import Dependencies
 from orchestrator.models import (
     JobRecord,
     PaymentReceipt,
     PaymentRecord,
-    StepResult,
+    StepRecord,
     WorkflowRecord,
 )
 
 
-def offers(deps: Dependencies, step: StepResult) -> list[JobRecord]:
+def offers(deps: Dependencies, step: StepRecord) -> list[JobRecord]:
     """The step's jobs that offered a payment group, newest first."""
     return [job for job in reversed(deps.store.list_jobs(step.workflow_id, step.step_number)) if job.txn_ids]
 
 
-def offer_for_txids(deps: Dependencies, step: StepResult, txn_ids: list[str]) -> JobRecord | None:
+def offer_for_txids(deps: Dependencies, step: StepRecord, txn_ids: list[str]) -> JobRecord | None:
     """The offer of this step whose transaction ids are exactly `txn_ids` (in any order)."""
     wanted = sorted(txn_ids)
     return next((job for job in offers(deps, step) if sorted(job.txn_ids) == wanted), None)
@@ -37,7 +37,7 @@ def confirmed_round(deps: Dependencies, txn_ids: list[str]) -> int | None:
     return max(rounds) if rounds else None
 
 
-def unpaid_offers(deps: Dependencies, step: StepResult) -> list[JobRecord]:
+def unpaid_offers(deps: Dependencies, step: StepRecord) -> list[JobRecord]:
     """The step's offers whose payment is not recorded, newest first (one read of the jobs and one of
     the payments)."""
     jobs = offers(deps, step)
@@ -63,7 +63,7 @@ def find_open_offer(deps: Dependencies, unpaid: list[JobRecord]) -> JobRecord | 
 
 
 def payment_records(
-    workflow: WorkflowRecord, step: StepResult, job: JobRecord, round_: int
+    workflow: WorkflowRecord, step: StepRecord, job: JobRecord, round_: int
 ) -> list[PaymentRecord]:
     from orchestrator.payments.decoding import group_payments
 

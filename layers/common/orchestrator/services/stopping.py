@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from orchestrator.adapters import Dependencies
+from orchestrator.dependencies import Dependencies
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
     ErrorInfo,
-    StepResult,
+    StepRecord,
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
@@ -25,7 +25,7 @@ def stop_workflow(
     step_status: StepStatus,
     error: ErrorInfo,
     current_if_pending: bool = False,
-) -> tuple[WorkflowRecord, list[StepResult]] | None:
+) -> tuple[WorkflowRecord, list[StepRecord]] | None:
     """Move the workflow from one of `expected` to `status` (with `error`) and its active steps to
     `step_status` (and its current step when it is still pending and `current_if_pending`); the
     stopped workflow and the steps as they were before, or None when the workflow was not in

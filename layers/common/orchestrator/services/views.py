@@ -1,5 +1,4 @@
-"""Loading workflows for a caller and shaping them as API views (no secrets), and the version (ETag)
-of what a view shows."""
+"""Workflows shaped as API views (no secrets), and the version (ETag) of what a view shows."""
 
 from __future__ import annotations
 
@@ -7,40 +6,15 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import NotFound
-from orchestrator.models import StepResult, StepStatus, WorkflowRecord
-from orchestrator.schemas import StepView, WorkflowView
-from orchestrator.store import Store
+from orchestrator.models import StepRecord, StepStatus, WorkflowRecord
+from orchestrator.schemas.api import StepView, WorkflowView
 from orchestrator.templating import input_preview
 
 if TYPE_CHECKING:
-    from orchestrator.adapters import Dependencies
+    from orchestrator.dependencies import Dependencies
 
 
-def load_workflow(store: Store, workflow_id: str) -> WorkflowRecord:
-    """The workflow, for the state machine's tasks and repairs (no caller to check)."""
-    workflow = store.get_workflow(workflow_id)
-    if workflow is None:
-        raise NotFound(f"There is no workflow with id {workflow_id}.")
-    return workflow
-
-
-def load_owned_workflow(store: Store, workflow_id: str, user_id: str) -> WorkflowRecord:
-    """The workflow, if it exists and belongs to `user_id`; another's is 'not found'."""
-    workflow = store.get_workflow(workflow_id) if user_id else None
-    if workflow is None or workflow.user_id != user_id:
-        raise NotFound(f"There is no workflow with id {workflow_id}.")
-    return workflow
-
-
-def load_step(store: Store, workflow_id: str, step_number: int) -> StepResult:
-    step = store.get_step(workflow_id, step_number)
-    if step is None:
-        raise NotFound(f"Workflow {workflow_id} has no step {step_number}.")
-    return step
-
-
-def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
+def step_view(workflow: WorkflowRecord, step: StepRecord) -> StepView:
     planned = workflow.plan.steps[step.step_number - 1]
     awaiting = step.status == StepStatus.AWAITING_PAYMENT
     return StepView(
@@ -72,7 +46,7 @@ def step_view(workflow: WorkflowRecord, step: StepResult) -> StepView:
     )
 
 
-def total_paid(steps: list[StepResult]) -> int:
+def total_paid(steps: list[StepRecord]) -> int:
     """What the wallet paid for these steps: amounts and fees of every receipt, earlier ones included."""
     return sum(
         r.amount_microalgo + r.fee_microalgo
@@ -83,7 +57,7 @@ def total_paid(steps: list[StepResult]) -> int:
 
 
 def workflow_view(
-    workflow: WorkflowRecord, steps: list[StepResult], *, explorer_txn_url: str | None
+    workflow: WorkflowRecord, steps: list[StepRecord], *, explorer_txn_url: str | None
 ) -> WorkflowView:
     return WorkflowView(
         workflow_id=workflow.workflow_id,

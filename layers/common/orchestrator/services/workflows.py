@@ -8,8 +8,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from orchestrator.adapters import Dependencies
 from orchestrator.catalog import check_catalog
+from orchestrator.dependencies import Dependencies
 from orchestrator.engine import ExecutionInput, execution_name
 from orchestrator.errors import (
     AgentJobFailed,
@@ -25,22 +25,16 @@ from orchestrator.models import (
     CANCELLABLE_WORKFLOW_STATUSES,
     RESUMABLE_WORKFLOW_STATUSES,
     ErrorInfo,
-    StepResult,
+    StepRecord,
     StepStatus,
     WorkflowRecord,
     WorkflowStatus,
 )
 from orchestrator.observability import logger
-from orchestrator.schemas import ApproveRequest, CreateWorkflowRequest, WorkflowView
+from orchestrator.schemas.api import ApproveRequest, CreateWorkflowRequest, WorkflowView
+from orchestrator.services.loading import load_owned_workflow, load_workflow
 from orchestrator.services.stopping import stop_workflow
-from orchestrator.services.views import (
-    etag_matches,
-    load_owned_workflow,
-    load_workflow,
-    view_etag,
-    view_of,
-    workflow_view,
-)
+from orchestrator.services.views import etag_matches, view_etag, view_of, workflow_view
 
 # Steps that a resume runs again and must reset first (a succeeded step is never run or paid again;
 # a pending one has nothing to reset).
@@ -83,7 +77,7 @@ def create_workflow(deps: Dependencies, request: CreateWorkflowRequest, user_id:
         budget_microalgo=request.budget_microalgo,
     )
     steps = [
-        StepResult(
+        StepRecord(
             id=str(uuid.uuid4()),
             workflow_id=workflow.workflow_id,
             step_number=step.step_number,
@@ -183,7 +177,7 @@ def start_workflow(
 _JOB_OVER_CODES = frozenset({AgentJobFailed.__name__, AgentLostJob.__name__})
 
 
-def paid_job_is_over(step: StepResult) -> bool:
+def paid_job_is_over(step: StepRecord) -> bool:
     """Whether the step was paid for a job its agent could not deliver: running it again pays again."""
     return (
         step.status == StepStatus.FAILED
@@ -193,7 +187,7 @@ def paid_job_is_over(step: StepResult) -> bool:
     )
 
 
-def _reset_for_rerun(deps: Dependencies, step: StepResult) -> None:
+def _reset_for_rerun(deps: Dependencies, step: StepRecord) -> None:
     changes: dict[str, object] = {
         "status": StepStatus.PENDING,
         "error": None,

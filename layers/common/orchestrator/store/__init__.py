@@ -17,7 +17,7 @@ from orchestrator.models import (
     AgentMetadata,
     JobRecord,
     PaymentRecord,
-    StepResult,
+    StepRecord,
     StepStatus,
     WorkflowHeader,
     WorkflowPosition,
@@ -55,7 +55,7 @@ class Store(Protocol):
         ...
 
     # --- workflows ------------------------------------------------------------------------------
-    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
+    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepRecord]) -> None:
         """Insert the workflow and its step rows atomically."""
         ...
 
@@ -85,11 +85,11 @@ class Store(Protocol):
         ...
 
     # --- steps ----------------------------------------------------------------------------------
-    def list_steps(self, workflow_id: str) -> list[StepResult]: ...
+    def list_steps(self, workflow_id: str) -> list[StepRecord]: ...
 
-    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None: ...
+    def get_step(self, workflow_id: str, step_number: int) -> StepRecord | None: ...
 
-    def steps_for_agent_job(self, agent_job_id: str) -> list[StepResult]:
+    def steps_for_agent_job(self, agent_job_id: str) -> list[StepRecord]:
         """The steps whose job at its agent has this id (an agent's ids are unique only to it)."""
         ...
 
@@ -100,7 +100,7 @@ class Store(Protocol):
         *,
         expected: Collection[StepStatus],
         changes: Mapping[str, Any],
-    ) -> StepResult | None:
+    ) -> StepRecord | None:
         """Apply `changes` if the step's status is one of `expected`; the updated row, else None."""
         ...
 

@@ -22,7 +22,7 @@ from orchestrator.models import (
     AgentMetadata,
     JobRecord,
     PaymentRecord,
-    StepResult,
+    StepRecord,
     StepStatus,
     WorkflowHeader,
     WorkflowPosition,
@@ -221,7 +221,7 @@ class SQLiteStore:
             )
 
     # --- workflows ------------------------------------------------------------------------------
-    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
+    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepRecord]) -> None:
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO workflows (workflow_id, user_id, status, data, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -285,26 +285,26 @@ class SQLiteStore:
             return updated
 
     # --- steps ----------------------------------------------------------------------------------
-    def list_steps(self, workflow_id: str) -> list[StepResult]:
+    def list_steps(self, workflow_id: str) -> list[StepRecord]:
         rows = self._query(
             "SELECT data FROM step_results WHERE workflow_id = ? ORDER BY step_number", (workflow_id,)
         )
-        return [_load(StepResult, row[0]) for row in rows]
+        return [_load(StepRecord, row[0]) for row in rows]
 
-    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None:
+    def get_step(self, workflow_id: str, step_number: int) -> StepRecord | None:
         rows = self._query(
             "SELECT data FROM step_results WHERE workflow_id = ? AND step_number = ?",
             (workflow_id, step_number),
         )
-        return _load(StepResult, rows[0][0]) if rows else None
+        return _load(StepRecord, rows[0][0]) if rows else None
 
-    def steps_for_agent_job(self, agent_job_id: str) -> list[StepResult]:
+    def steps_for_agent_job(self, agent_job_id: str) -> list[StepRecord]:
         rows = self._query(
             "SELECT data FROM step_results WHERE json_extract(data, '$.agent_job_id') = ? "
             "ORDER BY workflow_id, step_number",
             (agent_job_id,),
         )
-        return [_load(StepResult, row[0]) for row in rows]
+        return [_load(StepRecord, row[0]) for row in rows]
 
     def update_step(
         self,
@@ -313,7 +313,7 @@ class SQLiteStore:
         *,
         expected: Collection[StepStatus],
         changes: Mapping[str, Any],
-    ) -> StepResult | None:
+    ) -> StepRecord | None:
         with self._transaction() as conn:
             row = conn.execute(
                 "SELECT data FROM step_results WHERE workflow_id = ? AND step_number = ?",
@@ -321,7 +321,7 @@ class SQLiteStore:
             ).fetchone()
             if row is None:
                 return None
-            current = _load(StepResult, row[0])
+            current = _load(StepRecord, row[0])
             if current.status not in expected:
                 return None
             updated = _apply(current, changes)

@@ -39,7 +39,7 @@ from orchestrator.models import (
     AgentMetadata,
     JobRecord,
     PaymentRecord,
-    StepResult,
+    StepRecord,
     StepStatus,
     WorkflowHeader,
     WorkflowPosition,
@@ -65,7 +65,7 @@ AGENT_COLUMNS = _columns(AgentMetadata)
 WORKFLOW_COLUMNS = _columns(WorkflowRecord)
 # The marketplace keeps a step's output as text: text outputs as they are, others as JSON text
 # marked by the orchestrator's `output_format` column.
-STEP_COLUMNS = _columns(StepResult) + ",output_format"
+STEP_COLUMNS = _columns(StepRecord) + ",output_format"
 # A list of workflows reads the plan for its length only, and none of the outputs or errors.
 WORKFLOW_HEADER_COLUMNS = (
     "workflow_id,user_id,status,user_message,current_step,total_cost_microalgo,plan,created_at,updated_at"
@@ -87,16 +87,16 @@ def _step_output_columns(output: Any) -> dict[str, Any]:
     return {"output": json.dumps(output, ensure_ascii=False), "output_format": "json"}
 
 
-def _step_row(step: StepResult) -> dict[str, Any]:
+def _step_row(step: StepRecord) -> dict[str, Any]:
     return {**_row(step), **_step_output_columns(step.output)}
 
 
-def _step_model(row: Mapping[str, Any]) -> StepResult:
+def _step_model(row: Mapping[str, Any]) -> StepRecord:
     values = dict(row)
     if values.get("output_format") == "json" and isinstance(values.get("output"), str):
         with contextlib.suppress(ValueError):  # written by someone else: keep the text
             values["output"] = json.loads(values["output"])
-    return _model(StepResult, values)
+    return _model(StepRecord, values)
 
 
 def _model(model_type: type[ModelT], row: Mapping[str, Any]) -> ModelT:
@@ -127,7 +127,7 @@ def _changes_row(model_type: type[BaseModel], changes: Mapping[str, Any]) -> dic
     for name, value in stamped_changes(model_type, changes).items():
         adapter = _field_adapter(model_type, name)
         row[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
-    if model_type is StepResult and "output" in row:
+    if model_type is StepRecord and "output" in row:
         row.update(_step_output_columns(row["output"]))
     return row
 
@@ -270,7 +270,7 @@ class SupabaseStore:
         self._execute(query, f"set the token of agent {agent_id}")
 
     # --- workflows ------------------------------------------------------------------------------
-    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepResult]) -> None:
+    def create_workflow(self, workflow: WorkflowRecord, steps: list[StepRecord]) -> None:
         params: dict[str, Any] = {"workflow": _row(workflow), "steps": [_step_row(step) for step in steps]}
         # postgrest annotates the parameters as strings; it sends any JSON (supabase's rpc passes it on).
         query = self.client().rpc(CREATE_WORKFLOW_RPC, cast("dict[str, str]", params))
@@ -326,7 +326,7 @@ class SupabaseStore:
         return _model(WorkflowRecord, rows[0]) if rows else None
 
     # --- steps ----------------------------------------------------------------------------------
-    def list_steps(self, workflow_id: str) -> list[StepResult]:
+    def list_steps(self, workflow_id: str) -> list[StepRecord]:
         query = (
             self._table("step_results")
             .select(STEP_COLUMNS)
@@ -336,7 +336,7 @@ class SupabaseStore:
         rows = self._rows(query, f"list the steps of workflow {workflow_id}")
         return [_step_model(row) for row in rows]
 
-    def get_step(self, workflow_id: str, step_number: int) -> StepResult | None:
+    def get_step(self, workflow_id: str, step_number: int) -> StepRecord | None:
         query = (
             self._table("step_results")
             .select(STEP_COLUMNS)
@@ -347,7 +347,7 @@ class SupabaseStore:
         rows = self._rows(query, f"read step {step_number} of workflow {workflow_id}")
         return _step_model(rows[0]) if rows else None
 
-    def steps_for_agent_job(self, agent_job_id: str) -> list[StepResult]:
+    def steps_for_agent_job(self, agent_job_id: str) -> list[StepRecord]:
         # Only the orchestrator's rows: the marketplace's own step rows have no workflow of ours.
         query = (
             self._table("step_results")
@@ -367,10 +367,10 @@ class SupabaseStore:
         *,
         expected: Collection[StepStatus],
         changes: Mapping[str, Any],
-    ) -> StepResult | None:
+    ) -> StepRecord | None:
         query = (
             self._table("step_results")
-            .update(_changes_row(StepResult, changes))
+            .update(_changes_row(StepRecord, changes))
             .eq("workflow_id", workflow_id)
             .eq("step_number", step_number)
             .in_("status", sorted(StepStatus(s).value for s in expected))

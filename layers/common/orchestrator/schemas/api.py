@@ -1,5 +1,5 @@
-"""Request and response shapes of the HTTP API and of the state machine's tasks, and how a request
-body is read.
+"""Request and response shapes of the HTTP API, and how a request body is read (the state machine's
+task payloads are in `orchestrator.schemas.tasks`).
 
 Bodies accept the seed's camelCase (`workflowId`, `stepNumber`, `walletAddress`, `txnIds`, …) as well
 as snake_case; a field given under two of its names, an unknown field, a value of the wrong JSON type
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
@@ -301,51 +301,6 @@ class GatewayMessage(OrchestratorModel):
     from the JWT authorizer, 413 for a body over its limit, 503/504 when the integration fails."""
 
     message: str
-
-
-# --- state machine task payloads ------------------------------------------------------------------
-
-
-class TaskRef(OrchestratorModel):
-    """Every task payload: which workflow, which step, which execution attempt."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    workflow_id: str
-    step_number: int = Field(ge=1)
-    attempt: int = Field(ge=1)
-
-
-class StartJobTask(TaskRef):
-    task_token: str
-
-
-class WatchJobTask(TaskRef):
-    task_token: str
-    wait_seconds: int = Field(default=0, ge=0)  # the WatchJob state's timeout: the next look's delay
-
-
-class HaltTask(TaskRef):
-    reason: str  # "failed" | "payment_timeout" | "cancelled"
-    error: dict[str, Any] = Field(default_factory=dict)  # the Catch's {"Error", "Cause"}
-
-
-class JobWatch(OrchestratorModel):
-    """What StartJob and WatchJob complete with (the state's `$.poll`): whether the job ended well, and
-    the WatchJob timeout until the next look at it."""
-
-    status: Literal["succeeded", "working"]
-    wait_seconds: int = Field(ge=1)
-
-
-class AdvanceOutcome(OrchestratorModel):
-    done: bool
-    next_step: int
-
-
-class HaltOutcome(OrchestratorModel):
-    workflow_status: WorkflowStatus
-    step_status: StepStatus | None
 
 
 # --- views (responses) ------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
-"""StartJob task (waitForTaskToken) and POST /api/workflows/step/start_job (re-quote an expired group)."""
+"""The StartJob task (waitForTaskToken) and POST /api/workflows/step/start_job, which starts the job
+again with a fresh group when every group offered for the step expired unpaid."""
 
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.adapters import get_dependencies
+from orchestrator.dependencies import get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
-from orchestrator.schemas import StartJobTask, StepRequest, StepView
-from orchestrator.services import steps
+from orchestrator.schemas.api import StepRequest, StepView
+from orchestrator.schemas.tasks import StartJobTask
+from orchestrator.services import start_job
 
 app = make_resolver()
 
@@ -27,14 +29,14 @@ app = make_resolver()
         },
     ),
 )
-def requote(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
+def start_job_again(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
     return json_response(
-        steps.requote(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
+        start_job.start_job_again(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
     )
 
 
 def start_job_task(payload: dict[str, Any]) -> None:
-    steps.start_job(get_dependencies(), StartJobTask.model_validate(payload))
+    start_job.start_job(get_dependencies(), StartJobTask.model_validate(payload))
 
 
 @observed

@@ -24,11 +24,15 @@ if TYPE_CHECKING:
     from orchestrator.store import Store
 
 
+# The time now (UTC) as the use cases read it: tests pass a clock they move.
+Clock = Callable[[], datetime]
+
+
 class Dependencies:
     def __init__(
         self,
         settings: Settings,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
@@ -69,9 +73,9 @@ class Dependencies:
 
     @cached_property
     def agents(self) -> AgentClient:
-        from orchestrator.agents import AgentClient
+        from orchestrator.agents import HttpAgentClient
 
-        return AgentClient(
+        return HttpAgentClient(
             timeout_seconds=self.settings.agent_timeout_seconds,
             retries=self.settings.agent_retries,
             url_template=self.settings.agent_url_template,

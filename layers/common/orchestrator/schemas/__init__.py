@@ -1,0 +1,1 @@
+"""Payloads at the boundaries: `api` for the HTTP API, `tasks` for the state machine's tasks."""
