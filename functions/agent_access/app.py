@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import PUSH_MAX_BODY_BYTES, AgentPush, PushReceipt
@@ -32,9 +32,11 @@ AgentTokenHeader = Annotated[
     ),
 )
 def agent_access(
-    body: Annotated[AgentPush, Body()], agent_token: AgentTokenHeader = None
+    body: Annotated[AgentPush, Body()],
+    deps: Annotated[Dependencies, Depends(get_dependencies)],
+    agent_token: AgentTokenHeader = None,
 ) -> Response[PushReceipt]:
-    return json_response(accept_push(get_dependencies(), agent_token, body))
+    return json_response(accept_push(deps, agent_token, body))
 
 
 @observed

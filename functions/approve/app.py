@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import ApproveRequest, WorkflowView
@@ -25,8 +25,10 @@ app = make_resolver()
         },
     ),
 )
-def approve(body: Annotated[ApproveRequest, Body()]) -> Response[WorkflowView]:
-    return json_response(approve_workflow(get_dependencies(), body, current_user(app)))
+def approve(
+    body: Annotated[ApproveRequest, Body()], deps: Annotated[Dependencies, Depends(get_dependencies)]
+) -> Response[WorkflowView]:
+    return json_response(approve_workflow(deps, body, current_user(app)))
 
 
 @observed

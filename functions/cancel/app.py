@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import WorkflowRequest, WorkflowView
@@ -24,8 +24,10 @@ app = make_resolver()
         },
     ),
 )
-def cancel(body: Annotated[WorkflowRequest, Body()]) -> Response[WorkflowView]:
-    return json_response(cancel_workflow(get_dependencies(), body.workflow_id, current_user(app)))
+def cancel(
+    body: Annotated[WorkflowRequest, Body()], deps: Annotated[Dependencies, Depends(get_dependencies)]
+) -> Response[WorkflowView]:
+    return json_response(cancel_workflow(deps, body.workflow_id, current_user(app)))
 
 
 @observed

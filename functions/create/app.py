@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
@@ -29,7 +29,9 @@ app = make_resolver()
     ),
 )
 def create(
-    body: Annotated[CreateWorkflowRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
+    body: Annotated[CreateWorkflowRequest, Body()],
+    deps: Annotated[Dependencies, Depends(get_dependencies)],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[WorkflowView]:
     user_id = current_user(app)
     return idempotent_response(
@@ -38,7 +40,7 @@ def create(
         key=idempotency_key,
         user_id=user_id,
         request=body,
-        answer=lambda: json_response(create_workflow(get_dependencies(), body, user_id), status=201),
+        answer=lambda: json_response(create_workflow(deps, body, user_id), status=201),
     )
 
 

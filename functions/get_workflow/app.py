@@ -6,9 +6,9 @@ it as soon as it exists, else 304 with the same ETag and no body."""
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.http import api_responses, current_user, handle, make_resolver
 from orchestrator.observability import observed
@@ -76,14 +76,17 @@ def _versioned(found: WorkflowVersion) -> Response[Any]:
 
 
 @app.get("/api/workflows/<workflow_id>", responses=_RESPONSES)
-def read(workflow_id: str, wait: WaitQuery = 0, if_none_match: IfNoneMatchHeader = None) -> Response[Any]:
+def read(
+    workflow_id: str,
+    deps: Annotated[Dependencies, Depends(get_dependencies)],
+    wait: WaitQuery = 0,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response[Any]:
     user_id = current_user(app)
     stored_id = workflow_id_in_path(workflow_id)
     if stored_id is None:  # not a UUID: no workflow has it (the page stops asking, as for any 404)
         raise NotFound(f"There is no workflow with id {workflow_id[:64]}.")
-    found = watch_workflow(
-        get_dependencies(), stored_id, user_id, if_none_match=if_none_match, wait_seconds=wait
-    )
+    found = watch_workflow(deps, stored_id, user_id, if_none_match=if_none_match, wait_seconds=wait)
     return _versioned(found)
 
 

@@ -1,10 +1,10 @@
 """GET /api/agents: the agents a plan can hire (active ones), by name: what each does, its price and
 what input it wants. Never an agent's secrets."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
-from orchestrator.dependencies import get_dependencies
+from aws_lambda_powertools.event_handler import Depends, Response
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import AgentList
@@ -14,9 +14,9 @@ app = make_resolver()
 
 
 @app.get("/api/agents", responses=api_responses(200, "The active agents, sorted by name", body=False))
-def agents() -> Response[AgentList]:
+def agents(deps: Annotated[Dependencies, Depends(get_dependencies)]) -> Response[AgentList]:
     current_user(app)  # signed-in people only, as every route of the API
-    return json_response(list_agents(get_dependencies()))
+    return json_response(list_agents(deps))
 
 
 @observed

@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, WorkflowList
@@ -37,8 +37,12 @@ CursorQuery = Annotated[
         body=False,
     ),
 )
-def workflows(limit: LimitQuery = DEFAULT_LIST_LIMIT, cursor: CursorQuery = None) -> Response[WorkflowList]:
-    return json_response(list_workflows(get_dependencies(), current_user(app), limit=limit, cursor=cursor))
+def workflows(
+    deps: Annotated[Dependencies, Depends(get_dependencies)],
+    limit: LimitQuery = DEFAULT_LIST_LIMIT,
+    cursor: CursorQuery = None,
+) -> Response[WorkflowList]:
+    return json_response(list_workflows(deps, current_user(app), limit=limit, cursor=cursor))
 
 
 @observed

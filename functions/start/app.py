@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
@@ -30,7 +30,9 @@ app = make_resolver()
     ),
 )
 def start(
-    body: Annotated[StartRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
+    body: Annotated[StartRequest, Body()],
+    deps: Annotated[Dependencies, Depends(get_dependencies)],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[WorkflowView]:
     user_id = current_user(app)
     return idempotent_response(
@@ -40,7 +42,7 @@ def start(
         user_id=user_id,
         request=body,
         answer=lambda: json_response(
-            start_workflow(get_dependencies(), body.workflow_id, user_id, repay_steps=body.repay_steps),
+            start_workflow(deps, body.workflow_id, user_id, repay_steps=body.repay_steps),
             status=202,
         ),
     )

@@ -2,12 +2,14 @@
 
 from typing import Any
 
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import TaskApp
 from orchestrator.observability import observed
 from orchestrator.schemas.tasks import HaltTask
 from orchestrator.services import outcome
 
+app = TaskApp()  # where the handler gets its Dependencies (tests override them there)
+
 
 @observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return outcome.halt(get_dependencies(), HaltTask.model_validate(event)).model_dump(mode="json")
+    return outcome.halt(app.dependencies(), HaltTask.model_validate(event)).model_dump(mode="json")

@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.idempotency import IdempotencyKeyHeader, idempotent_response
 from orchestrator.observability import observed
@@ -31,12 +31,13 @@ app = make_resolver()
     ),
 )
 def submit_payment(
-    body: Annotated[SubmitPaymentRequest, Body()], idempotency_key: IdempotencyKeyHeader = None
+    body: Annotated[SubmitPaymentRequest, Body()],
+    deps: Annotated[Dependencies, Depends(get_dependencies)],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[StepView]:
     user_id = current_user(app)
 
     def pay() -> Response[StepView]:
-        deps = get_dependencies()
         return json_response(
             payment.submit_payment(deps, body.workflow_id, body.step_number, body.txn_ids, user_id)
         )

@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import StepRequest, StepView
@@ -22,14 +22,14 @@ app = make_resolver()
         {404: "There is no such workflow or step, or it is another person's (NotFound)"},
     ),
 )
-def poll(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
-    return json_response(
-        job_watch.poll_step(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
-    )
+def poll(
+    body: Annotated[StepRequest, Body()], deps: Annotated[Dependencies, Depends(get_dependencies)]
+) -> Response[StepView]:
+    return json_response(job_watch.poll_step(deps, body.workflow_id, body.step_number, current_user(app)))
 
 
-def watch_job_task(payload: dict[str, Any]) -> None:
-    job_watch.watch_job(get_dependencies(), WatchJobTask.model_validate(payload))
+def watch_job_task(payload: dict[str, Any], deps: Dependencies) -> None:
+    job_watch.watch_job(deps, WatchJobTask.model_validate(payload))
 
 
 @observed

@@ -3,9 +3,9 @@ again with a fresh group when every group offered for the step expired unpaid.""
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Depends, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
 from orchestrator.schemas.api import StepRequest, StepView
@@ -29,14 +29,16 @@ app = make_resolver()
         },
     ),
 )
-def start_job_again(body: Annotated[StepRequest, Body()]) -> Response[StepView]:
+def start_job_again(
+    body: Annotated[StepRequest, Body()], deps: Annotated[Dependencies, Depends(get_dependencies)]
+) -> Response[StepView]:
     return json_response(
-        start_job.start_job_again(get_dependencies(), body.workflow_id, body.step_number, current_user(app))
+        start_job.start_job_again(deps, body.workflow_id, body.step_number, current_user(app))
     )
 
 
-def start_job_task(payload: dict[str, Any]) -> None:
-    start_job.start_job(get_dependencies(), StartJobTask.model_validate(payload))
+def start_job_task(payload: dict[str, Any], deps: Dependencies) -> None:
+    start_job.start_job(deps, StartJobTask.model_validate(payload))
 
 
 @observed

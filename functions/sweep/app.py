@@ -2,14 +2,16 @@
 
 from typing import Any
 
-from orchestrator.dependencies import get_dependencies
+from orchestrator.dependencies import TaskApp
 from orchestrator.observability import logger, observed
 from orchestrator.services.reconcile import sweep_stuck_workflows
+
+app = TaskApp()  # where the handler gets its Dependencies (tests override them there)
 
 
 @observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    outcome = sweep_stuck_workflows(get_dependencies())
+    outcome = sweep_stuck_workflows(app.dependencies())
     logger.info(
         "sweep done",
         extra={

@@ -1,10 +1,10 @@
 """GET /api/workflows/{id}/funds: whether the workflow's wallet can pay its plan: the balance, Algorand's
 minimum balance, the plan's total with network fees, and a sentence saying what to do when short."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
-from orchestrator.dependencies import get_dependencies
+from aws_lambda_powertools.event_handler import Depends, Response
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.http import api_responses, current_user, handle, json_response, make_resolver
 from orchestrator.observability import observed
@@ -24,12 +24,12 @@ app = make_resolver()
         body=False,
     ),
 )
-def funds(workflow_id: str) -> Response[FundsView]:
+def funds(workflow_id: str, deps: Annotated[Dependencies, Depends(get_dependencies)]) -> Response[FundsView]:
     user_id = current_user(app)
     stored_id = workflow_id_in_path(workflow_id)
     if stored_id is None:  # not a UUID: no workflow has it
         raise NotFound(f"There is no workflow with id {workflow_id[:64]}.")
-    return json_response(workflow_funds(get_dependencies(), stored_id, user_id))
+    return json_response(workflow_funds(deps, stored_id, user_id))
 
 
 @observed

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from algosdk import account
+from orchestrator.dependencies import get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.observability import workflow_id_of
 from orchestrator.schemas.api import MAX_BODY_BYTES, json_depth_exceeds, read_json
@@ -64,8 +65,8 @@ def reached(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reached]:
     stub = Reached()
     for spec in {spec.logical_id: spec for spec in ROUTES.values()}.values():
         module = REGISTRY.load(spec)
-        if hasattr(module, "get_dependencies"):
-            monkeypatch.setattr(module, "get_dependencies", lambda: DEPENDENCIES)
+        # The seam every route takes its Dependencies from (Powertools' Depends), as a test overrides it.
+        monkeypatch.setitem(module.app.dependency_overrides, get_dependencies, lambda: DEPENDENCIES)
         for name in (
             "create_workflow",
             "approve_workflow",
@@ -166,6 +167,7 @@ def assert_reached(answer: tuple[int, dict[str, Any]], reached: Reached) -> None
     got, body = answer
     assert (got, body["error"]["message"]) == (404, REACHED), body
     assert reached.calls
+    assert reached.calls[-1][0][0] is DEPENDENCIES, "the use case did not get the app's Dependencies"
 
 
 # --- media type, size, encoding, JSON ---------------------------------------------------------------

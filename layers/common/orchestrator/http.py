@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.config import ConfigError
+from orchestrator.dependencies import Dependencies, dependencies_of
 from orchestrator.errors import (
     BadRequest,
     OrchestratorError,
@@ -376,14 +377,15 @@ def handle(
     app: APIGatewayHttpResolver,
     event: dict[str, Any],
     context: Any,
-    task: Callable[[dict[str, Any]], BaseModel | None] | None = None,
+    task: Callable[[dict[str, Any], Dependencies], BaseModel | None] | None = None,
 ) -> dict[str, Any]:
-    """Route API Gateway events to `app`, anything else (a state-machine task payload) to `task`.
+    """Route API Gateway events to `app`, anything else (a state-machine task payload) to `task`,
+    with the Dependencies the app's routes get (`dependencies_of`: a test's override, if any).
 
     A task's domain error propagates: the Lambda runtime reports it with the exception's class
     name as `errorType`, which is the error name the state machine's Retry/Catch see.
     """
     if is_http_event(event) or task is None:
         return app.resolve(event, context)
-    result = task(event)
+    result = task(event, dependencies_of(app))
     return result.model_dump(mode="json") if result is not None else {"ok": True}
