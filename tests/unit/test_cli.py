@@ -1,14 +1,13 @@
 """`orch`'s words: the help with its defaults, the cost line, the failure lines, the funds check, the
-planner in the banner, a port clash, and what its logging shows of the libraries' records."""
+planner in the banner, and what its logging shows of the libraries' records (a port clash, which
+needs a socket to hold the port: tests/integration/test_cli_port_clash.py)."""
 
 from __future__ import annotations
 
 import argparse
 import io
 import logging
-import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,52 +181,6 @@ def test_planner_description_names_the_planner_and_model() -> None:
     assert "sk-test" not in openai
     at = planner_description({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1/"})
     assert "at http://127.0.0.1:9/v1 " in at
-
-
-# --- a port clash -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def taken_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield int(sock.getsockname()[1])
-
-
-@pytest.mark.parametrize(
-    ("flag", "part"),
-    [
-        ("--api-port", "the HTTP API"),
-        ("--lambda-port", "the Lambda endpoint"),
-        ("--algod-port", "the dev ledger's algod"),
-        ("--indexer-port", "the dev ledger's indexer"),
-        ("--agents-port", "the sample agent symptom-checker"),
-    ],
-)
-def test_a_port_clash_names_the_part_and_the_flag(
-    flag: str, part: str, taken_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ports = {
-        f: "0" for f in ("--api-port", "--lambda-port", "--algod-port", "--indexer-port", "--agents-port")
-    }
-    ports[flag] = str(taken_port)
-    argv = ["up", "--data-dir", str(tmp_path), *(x for pair in ports.items() for x in pair)]
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"orch up: Port {taken_port} is already in use, so {part}")
-    assert lines[0].endswith(f"choose another port with {flag}.")
-    assert "Traceback" not in err + out and "is in use by another program" not in err + out
-
-
-def test_demo_port_clash(taken_port: int, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--indexer-port", str(taken_port)]) == 1
-    err = capsys.readouterr().err
-    assert f"orch demo: Port {taken_port} is already in use, so the dev ledger's indexer" in err
-    assert err.rstrip().endswith("choose another port with --indexer-port.")
 
 
 # --- logging: expected outcomes dropped, the rest one line each -------------------------------------

@@ -1,17 +1,11 @@
-"""Network presets: ALGORAND_NETWORK fills the chain settings; explicit variables win; a node of
-another network is refused."""
+"""Network presets: ALGORAND_NETWORK fills the chain settings; explicit variables win (that a node of
+another network is refused, on the dev ledger: tests/integration/test_networks_on_the_dev_ledger.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from orchestrator.config import ConfigError, settings_from_env
-from orchestrator.errors import ChainUnavailable
 from orchestrator.networks import NETWORKS
-from orchestrator.payments.verification import chain_verifier_from_settings
-
-from devstack.ledger import Ledger, LedgerServer, genesis_hash_for
 
 TESTNET_GENESIS = "SGO1GKSzyE7IEPItTxCByw9x8FmnrCDexi9/cOUJOiI="
 MAINNET_GENESIS = "wGHE2Pwdvd7S12BL5FaOP20EGYesN73ktiC1qzkkit8="
@@ -63,30 +57,6 @@ def test_custom_network_needs_an_algod_url() -> None:
         settings_from_env({"ALGORAND_NETWORK": "custom"})
     with pytest.raises(ConfigError, match="ALGORAND_NETWORK"):
         settings_from_env({"ALGORAND_NETWORK": "betanet"})
-
-
-@pytest.fixture(scope="module")
-def dev_ledger() -> Iterator[LedgerServer]:
-    server = LedgerServer(Ledger(block_time=600), algod_port=0, indexer_port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_a_node_of_another_network_is_refused(dev_ledger: LedgerServer) -> None:
-    settings = settings_from_env({"ALGORAND_NETWORK": "testnet", "ALGOD_URL": dev_ledger.algod_url})
-    verifier = chain_verifier_from_settings(settings)
-    with pytest.raises(ChainUnavailable, match="configured for " + TESTNET_GENESIS.replace("+", r"\+")):
-        verifier.genesis_hash()
-
-
-def test_the_configured_network_is_accepted(dev_ledger: LedgerServer) -> None:
-    served = dev_ledger.ledger.genesis_hash
-    settings = settings_from_env({"ALGOD_URL": dev_ledger.algod_url, "GENESIS_HASH": served})
-    assert chain_verifier_from_settings(settings).genesis_hash() == served
-    assert served == genesis_hash_for(dev_ledger.ledger.genesis_id)
 
 
 def test_explorer_link_comes_from_the_network_and_can_be_overridden() -> None:
