@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator.errors import InternalServerError, RouteNotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
@@ -218,7 +219,7 @@ class HttpApiApp:
             if found is not None:
                 return found
         # API Gateway answers any unmatched route (whatever the method) with 404.
-        return _error(404, "RouteNotFound", f"There is no route {request.method} {request.path}.")
+        return _error(404, RouteNotFound.code, f"There is no route {request.method} {request.path}.")
 
     def authorizer(self, name: str) -> JwtAuthorizer:
         """The template's authorizer `name`, for the local issuer: its issuer URL stands in for the
@@ -286,7 +287,7 @@ class HttpApiApp:
         result = outcome[0] if outcome else FunctionError("Unknown", "the handler ended abnormally", [])
         if isinstance(result, FunctionError):
             # API Gateway answers an unhandled Lambda error with a bare 500.
-            return _error(500, "InternalServerError", "Internal Server Error")
+            return _error(500, InternalServerError.code, "Internal Server Error")
         if isinstance(result, Exception):
             raise result
         return self._with_cors(response_from_result(result))

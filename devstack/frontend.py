@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import errors
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
@@ -82,7 +83,7 @@ def runtime_config(stack: LocalStack) -> dict[str, Any]:
 
 
 def _not_found(path: str) -> Response:
-    body = {"error": {"code": "NotFound", "message": f"There is nothing at {path}."}}
+    body = {"error": {"code": errors.NotFound.code, "message": f"There is nothing at {path}."}}
     return Response(json.dumps(body), status=404, content_type="application/json")
 
 

@@ -34,6 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+from orchestrator.errors import STATES_TIMEOUT
+
 from devstack.template import PROJECT_ROOT
 
 MOTO_EVAL_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
@@ -43,7 +45,7 @@ LOCAL_LOG_LEVEL = "WARNING"  # the handlers' POWERTOOLS_LOG_LEVEL on the local s
 
 # The error names moto logs for states that end as planned: a WatchJob look's timeout (the next
 # look at a running job), and the outcome errors of the state machine's Fail states.
-_ALWAYS_EXPECTED = frozenset({"States.Timeout"})
+_ALWAYS_EXPECTED = frozenset({STATES_TIMEOUT})
 _MOTO_ERROR = re.compile(r"\bError=([^,\s]+)")
 _MOTO_EXCEPTION = re.compile(r"^Exception=([^,\s]+)")
 

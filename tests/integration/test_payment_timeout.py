@@ -1,4 +1,4 @@
-"""A short PaymentTimeoutSeconds: the StartJob task times out into PaymentTimedOut."""
+"""A short PaymentTimeoutSeconds: the StartJob task times out into PaymentTimeout."""
 
 from __future__ import annotations
 

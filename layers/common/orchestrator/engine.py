@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import EngineUnavailable
 from orchestrator.models import OrchestratorModel
 
 _EXECUTION_NAME = re.compile(r"^wf-(?P<workflow_id>.+)-(?P<attempt>\d+)$")
@@ -53,10 +53,6 @@ class ExecutionInput(OrchestratorModel):
     workflow_id: str
     start_step: int
     attempt: int
-
-
-class EngineUnavailable(OrchestratorError):
-    http_status = 503
 
 
 class ExecutionDescription(OrchestratorModel):

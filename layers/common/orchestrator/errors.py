@@ -1,5 +1,12 @@
-"""Domain errors. Each has a stable code (its class name, which is also the error name the state
-machine sees when a task raises it) and an HTTP status for the API."""
+"""The error vocabulary: every error code the orchestrator writes is a class here.
+
+A class's name is its `code`: the API's `{"error": {"code"}}`, the error name the state machine's
+`ErrorEquals` and Fail states use (a task that raises it is reported with that name), the code stored
+on a failed workflow or step, and the metrics' dimension (`WorkflowsFailed` reason, `AgentErrors`
+error_code). Code compares codes through the classes (`PaymentTimeout.code`), never through a
+literal: a literal is how a name and its use drift apart. Error names that are AWS's, not ours, are
+the constants at the end.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,18 @@ class OrchestratorError(Exception):
     """Base of every error a user or the state machine may see."""
 
     http_status: ClassVar[int] = 400
+    # The class's name, set for each subclass (readable on the class and on an instance).
+    code: ClassVar[str] = "OrchestratorError"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:  # a class that is answered as another one says so itself
+            cls.code = cls.__name__
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -82,9 +92,7 @@ class NoAgentFits(PlanInvalid):
     `details.closest_agents` naming the agents nearest to the request; planning ends at once (asking
     again would not change the catalog)."""
 
-    @property
-    def code(self) -> str:
-        return "PlanInvalid"
+    code = PlanInvalid.code
 
 
 class PlannerUnavailable(OrchestratorError):
@@ -98,6 +106,61 @@ class PlannerTimeout(OrchestratorError):
 
 
 class StoreUnavailable(OrchestratorError):
+    http_status = 503
+
+
+class EngineUnavailable(OrchestratorError):
+    """Step Functions could not be reached, is not configured, or refused a call."""
+
+    http_status = 503
+
+
+# --- the HTTP edge: answers that are no use case's ------------------------------------------------
+
+
+class RouteNotFound(OrchestratorError):
+    """No route has this method and path (the resolver's answer, and the local gateway's)."""
+
+    http_status = 404
+
+
+class ServiceMisconfigured(OrchestratorError):
+    """The function's configuration is incomplete or invalid; an operator has to fix it."""
+
+    http_status = 503
+
+
+class InternalError(OrchestratorError):
+    """An unexpected exception in a handler (a bug): answered without its details."""
+
+    http_status = 500
+
+
+class InternalServerError(OrchestratorError):
+    """The local stack's gateway: the function itself failed (it raised, or crashed) instead of
+    answering. (API Gateway's own answer then is `{"message": "Internal Server Error"}`.)"""
+
+    http_status = 500
+
+
+# --- Idempotency-Key (orchestrator.idempotency) ----------------------------------------------------
+
+
+class IdempotencyKeyReused(OrchestratorError):
+    """The Idempotency-Key was already used for a request with another body."""
+
+    http_status = 409
+
+
+class IdempotencyInProgress(OrchestratorError):
+    """A request with this Idempotency-Key is still being processed."""
+
+    http_status = 409
+
+
+class IdempotencyUnavailable(OrchestratorError):
+    """The idempotency store could not be reached; nothing was done."""
+
     http_status = 503
 
 
@@ -214,8 +277,44 @@ class WorkflowSuperseded(OrchestratorError):
     http_status = 409
 
 
-# Errors an agent caused: the AgentErrors metric counts them per agent and code.
-AGENT_ERRORS: tuple[type[OrchestratorError], ...] = (
+# --- how a workflow stopped (recorded on it, and the state machine's Fail states) ---------------------
+# Never raised by an API route; their status is that of a workflow that stopped (as WorkflowCancelled).
+
+
+class WorkflowFailed(OrchestratorError):
+    """The state machine's Fail state after a failed step (the workflow's error says why), and the
+    workflow's code when a Catch named no error."""
+
+    http_status = 409
+
+
+class ExecutionStopped(OrchestratorError):
+    """The execution was stopped from outside the orchestrator (e.g. in the Step Functions console)."""
+
+    http_status = 409
+
+
+class ExecutionTimedOut(OrchestratorError):
+    """The execution ran out of time (the state machine's own timeout)."""
+
+    http_status = 409
+
+
+class ExecutionFailed(OrchestratorError):
+    """The execution failed where no Catch recorded why (e.g. the Halt task itself failed)."""
+
+    http_status = 409
+
+
+class ExecutionLost(OrchestratorError):
+    """The execution is gone: it ended without a status change we saw, or the local stack restarted."""
+
+    http_status = 409
+
+
+# Errors an agent caused: the AgentErrors metric (observability.AGENT_ERRORS) counts them per agent
+# and code.
+AGENT_CAUSED_ERRORS: tuple[type[OrchestratorError], ...] = (
     AgentUnavailable,
     AgentProtocolError,
     AgentRejected,
@@ -225,4 +324,19 @@ AGENT_ERRORS: tuple[type[OrchestratorError], ...] = (
     UnsafePaymentGroup,
     PaymentRejectedByAgent,
 )
-AGENT_ERROR_CODES = frozenset(error.__name__ for error in AGENT_ERRORS)
+AGENT_CAUSED_ERROR_CODES = frozenset(error.code for error in AGENT_CAUSED_ERRORS)
+
+
+# --- error names that are AWS's, not ours ----------------------------------------------------------
+# Step Functions' own errors start with "States.", the Lambda service's (as a task state reports
+# them) with "Lambda."; the state machine routes on the ones below.
+
+STATES_PREFIX = "States."
+LAMBDA_PREFIX = "Lambda."
+STATES_ALL = "States.ALL"  # matches any error (a Catch's last resort)
+STATES_TIMEOUT = "States.Timeout"  # a task ran past its TimeoutSeconds (the payment wait, a look)
+
+
+def is_aws_error(name: str) -> bool:
+    """Whether `name` is an error name Step Functions or Lambda defines (not one of our codes)."""
+    return name.startswith((STATES_PREFIX, LAMBDA_PREFIX))

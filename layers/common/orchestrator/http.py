@@ -33,8 +33,14 @@ from orchestrator.config import ConfigError
 from orchestrator.dependencies import Dependencies, dependencies_of
 from orchestrator.errors import (
     BadRequest,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InternalError,
     OrchestratorError,
     PayloadTooLarge,
+    RouteNotFound,
+    ServiceMisconfigured,
+    StoreUnavailable,
     Unauthorized,
     UnknownFields,
     UnsupportedMediaType,
@@ -46,21 +52,27 @@ from orchestrator.schemas.api import MAX_BODY_BYTES, ErrorResponse, GatewayMessa
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    """An error answer in the API's shape; the orchestrator's own codes go through
+    `domain_error_response` (their status and code come from their class)."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details
     return Response(status_code=status, content_type="application/json", body={"error": error})
 
 
+def domain_error_response(error: OrchestratorError) -> Response:
+    """`{"error": {"code", "message", "details"?}}` with the error's HTTP status."""
+    return error_response(error.http_status, error.code, error.message, error.details)
+
+
 def json_response(model: BaseModel, status: int = 200) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=model.model_dump(mode="json"))
 
 
-def _domain_error_response(exc: OrchestratorError) -> Response:
+def _refusal_response(exc: OrchestratorError) -> Response:
+    """A refused request's answer, logged."""
     logger.info("request refused", extra={"code": exc.code, "error_message": exc.message})
-    return Response(
-        status_code=exc.http_status, content_type="application/json", body={"error": exc.to_dict()}
-    )
+    return domain_error_response(exc)
 
 
 # --- the request body ----------------------------------------------------------------------------
@@ -212,7 +224,7 @@ class RequestScopedResolver(APIGatewayHttpResolver):
         try:
             screened = screen_body(self._request.event, self.max_body_bytes)
         except OrchestratorError as refused:
-            builder: ResponseBuilder = ResponseBuilder(_domain_error_response(refused), self._serializer)
+            builder: ResponseBuilder = ResponseBuilder(_refusal_response(refused), self._serializer)
             return builder.build(self._request.event, self._cors)
         if screened:  # Powertools matches the media type case-sensitively: hand it the canonical one
             headers = {
@@ -231,19 +243,19 @@ def make_resolver(max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayHttpResolve
 
     @app.exception_handler(OrchestratorError)
     def _domain_error(exc: OrchestratorError) -> Response:
-        return _domain_error_response(exc)
+        return _refusal_response(exc)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
-        return _domain_error_response(_describe_validation_errors(list(exc.errors())))
+        return _refusal_response(_describe_validation_errors(list(exc.errors())))
 
     @app.exception_handler(ValidationError)
     def _invalid_model(exc: ValidationError) -> Response:
-        return _domain_error_response(_describe_validation_errors([dict(e) for e in exc.errors()]))
+        return _refusal_response(_describe_validation_errors([dict(e) for e in exc.errors()]))
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(exc: RequestUnsupportedContentType) -> Response:
-        return _domain_error_response(
+        return _refusal_response(
             UnsupportedMediaType(
                 f"This route takes a JSON body: send it with Content-Type: {JSON_MEDIA_TYPE}."
             )
@@ -251,19 +263,19 @@ def make_resolver(max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayHttpResolve
 
     @app.exception_handler(NotFoundError)
     def _no_route(exc: NotFoundError) -> Response:
-        return error_response(404, "RouteNotFound", "There is no such route.")
+        return domain_error_response(RouteNotFound("There is no such route."))
 
     @app.exception_handler(ConfigError)
     def _misconfigured(exc: ConfigError) -> Response:
         logger.error("configuration error", extra={"error_message": str(exc)})
-        return error_response(
-            503, "ServiceMisconfigured", "The service is misconfigured; an operator has to fix it."
+        return domain_error_response(
+            ServiceMisconfigured("The service is misconfigured; an operator has to fix it.")
         )
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unexpected error")
-        return error_response(500, "InternalError", "Something went wrong on our side; please try again.")
+        return domain_error_response(InternalError("Something went wrong on our side; please try again."))
 
     return app
 
@@ -277,23 +289,23 @@ _GATEWAY_TOO: frozenset[int] = frozenset({401, 413, 503, 504})
 
 BODY_ERRORS: dict[int, str] = {
     400: "The body is not UTF-8 JSON, nests too deep, or a field is missing, of the wrong type or out "
-    "of range (BadRequest; `details` names each field and why)",
-    413: f"The body is larger than {MAX_BODY_BYTES} bytes (PayloadTooLarge; API Gateway's own 413 "
+    f"of range ({BadRequest.code}; `details` names each field and why)",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes ({PayloadTooLarge.code}; API Gateway's own 413 "
     "past its 10 MB)",
-    415: "The body is not sent as Content-Type: application/json (UnsupportedMediaType)",
-    422: "The body has fields this route does not know (UnknownFields; `details.unknown_fields`)",
+    415: f"The body is not sent as Content-Type: application/json ({UnsupportedMediaType.code})",
+    422: f"The body has fields this route does not know ({UnknownFields.code}; `details.unknown_fields`)",
 }
 SIGNED_IN_ERRORS: dict[int, str] = {
     401: 'No valid access token: API Gateway\'s JWT authorizer answers {"message":"Unauthorized"}; '
     "a valid token that names no user (sub) is Unauthorized",
     503: "A service the API needs (database, Step Functions, idempotency table) is unavailable or "
-    "misconfigured (StoreUnavailable, ServiceMisconfigured, …)",
+    f"misconfigured ({StoreUnavailable.code}, {ServiceMisconfigured.code}, …)",
 }
 
 
 IDEMPOTENCY_ERRORS: dict[int, str] = {
-    409: "The Idempotency-Key was used with another body (IdempotencyKeyReused), or its first "
-    "request is still running (IdempotencyInProgress)",
+    409: f"The Idempotency-Key was used with another body ({IdempotencyKeyReused.code}), or its first "
+    f"request is still running ({IdempotencyInProgress.code})",
 }
 
 

@@ -38,7 +38,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel
 
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import IdempotencyInProgress, IdempotencyKeyReused, IdempotencyUnavailable
 from orchestrator.observability import logger
 
 if TYPE_CHECKING:
@@ -68,24 +68,6 @@ IdempotencyKeyHeader = Annotated[
         ),
     ),
 ]
-
-
-class IdempotencyKeyReused(OrchestratorError):
-    """The Idempotency-Key was already used for a request with another body."""
-
-    http_status = 409
-
-
-class IdempotencyInProgress(OrchestratorError):
-    """A request with this Idempotency-Key is still being processed."""
-
-    http_status = 409
-
-
-class IdempotencyUnavailable(OrchestratorError):
-    """The idempotency store could not be reached; nothing was done."""
-
-    http_status = 503
 
 
 class _NotRemembered(Exception):

@@ -39,7 +39,7 @@ WORKFLOWS_COMPLETED = "WorkflowsCompleted"
 WORKFLOWS_FAILED = "WorkflowsFailed"  # dimension: reason (the workflow's error code)
 STEP_LATENCY = "StepLatency"  # seconds from a step's start to its completion
 PAYMENT_WAIT = "PaymentWait"  # seconds from a payment request to the confirmed payment
-AGENT_ERRORS = "AgentErrors"  # dimensions: agent_id, error_code
+AGENT_ERRORS = "AgentErrors"  # dimensions: agent_id, error_code (of errors.AGENT_CAUSED_ERRORS)
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE, auto_patch=False)  # see trace_libraries_when_imported

@@ -8,9 +8,14 @@ import json
 
 from orchestrator.dependencies import Dependencies
 from orchestrator.errors import (
-    AGENT_ERROR_CODES,
+    AGENT_CAUSED_ERROR_CODES,
+    LAMBDA_PREFIX,
+    STATES_PREFIX,
     InvalidState,
     NotFound,
+    PaymentTimeout,
+    WorkflowFailed,
+    is_aws_error,
 )
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
@@ -67,7 +72,7 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
     else:
         if task.reason == "payment_timeout":
             error = ErrorInfo(
-                code="PaymentTimeout",
+                code=PaymentTimeout.code,
                 message="No payment arrived before the payment timeout; the workflow stopped. "
                 "Resume it to get a fresh payment request.",
             )
@@ -111,7 +116,7 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
     if workflow_after is not None and workflow_status == WorkflowStatus.FAILED:
         # Counted once, by the call that made the change (the task may be retried).
         deps.metrics.workflow_failed(recorded.code)
-        if recorded.code in AGENT_ERROR_CODES:
+        if recorded.code in AGENT_CAUSED_ERROR_CODES:
             deps.metrics.agent_error(step.agent_id, recorded.code)
     final = workflow_after or load_workflow(deps.store, workflow.workflow_id)
     return HaltOutcome(workflow_status=final.status, step_status=step_after.status if step_after else None)
@@ -119,14 +124,17 @@ def halt(deps: Dependencies, task: HaltTask) -> HaltOutcome:
 
 def _error_from_catch(task: HaltTask) -> ErrorInfo:
     """The Catch gives {"Error": name, "Cause": text}; a Lambda's cause is JSON with errorMessage."""
-    name = str(task.error.get("Error") or "WorkflowFailed")
+    name = str(task.error.get("Error") or WorkflowFailed.code)
     cause = task.error.get("Cause") or ""
     message = str(cause)
     if isinstance(cause, str) and cause.startswith("{"):
         with contextlib.suppress(ValueError):
             message = str(json.loads(cause).get("errorMessage") or cause)
-    if name.startswith("Lambda.") or name.startswith("States."):
+    if is_aws_error(name):
         message = (
             f"The step could not run ({name}): {message}" if message else f"The step could not run ({name})."
         )
-    return ErrorInfo(code=name.replace("States.", "").replace("Lambda.", "Lambda"), message=message or name)
+    # An AWS error is recorded without its dots: States.TaskFailed as TaskFailed, Lambda.Unknown as
+    # LambdaUnknown.
+    code = name.replace(STATES_PREFIX, "").replace(LAMBDA_PREFIX, "Lambda")
+    return ErrorInfo(code=code, message=message or name)

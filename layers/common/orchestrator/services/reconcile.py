@@ -17,7 +17,6 @@ from the last successful step without paying twice.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -25,8 +24,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from orchestrator.dependencies import Dependencies
-from orchestrator.engine import EngineUnavailable, ExecutionDescription, execution_ref
-from orchestrator.errors import BadRequest
+from orchestrator.engine import ExecutionDescription, execution_ref
+from orchestrator.errors import (
+    BadRequest,
+    EngineUnavailable,
+    ExecutionFailed,
+    ExecutionLost,
+    ExecutionStopped,
+    ExecutionTimedOut,
+)
 from orchestrator.models import (
     ACTIVE_STEP_STATUSES,
     ErrorInfo,
@@ -36,9 +42,8 @@ from orchestrator.models import (
     WorkflowRecord,
     WorkflowStatus,
 )
+from orchestrator.observability import logger
 from orchestrator.services.stopping import stop_workflow
-
-log = logging.getLogger(__name__)
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 ENDED_STATUSES = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
@@ -54,23 +59,23 @@ def execution_error(status: str | None, error: str | None = None, cause: str | N
     """The workflow's error for an execution that ended (or vanished) without recording why."""
     if status == "ABORTED":
         return ErrorInfo(
-            code="ExecutionStopped",
+            code=ExecutionStopped.code,
             message="The workflow's execution was stopped from outside the orchestrator (for instance in "
             f"the Step Functions console). {_RESUME_HINT}",
         )
     if status == "TIMED_OUT":
         return ErrorInfo(
-            code="ExecutionTimedOut", message=f"The workflow's execution ran out of time. {_RESUME_HINT}"
+            code=ExecutionTimedOut.code, message=f"The workflow's execution ran out of time. {_RESUME_HINT}"
         )
     if status == "FAILED":
         detail = f" ({error}: {cause[:300]})" if error and cause else f" ({error})" if error else ""
         return ErrorInfo(
-            code="ExecutionFailed",
+            code=ExecutionFailed.code,
             message=f"The workflow's execution failed before it could record why{detail}. {_RESUME_HINT}",
         )
     ended = f" (it ended {status})" if status else ""
     return ErrorInfo(
-        code="ExecutionLost",
+        code=ExecutionLost.code,
         message=f"The workflow's execution is no longer running{ended}. {_RESUME_HINT}",
     )
 
@@ -93,7 +98,7 @@ def fail_running_workflow(deps: Dependencies, workflow: WorkflowRecord, error: E
     )
     if stopped is None:
         return False
-    log.warning(
+    logger.warning(
         "workflow %s failed by a repair: %s",
         workflow.workflow_id,
         error.code,
@@ -107,7 +112,7 @@ def fail_orphaned_workflows(deps: Dependencies, reason: str) -> list[str]:
 
     The local stack calls this at start: its executions live in memory and do not survive a restart.
     """
-    error = ErrorInfo(code="ExecutionLost", message=reason)
+    error = ErrorInfo(code=ExecutionLost.code, message=reason)
     failed = []
     for workflow_id in deps.store.list_workflow_ids(status=WorkflowStatus.RUNNING):
         workflow = deps.store.get_workflow(workflow_id)
@@ -250,7 +255,7 @@ def sweep_stuck_workflows(deps: Dependencies) -> SweepOutcome:
             try:
                 execution = deps.engine.describe_execution(workflow.execution_arn)
             except EngineUnavailable as exc:
-                log.warning("sweep: cannot describe the execution of %s: %s", workflow_id, exc.message)
+                logger.warning("sweep: cannot describe the execution of %s: %s", workflow_id, exc.message)
                 outcome.unreachable.append(workflow_id)
                 continue
         if execution is not None and execution.status == "RUNNING":

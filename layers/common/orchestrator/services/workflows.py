@@ -174,7 +174,7 @@ def start_workflow(
 
 
 # Errors after which the step's agent job is over: a rerun needs a new job.
-_JOB_OVER_CODES = frozenset({AgentJobFailed.__name__, AgentLostJob.__name__})
+_JOB_OVER_CODES = frozenset({AgentJobFailed.code, AgentLostJob.code})
 
 
 def paid_job_is_over(step: StepRecord) -> bool:

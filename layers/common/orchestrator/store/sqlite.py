@@ -6,7 +6,6 @@ updates are compare-and-set: `UPDATE … WHERE key = ? AND status = ?` inside on
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
@@ -29,6 +28,7 @@ from orchestrator.models import (
     WorkflowRecord,
     WorkflowStatus,
 )
+from orchestrator.observability import logger
 from orchestrator.store import stamped_changes
 
 # The marketplace's table names and keys (supabase/migrations/); the columns beside `data` are the
@@ -112,7 +112,6 @@ def _adopt_schema(conn: sqlite3.Connection, path: str) -> str:
     )
 
 
-logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _USER_WORKFLOWS_INDEX = (
