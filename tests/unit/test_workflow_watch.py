@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from orchestrator.config import Settings
-from orchestrator.dependencies import Dependencies
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.models import (
     PlannedStep,
@@ -220,7 +220,7 @@ def test_someone_elses_or_a_missing_workflow_is_not_found_without_waiting(
 def handler(deps: Dependencies, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     registry = FunctionRegistry(load_template())
     module = registry.load(registry.spec("GetWorkflowFunction"))
-    monkeypatch.setattr(module, "get_dependencies", lambda: deps)
+    monkeypatch.setitem(module.app.dependency_overrides, get_dependencies, lambda: deps)
     return module
 
 
