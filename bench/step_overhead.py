@@ -100,10 +100,10 @@ class Bench:
     # --- ours -------------------------------------------------------------------------------------
     def ours(self, seconds: float, push: bool) -> Run:
         servers = self.agents_for(seconds, push)
-        get_dependencies().planner = FixedPlanner([(s.spec.id, "some text") for s in servers])
-        created = self.api.post(
-            "/api/workflows/create", json={"userMessage": "bench", "walletAddress": self.wallet.address}
-        )
+        with self.stack.overrides(planner=FixedPlanner([(s.spec.id, "some text") for s in servers])):
+            created = self.api.post(
+                "/api/workflows/create", json={"userMessage": "bench", "walletAddress": self.wallet.address}
+            )
         created.raise_for_status()
         workflow_id = created.json()["workflow_id"]
         self.api.post("/api/workflows/approve", json={"workflowId": workflow_id}).raise_for_status()

@@ -13,15 +13,19 @@ import sys
 import threading
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from devstack.serving import json_response
 from devstack.template import FunctionSpec, Template, function_arn
+
+if TYPE_CHECKING:
+    from orchestrator.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,9 @@ class FunctionRegistry:
         self.template = template
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
+        # The one `dependency_overrides` every function's app reads (loaded now or later): an entry
+        # `get_dependencies -> provider` gives all of them the provider's bundle (LocalStack.overrides).
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
 
     def names(self) -> list[str]:
         return sorted(self.template.functions)
@@ -88,8 +95,17 @@ class FunctionRegistry:
                 module = importlib.util.module_from_spec(loader_spec)
                 sys.modules[module_name] = module
                 loader_spec.loader.exec_module(module)
+                app = getattr(module, "app", None)  # a Powertools resolver or a TaskApp
+                if app is not None and hasattr(app, "dependency_overrides"):
+                    app.dependency_overrides = self.dependency_overrides
                 self._modules[spec.logical_id] = module
             return self._modules[spec.logical_id]
+
+    def dependencies(self) -> Dependencies:
+        """The bundle the functions get now (an override's, else the process's)."""
+        from orchestrator.dependencies import dependencies_of
+
+        return dependencies_of(self)
 
     def invoke(self, name: str, event: Any) -> Any:
         spec = self.spec(name)

@@ -11,10 +11,11 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -25,6 +26,9 @@ from devstack.operations import OperationsLoop, operations_spec
 from devstack.serving import PortUnavailable, ThreadedServer
 from devstack.sfn import LocalStepFunctions
 from devstack.template import LOCAL_REGION, PROJECT_ROOT, Template, load_template
+
+if TYPE_CHECKING:
+    from orchestrator.dependencies import Dependencies
 
 # The logical id of the template's idempotency table; the local table has this name.
 IDEMPOTENCY_TABLE = "IdempotencyTable"
@@ -360,6 +364,32 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @contextmanager
+    def overrides(self, **adapters: Any) -> Iterator[None]:
+        """Until the block ends, every function of the stack gets a bundle with these adapters
+        (`planner=`, `engine=`, `chain=`, `settings=`, ...; every other one is the stack's own,
+        shared), as a test swaps one in: the bundle the process shares never changes. Blocks nest,
+        each on top of the one around it, and each puts back what was there before."""
+        from orchestrator.dependencies import get_dependencies
+
+        installed = self.registry.dependency_overrides
+        before = installed.get(get_dependencies)
+        underneath: Callable[[], Dependencies] = before or get_dependencies
+
+        def overridden() -> Dependencies:
+            # Derived at each call from the bundle underneath (cheap: nothing is built twice), so
+            # that a restart of the stack (new settings, new adapters) shows through.
+            return underneath().with_overrides(**adapters)
+
+        installed[get_dependencies] = overridden
+        try:
+            yield
+        finally:
+            if before is None:
+                installed.pop(get_dependencies, None)
+            else:
+                installed[get_dependencies] = before
+
     # --- wiring ---------------------------------------------------------------------------------
     def _template_variables(self, *names: str) -> dict[str, str]:
         """Global variables of template.yaml (defaults of the parameters they name)."""
@@ -497,12 +527,11 @@ class LocalStack:
 
     def _execution_ended(self, execution: dict[str, Any]) -> None:
         """The workflow of an ended execution, as the API shows it, to `on_workflow_ended`."""
-        from orchestrator.dependencies import get_dependencies
         from orchestrator.engine import execution_ref
         from orchestrator.services.views import view_of
 
         workflow_id, _ = execution_ref(execution)
-        deps = get_dependencies()
+        deps = self.registry.dependencies()  # what the functions see
         workflow = deps.store.get_workflow(workflow_id) if workflow_id else None
         if workflow is not None and self.on_workflow_ended is not None:
             self.on_workflow_ended(view_of(deps, workflow).model_dump(mode="json"))

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.stack_helpers import Harness, StackOverrides
 
 # No X-Ray daemon and no CloudWatch here: Powertools must neither trace nor print EMF metric lines.
 # (Tracer switches itself off outside Lambda anyway; tests that check a metric turn metrics back on.)
@@ -14,11 +18,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 
 @pytest.fixture
-def restore_planner(harness: object) -> Iterator[None]:
-    """Put back the stack's planner after a test that swapped in its own (use_planner); `harness` is
-    the using module's running stack, so the planner saved is that stack's."""
-    from orchestrator.dependencies import get_dependencies
+def overrides(harness: Harness) -> Iterator[StackOverrides]:
+    """Adapters this test swaps in on the module's running stack (`harness`): `overrides.use(
+    planner=FixedPlanner(...))` gives every function of the stack that planner until the test ends."""
+    from tests.stack_helpers import StackOverrides
 
-    planner = get_dependencies().planner
-    yield
-    get_dependencies().planner = planner
+    with StackOverrides(harness.stack) as scoped:
+        yield scoped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,23 @@ class FixedPlanner:
         )
 
 
-def use_planner(planner: Any) -> None:
-    get_dependencies().planner = planner
+class StackOverrides:
+    """Adapters a test swaps in on a running stack, each from `use(planner=...)` to the end of the
+    test (the `overrides` fixture closes them, the last first): every function of the stack gets
+    them, the bundle the process shares never changes (LocalStack.overrides)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self._scope = ExitStack()
+
+    def use(self, **adapters: Any) -> None:
+        self._scope.enter_context(self.stack.overrides(**adapters))
+
+    def __enter__(self) -> StackOverrides:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._scope.close()
 
 
 class Harness:

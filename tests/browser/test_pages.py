@@ -26,7 +26,7 @@ from tests.browser.pages import (
     request_and_open_plan,
     skip_loudly,
 )
-from tests.stack_helpers import FixedPlanner, Harness, use_planner
+from tests.stack_helpers import FixedPlanner, Harness
 
 pytestmark = pytest.mark.e2e
 
@@ -93,52 +93,50 @@ def test_failed_paid_job_asks_consent_to_pay_again_then_requests_a_new_payment(
 
     assert isinstance(page, Page)
     deps = get_dependencies()
-    planner = deps.planner
     harness = Harness(stack)
     failing = harness.add_agent(
         "movie-recommender", "failing-movies", AgentBehaviour(fail_jobs=True, job_seconds=0.2)
     )
     try:
-        use_planner(FixedPlanner([(failing, "a cold")]))
-        request_and_open_plan(page, stack, "Recommend a movie")
-        page.get_by_test_id("approve-start").click()
-        pay(page, 1)
-        first_receipt = page.get_by_test_id("step-receipt-1-summary").inner_text()
+        with stack.overrides(planner=FixedPlanner([(failing, "a cold")])):
+            request_and_open_plan(page, stack, "Recommend a movie")
+            page.get_by_test_id("approve-start").click()
+            pay(page, 1)
+            first_receipt = page.get_by_test_id("step-receipt-1-summary").inner_text()
 
-        # The agent fails the paid job: the page says plainly that resuming pays again, and offers
-        # only the consent button (no plain Resume).
-        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "failed")
-        expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "failed")
-        expect(page.get_by_test_id("step-error-1")).to_contain_text("AgentJobFailed")
-        consent_text = page.get_by_test_id("repay-step-1")
-        expect(consent_text).to_contain_text("Step 1: the agent could not deliver the job you paid for.")
-        expect(consent_text).to_contain_text("you will pay for it again (")
-        expect(consent_text).to_contain_text("Your earlier payment's receipt (txid ")
-        consent = page.get_by_role("button", name="Pay again for step 1 and resume")
-        expect(consent).to_be_visible()
-        expect(page.get_by_test_id("resume")).to_be_hidden()
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "repay-consent.png"), full_page=True)
-        if AXE.is_file():
-            assert _serious_accessibility_violations(page) == []
+            # The agent fails the paid job: the page says plainly that resuming pays again, and offers
+            # only the consent button (no plain Resume).
+            expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "failed")
+            expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "failed")
+            expect(page.get_by_test_id("step-error-1")).to_contain_text("AgentJobFailed")
+            consent_text = page.get_by_test_id("repay-step-1")
+            expect(consent_text).to_contain_text("Step 1: the agent could not deliver the job you paid for.")
+            expect(consent_text).to_contain_text("you will pay for it again (")
+            expect(consent_text).to_contain_text("Your earlier payment's receipt (txid ")
+            consent = page.get_by_role("button", name="Pay again for step 1 and resume")
+            expect(consent).to_be_visible()
+            expect(page.get_by_test_id("resume")).to_be_hidden()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "repay-consent.png"), full_page=True)
+            if AXE.is_file():
+                assert _serious_accessibility_violations(page) == []
 
-        # With consent: a new job, a new payment asked for; the earlier receipt kept under the step.
-        consent.click()
-        expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "awaiting_payment")
-        expect(page.get_by_test_id("step-pay-1")).to_be_visible()
-        expect(page.get_by_test_id("step-earlier-receipt-1-0-summary")).to_have_text(
-            f"Earlier payment, kept: {first_receipt}"
-        )
-        expect(page.get_by_test_id("step-receipt-1")).to_be_hidden()
-        expect(page.get_by_test_id("repay-notice")).to_be_hidden()
-        page.screenshot(path=str(ARTIFACTS / "repay-new-payment.png"), full_page=True)
-        if AXE.is_file():
-            assert _serious_accessibility_violations(page) == []
-        page.get_by_test_id("cancel").click()
-        page.get_by_test_id("cancel-confirm").click()
-        expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
+            # With consent: a new job, a new payment asked for; the earlier receipt kept under the step.
+            consent.click()
+            expect(page.get_by_test_id("step-status-1")).to_have_attribute("data-status", "awaiting_payment")
+            expect(page.get_by_test_id("step-pay-1")).to_be_visible()
+            expect(page.get_by_test_id("step-earlier-receipt-1-0-summary")).to_have_text(
+                f"Earlier payment, kept: {first_receipt}"
+            )
+            expect(page.get_by_test_id("step-receipt-1")).to_be_hidden()
+            expect(page.get_by_test_id("repay-notice")).to_be_hidden()
+            page.screenshot(path=str(ARTIFACTS / "repay-new-payment.png"), full_page=True)
+            if AXE.is_file():
+                assert _serious_accessibility_violations(page) == []
+            page.get_by_test_id("cancel").click()
+            page.get_by_test_id("cancel-confirm").click()
+            expect(page.get_by_test_id("workflow-status")).to_have_attribute("data-status", "cancelled")
     finally:
-        deps.planner = planner
         # Out of the catalog again, so that the other tests' planner never picks it.
         agent = deps.store.get_agent(failing)
         if agent is not None:

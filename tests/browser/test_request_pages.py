@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from orchestrator.amounts import format_algo
-from orchestrator.dependencies import get_dependencies
 from orchestrator.errors import PlannerTimeout
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
@@ -30,7 +29,7 @@ from tests.browser.pages import (
     connect_wallet,
     submit_request,
 )
-from tests.stack_helpers import Harness, use_planner
+from tests.stack_helpers import Harness, StackOverrides
 
 pytestmark = pytest.mark.e2e
 
@@ -42,14 +41,6 @@ def harness(stack: LocalStack) -> Iterator[Harness]:
     helper = Harness(stack)
     yield helper
     helper.close()
-
-
-@pytest.fixture
-def restore_planner() -> Iterator[None]:
-    deps = get_dependencies()
-    planner = deps.planner
-    yield
-    deps.planner = planner
 
 
 def _shot(page: Any, name: str) -> None:
@@ -181,12 +172,12 @@ class _SlowFailingPlanner:
 
 
 def test_a_planner_failure_shows_the_seconds_waited_then_a_sentence(
-    page: object, stack: LocalStack, restore_planner: None
+    page: object, stack: LocalStack, overrides: StackOverrides
 ) -> None:
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
-    use_planner(_SlowFailingPlanner(2.5))
+    overrides.use(planner=_SlowFailingPlanner(2.5))
     page.goto("/orchestrator")
     connect_wallet(page, stack)
     page.get_by_test_id("request-input").fill(SEED_EXAMPLE)

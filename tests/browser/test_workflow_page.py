@@ -31,7 +31,7 @@ from tests.browser.pages import (
     request_and_open_plan,
     skip_loudly,
 )
-from tests.stack_helpers import FixedPlanner, Harness, use_planner
+from tests.stack_helpers import FixedPlanner, Harness
 
 pytestmark = pytest.mark.e2e
 
@@ -100,14 +100,11 @@ def planned(page: object, stack: LocalStack, agents: tuple[str, str]) -> Iterato
     from playwright.sync_api import Page
 
     assert isinstance(page, Page)
-    deps = get_dependencies()
-    before = deps.planner
     writer, lister = agents
-    use_planner(_Planner([(writer, "{{user_message}}"), (lister, {"text": "{{step_1_output}}"})]))
-    try:
+    with stack.overrides(
+        planner=_Planner([(writer, "{{user_message}}"), (lister, {"text": "{{step_1_output}}"})])
+    ):
         yield request_and_open_plan(page, stack, "Summarise this review: the pasta was cold.")
-    finally:
-        deps.planner = before
 
 
 def _box(page: object, testid: str) -> dict[str, float]:
@@ -292,14 +289,12 @@ def test_the_workflow_page_on_a_phone(browser: object, stack: LocalStack, agents
     assert isinstance(browser, Browser)
     if not AXE.is_file():
         skip_loudly("axe-core is not installed in frontend/node_modules (make frontend)")
-    deps = get_dependencies()
-    before = deps.planner
     writer, lister = agents
     harness = Harness(stack)
     context = browser.new_context(base_url=stack.api_url, viewport={"width": 375, "height": 740})
     try:
-        use_planner(_Planner([(lister, "{{user_message}}"), (writer, "{{step_1_output}}")]))
-        workflow_id = harness.create_and_start("Phone test")
+        with stack.overrides(planner=_Planner([(lister, "{{user_message}}"), (writer, "{{step_1_output}}")])):
+            workflow_id = harness.create_and_start("Phone test")  # the only request that plans
         done = harness.run_paying(workflow_id)
         assert done["status"] == "completed", done
         page = context.new_page()
@@ -312,6 +307,5 @@ def test_the_workflow_page_on_a_phone(browser: object, stack: LocalStack, agents
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "workflow-phone.png"), full_page=True)
     finally:
-        deps.planner = before
         context.close()
         harness.close()

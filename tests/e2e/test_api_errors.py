@@ -12,7 +12,7 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -51,8 +51,11 @@ def workflow_count() -> int:
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_harness(tmp_path_factory.mktemp("stack")) as harness:
-        use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
+    one_step = FixedPlanner([(sample("symptom-checker").id, "headache")])
+    with (
+        running_harness(tmp_path_factory.mktemp("stack")) as harness,
+        harness.stack.overrides(planner=one_step),
+    ):
         yield harness
 
 

@@ -25,7 +25,7 @@ from devstack.apigw import MAX_REQUEST_BYTES, HttpApiApp
 from devstack.lambdas import FunctionRegistry
 from devstack.serving import ThreadedServer
 from devstack.template import load_template
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -145,10 +145,10 @@ def test_a_hanging_model_gets_the_create_routes_own_504_before_the_gateway_cuts(
 
 
 def test_a_handler_past_the_integration_timeout_gets_the_gateways_503_and_runs_on(
-    harness: Harness, short_gateway: httpx.Client, restore_planner: None
+    harness: Harness, short_gateway: httpx.Client, overrides: StackOverrides
 ) -> None:
     planner = StalledPlanner()
-    use_planner(planner)
+    overrides.use(planner=planner)
     before = planned_workflows()
     try:
         response, elapsed = timed_post(short_gateway, CREATE, json=create_body(harness))

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -54,11 +54,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 @pytest.fixture
 def planner(harness: Harness) -> Iterator[CountingPlanner]:
-    previous = get_dependencies().planner
     counting = CountingPlanner()
-    use_planner(counting)
-    yield counting
-    use_planner(previous)
+    with harness.stack.overrides(planner=counting):
+        yield counting
 
 
 def post(
@@ -116,25 +114,23 @@ def test_another_user_with_the_same_key_gets_a_workflow_of_their_own(
 
 
 def test_create_while_the_first_is_still_planning_is_409_in_progress(harness: Harness) -> None:
-    previous = get_dependencies().planner
     gate = threading.Event()
     slow = CountingPlanner(gate)
-    use_planner(slow)
     key = new_key()
     answers: list[httpx.Response] = []
     first = threading.Thread(
         target=lambda: answers.append(post(harness, "/api/workflows/create", create_body(harness), key))
     )
-    first.start()
-    try:
-        assert slow.entered.wait(10)
-        meanwhile = post(harness, "/api/workflows/create", create_body(harness), key)
-        assert meanwhile.status_code == 409, meanwhile.text
-        assert meanwhile.json()["error"]["code"] == "IdempotencyInProgress"
-    finally:
-        gate.set()
-        first.join(15)
-        use_planner(previous)
+    with harness.stack.overrides(planner=slow):
+        first.start()
+        try:
+            assert slow.entered.wait(10)
+            meanwhile = post(harness, "/api/workflows/create", create_body(harness), key)
+            assert meanwhile.status_code == 409, meanwhile.text
+            assert meanwhile.json()["error"]["code"] == "IdempotencyInProgress"
+        finally:
+            gate.set()
+            first.join(15)
     assert [a.status_code for a in answers] == [201]
     later = post(harness, "/api/workflows/create", create_body(harness), key)
     assert later.status_code == 201 and later.content == answers[0].content

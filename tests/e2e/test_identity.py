@@ -18,7 +18,7 @@ from orchestrator.models import WorkflowStatus
 from devstack.auth import ALGORITHM, DEV_USER_ID, ISSUER_PATH, LocalIssuer
 from devstack.cli import main as orch
 from devstack.template import load_template
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -36,8 +36,11 @@ OPEN = [(route.method, route.path) for route, _ in load_template().routes() if r
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     # A fixed API port: the last test restarts the stack, and the issuer URL contains the port.
-    with running_harness(tmp_path_factory.mktemp("stack"), api_port=free_port()) as harness:
-        use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
+    one_step = FixedPlanner([(sample("symptom-checker").id, "headache")])
+    with (
+        running_harness(tmp_path_factory.mktemp("stack"), api_port=free_port()) as harness,
+        harness.stack.overrides(planner=one_step),
+    ):
         yield harness
 
 

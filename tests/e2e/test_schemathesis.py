@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devstack.auth import ALGORITHM, DEV_USER_ID
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -49,8 +49,11 @@ RUN_SECONDS = 120  # a guard: the run stops sending past this (it takes about 30
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_harness(tmp_path_factory.mktemp("stack")) as harness:
-        use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
+    one_step = FixedPlanner([(sample("symptom-checker").id, "headache")])
+    with (
+        running_harness(tmp_path_factory.mktemp("stack")) as harness,
+        harness.stack.overrides(planner=one_step),
+    ):
         yield harness
 
 

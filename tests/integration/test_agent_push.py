@@ -16,9 +16,9 @@ from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
+pytestmark = [pytest.mark.integration]
 
 LOOK_EVERY = 20  # POLL_FAST_SECONDS = POLL_MAX_SECONDS: the schedule's looks are this far apart
 JOB_SECONDS = 1.0
@@ -53,9 +53,11 @@ def completion(job_id: object, **extra: object) -> dict[str, object]:
     }
 
 
-def test_a_pushed_completion_moves_the_workflow_on_at_once(harness: Harness) -> None:
-    use_planner(
-        FixedPlanner(
+def test_a_pushed_completion_moves_the_workflow_on_at_once(
+    harness: Harness, overrides: StackOverrides
+) -> None:
+    overrides.use(
+        planner=FixedPlanner(
             [(SUMMARIZER.id, "The pasta was cold. The staff was kind."), (SENTIMENT.id, "{{step_1_output}}")]
         )
     )
@@ -114,12 +116,14 @@ def test_pushes_without_the_agents_token_are_refused_alike(harness: Harness) -> 
         assert refused.json()["error"]["code"] == "AgentUnauthorized"
 
 
-def test_a_push_before_the_job_ended_wakes_nothing_and_cancel_stops_at_once(harness: Harness) -> None:
+def test_a_push_before_the_job_ended_wakes_nothing_and_cancel_stops_at_once(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     slow = harness.add_agent(
         "text-summarizer", "5c7d0a6e-1f2b-4c3d-8e9f-0a1b2c3d4e5f", AgentBehaviour(job_seconds=60, push=False)
     )
     get_dependencies().store.set_agent_token(slow, "slow-agent-secret")
-    use_planner(FixedPlanner([(slow, "a text")]))
+    overrides.use(planner=FixedPlanner([(slow, "a text")]))
     workflow_id = harness.create_and_start()
     assert harness.pay_step(workflow_id, 1).status_code == 200
     harness.wait_for_step(workflow_id, 1, "running")

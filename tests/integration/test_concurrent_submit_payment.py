@@ -12,7 +12,7 @@ import httpx
 import pytest
 from orchestrator.dependencies import get_dependencies
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
 
 pytestmark = pytest.mark.integration
 
@@ -49,21 +49,20 @@ class CountingEngine:
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     # A quicker ledger than FAST: three workflows fit the file's time budget.
-    with running_harness(
-        tmp_path_factory.mktemp("stack"), block_time=0.1, indexer_lag_seconds=0.2, agent_job_seconds=0.05
-    ) as harness:
-        use_planner(FixedPlanner([(SYMPTOMS, "headache and a runny nose")]))
+    with (
+        running_harness(
+            tmp_path_factory.mktemp("stack"), block_time=0.1, indexer_lag_seconds=0.2, agent_job_seconds=0.05
+        ) as harness,
+        harness.stack.overrides(planner=FixedPlanner([(SYMPTOMS, "headache and a runny nose")])),
+    ):
         yield harness
 
 
 @pytest.fixture
 def engine(harness: Harness) -> Iterator[CountingEngine]:
-    deps = get_dependencies()
-    real = deps.engine
-    counting = CountingEngine(real)
-    deps.engine = counting  # type: ignore[assignment]
-    yield counting
-    deps.engine = real
+    counting = CountingEngine(harness.stack.registry.dependencies().engine)
+    with harness.stack.overrides(engine=counting):
+        yield counting
 
 
 def submit_at_once(harness: Harness, body: dict[str, Any], keys: list[str | None]) -> list[httpx.Response]:

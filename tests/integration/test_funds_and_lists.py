@@ -21,9 +21,9 @@ from orchestrator.models import AgentMetadata
 from orchestrator.payments.decoding import decode_transaction
 from orchestrator.payments.verification import AlgodChainVerifier
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
+pytestmark = [pytest.mark.integration]
 
 SYMPTOMS = sample("symptom-checker")
 MOVIES = sample("movie-recommender")
@@ -39,8 +39,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 @pytest.fixture(autouse=True)
-def two_step_plans(harness: Harness) -> None:
-    use_planner(FixedPlanner([(SYMPTOMS.id, "headache"), (MOVIES.id, "{{step_1_output}}")]))
+def two_step_plans(harness: Harness, overrides: StackOverrides) -> None:
+    overrides.use(planner=FixedPlanner([(SYMPTOMS.id, "headache"), (MOVIES.id, "{{step_1_output}}")]))
 
 
 def client_for(harness: Harness, user_id: str) -> httpx.Client:
@@ -135,16 +135,11 @@ def test_an_unreachable_algod_still_answers_with_the_cost(harness: Harness) -> N
     from algosdk.v2client.algod import AlgodClient
 
     workflow_id = create(harness.api, harness.wallet.address)
-    deps = get_dependencies()
-    chain = deps.chain
     with socket.socket() as sock:  # a port nothing listens on: connections are refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    deps.chain = AlgodChainVerifier(AlgodClient("", f"http://127.0.0.1:{port}"))
-    try:
+    with harness.stack.overrides(chain=AlgodChainVerifier(AlgodClient("", f"http://127.0.0.1:{port}"))):
         answer = funds(harness, workflow_id)
-    finally:
-        deps.chain = chain
     for field in ("balance_microalgo", "min_balance_microalgo", "spendable_microalgo", "can_pay"):
         assert answer[field] is None, answer
     assert answer["shortfall_microalgo"] is None

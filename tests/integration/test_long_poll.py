@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
+pytestmark = [pytest.mark.integration]
 
 # Answers to requests made while long polls are held: quick (loopback, SQLite), with room for a
 # loaded machine of 2 cores.
@@ -29,8 +29,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 @pytest.fixture(autouse=True)
-def one_step_plans(harness: Harness) -> None:
-    use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
+def one_step_plans(harness: Harness, overrides: StackOverrides) -> None:
+    overrides.use(planner=FixedPlanner([(sample("symptom-checker").id, "headache")]))
 
 
 def planned(harness: Harness) -> tuple[str, str]:

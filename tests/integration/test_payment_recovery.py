@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.agents import AgentBehaviour, SampleAgentServer
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
 
 pytestmark = pytest.mark.integration
 
@@ -22,8 +22,8 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 @pytest.fixture(autouse=True)
-def one_step_plan() -> None:
-    use_planner(FixedPlanner([(SYMPTOMS.id, "headache")]))
+def one_step_plan(overrides: StackOverrides) -> None:
+    overrides.use(planner=FixedPlanner([(SYMPTOMS.id, "headache")]))
 
 
 def paid_to(harness: Harness, receiver: str) -> list[int]:
@@ -109,11 +109,13 @@ def test_a_requote_while_the_group_is_paid_takes_the_payment_instead_of_a_new_gr
     assert paid_to(harness, SYMPTOMS.agent_address) == [*before, SYMPTOMS.price_microalgo]
 
 
-def test_an_expired_group_is_requoted_and_paying_the_new_one_pays_once(harness: Harness) -> None:
+def test_an_expired_group_is_requoted_and_paying_the_new_one_pays_once(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     short = harness.add_agent(
         "symptom-checker", "0f3b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", AgentBehaviour(validity_rounds=6)
     )
-    use_planner(FixedPlanner([(short, "headache")]))
+    overrides.use(planner=FixedPlanner([(short, "headache")]))
     receiver = SYMPTOMS.agent_address
     before = paid_to(harness, receiver)
     workflow_id = harness.create_and_start()
@@ -134,11 +136,12 @@ def test_an_expired_group_is_requoted_and_paying_the_new_one_pays_once(harness: 
 
 def test_a_paid_job_the_restarted_agent_forgot_fails_by_name_and_is_paid_again_only_with_consent(
     harness: Harness,
+    overrides: StackOverrides,
 ) -> None:
     slow = harness.add_agent(
         "symptom-checker", "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d", AgentBehaviour(job_seconds=30)
     )
-    use_planner(FixedPlanner([(slow, "headache")]))
+    overrides.use(planner=FixedPlanner([(slow, "headache")]))
     receiver = SYMPTOMS.agent_address
     before = paid_to(harness, receiver)
     workflow_id = harness.create_and_start()

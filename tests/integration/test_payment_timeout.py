@@ -6,15 +6,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    with running_harness(tmp_path_factory.mktemp("stack"), payment_timeout_seconds=4) as harness:
-        use_planner(FixedPlanner([(sample("symptom-checker").id, "headache")]))
+    one_step = FixedPlanner([(sample("symptom-checker").id, "headache")])
+    with (
+        running_harness(tmp_path_factory.mktemp("stack"), payment_timeout_seconds=4) as harness,
+        harness.stack.overrides(planner=one_step),
+    ):
         yield harness
 
 

@@ -12,9 +12,9 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
+pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +37,14 @@ def execution_of(harness: Harness, workflow_id: str) -> dict[str, Any]:
     return dict(sfn.client().describe_execution(executionArn=workflow.execution_arn))
 
 
-def stop_while_polling(harness: Harness, job_seconds: float) -> tuple[str, dict[str, Any]]:
+def stop_while_polling(
+    harness: Harness, overrides: StackOverrides, job_seconds: float
+) -> tuple[str, dict[str, Any]]:
     """A paid step whose job runs; an operator stops the execution (moto's StopExecution)."""
     slow = harness.add_agent(
         "symptom-checker", f"slow-{job_seconds}", AgentBehaviour(job_seconds=job_seconds)
     )
-    use_planner(FixedPlanner([(slow, "headache and fever")]))
+    overrides.use(planner=FixedPlanner([(slow, "headache and fever")]))
     workflow_id = harness.create_and_start()
     assert harness.pay_step(workflow_id, 1).status_code == 200
     harness.wait_for_step(workflow_id, 1, "running")
@@ -56,9 +58,9 @@ def stop_while_polling(harness: Harness, job_seconds: float) -> tuple[str, dict[
 
 
 def test_stopped_execution_is_reconciled_and_a_resume_completes_without_paying_twice(
-    harness: Harness,
+    harness: Harness, overrides: StackOverrides
 ) -> None:
-    workflow_id, receipt = stop_while_polling(harness, job_seconds=1.5)
+    workflow_id, receipt = stop_while_polling(harness, overrides, job_seconds=1.5)
 
     # The repair changes the workflow, then its steps: wait for both.
     failed = harness.wait_for(
@@ -85,14 +87,16 @@ def test_stopped_execution_is_reconciled_and_a_resume_completes_without_paying_t
     assert len(get_dependencies().store.payments_for_step(workflow_id, 1)) == len(receipt["txn_ids"])
 
 
-def test_an_execution_the_halt_task_already_recorded_is_left_as_it_is(harness: Harness) -> None:
+def test_an_execution_the_halt_task_already_recorded_is_left_as_it_is(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     failing = harness.add_agent(
         "movie-recommender",
         "failing-movies",
         AgentBehaviour(free=True, fail_jobs=True, job_seconds=0.1),
         price_microalgo=0,
     )
-    use_planner(FixedPlanner([(failing, "something funny")]))
+    overrides.use(planner=FixedPlanner([(failing, "something funny")]))
     workflow_id = harness.create_and_start()
     done = harness.wait_until_done(workflow_id)
     assert done["status"] == "failed"

@@ -11,7 +11,7 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +31,10 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 def test_the_sweep_repairs_a_stopped_execution_and_a_resume_completes_without_paying_twice(
     harness: Harness,
+    overrides: StackOverrides,
 ) -> None:
     slow = harness.add_agent("symptom-checker", "slow-symptoms", AgentBehaviour(job_seconds=3.0))
-    use_planner(FixedPlanner([(slow, "headache and fever")]))
+    overrides.use(planner=FixedPlanner([(slow, "headache and fever")]))
     workflow_id = harness.create_and_start()
     assert harness.pay_step(workflow_id, 1).status_code == 200
     harness.wait_for_step(workflow_id, 1, "running")

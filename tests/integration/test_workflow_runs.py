@@ -12,9 +12,9 @@ from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample, use_planner
+from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_planner")]
+pytestmark = [pytest.mark.integration]
 
 SYMPTOMS = sample("symptom-checker").id
 MOVIES = sample("movie-recommender").id
@@ -33,9 +33,9 @@ def third_agent_id() -> str:
     return next(s.id for s in SAMPLE_AGENTS if s.id not in (SYMPTOMS, MOVIES))
 
 
-def test_three_steps_pass_outputs_along_and_complete(harness: Harness) -> None:
-    use_planner(
-        FixedPlanner(
+def test_three_steps_pass_outputs_along_and_complete(harness: Harness, overrides: StackOverrides) -> None:
+    overrides.use(
+        planner=FixedPlanner(
             [
                 (SYMPTOMS, {"symptoms": "headache, runny nose"}),
                 (MOVIES, {"condition": "{{step_1_output}}"}),
@@ -72,11 +72,13 @@ def test_three_steps_pass_outputs_along_and_complete(harness: Harness) -> None:
     assert "access_token" not in text and "task_token" not in text
 
 
-def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(harness: Harness) -> None:
+def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     failing = harness.add_agent(
         "movie-recommender", "failing-movies", AgentBehaviour(fail_jobs=True, job_seconds=0.2)
     )
-    use_planner(FixedPlanner([(SYMPTOMS, "headache"), (failing, "{{step_1_output}}")]))
+    overrides.use(planner=FixedPlanner([(SYMPTOMS, "headache"), (failing, "{{step_1_output}}")]))
     workflow_id = harness.create_and_start()
     done = harness.run_paying(workflow_id)
     assert done["status"] == "failed"
@@ -122,13 +124,15 @@ def test_agent_failure_fails_the_workflow_and_resume_pays_again_only_that_step(h
     harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
 
 
-def test_each_look_at_a_running_job_is_one_state_transition(harness: Harness) -> None:
+def test_each_look_at_a_running_job_is_one_state_transition(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     """WatchJob's timeout re-enters WatchJob itself (its Catch), as AWS bills it: one transition a
     look; IsJobDone is entered once after the payment and once when the job ended."""
     polled = harness.add_agent(
         "text-summarizer", "7f3e2d1c-0b9a-4877-8665-544332211000", AgentBehaviour(job_seconds=3, push=False)
     )
-    use_planner(FixedPlanner([(polled, "a text to summarise")]))
+    overrides.use(planner=FixedPlanner([(polled, "a text to summarise")]))
     workflow_id = harness.create_and_start()
     assert harness.pay_step(workflow_id, 1).status_code == 200
     assert harness.wait_until_done(workflow_id)["status"] == "completed"
@@ -154,11 +158,11 @@ def test_each_look_at_a_running_job_is_one_state_transition(harness: Harness) ->
     ]
 
 
-def test_free_agent_needs_no_payment(harness: Harness) -> None:
+def test_free_agent_needs_no_payment(harness: Harness, overrides: StackOverrides) -> None:
     free = harness.add_agent(
         "movie-recommender", "free-movies", AgentBehaviour(free=True, job_seconds=0.2), price_microalgo=0
     )
-    use_planner(FixedPlanner([(free, {"mood": "funny"})]))
+    overrides.use(planner=FixedPlanner([(free, {"mood": "funny"})]))
     workflow_id = harness.create_and_start()
     done = harness.wait_until_done(workflow_id)
     assert done["status"] == "completed", done
@@ -166,19 +170,19 @@ def test_free_agent_needs_no_payment(harness: Harness) -> None:
     assert done["final_output"]
 
 
-def test_double_base64_agent_works(harness: Harness) -> None:
+def test_double_base64_agent_works(harness: Harness, overrides: StackOverrides) -> None:
     doubled = harness.add_agent(
         "movie-recommender", "doubled-movies", AgentBehaviour(double_base64=True, job_seconds=0.2)
     )
-    use_planner(FixedPlanner([(doubled, {"mood": "adventure"})]))
+    overrides.use(planner=FixedPlanner([(doubled, {"mood": "adventure"})]))
     workflow_id = harness.create_and_start()
     done = harness.run_paying(workflow_id)
     assert done["status"] == "completed", done
     assert done["steps"][0]["receipt"]["amount_microalgo"] == done["steps"][0]["price_microalgo"]
 
 
-def test_cancel_while_awaiting_payment_then_resume(harness: Harness) -> None:
-    use_planner(FixedPlanner([(SYMPTOMS, "headache"), (MOVIES, "{{step_1_output}}")]))
+def test_cancel_while_awaiting_payment_then_resume(harness: Harness, overrides: StackOverrides) -> None:
+    overrides.use(planner=FixedPlanner([(SYMPTOMS, "headache"), (MOVIES, "{{step_1_output}}")]))
     workflow_id = harness.create_and_start()
     harness.wait_for_step(workflow_id, 1, "awaiting_payment")
     cancelled = harness.post("/api/workflows/cancel", {"workflowId": workflow_id})
@@ -201,9 +205,11 @@ def test_cancel_while_awaiting_payment_then_resume(harness: Harness) -> None:
     assert done["status"] == "completed", done
 
 
-def test_cancel_while_polling_then_resume_without_paying_twice(harness: Harness) -> None:
+def test_cancel_while_polling_then_resume_without_paying_twice(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     slow = harness.add_agent("symptom-checker", "slow-symptoms", AgentBehaviour(job_seconds=3.0))
-    use_planner(FixedPlanner([(slow, "headache and fever")]))
+    overrides.use(planner=FixedPlanner([(slow, "headache and fever")]))
     workflow_id = harness.create_and_start()
     assert harness.pay_step(workflow_id, 1).status_code == 200
     harness.wait_for_step(workflow_id, 1, "running")
@@ -220,20 +226,22 @@ def test_cancel_while_polling_then_resume_without_paying_twice(harness: Harness)
     assert len(get_dependencies().store.payments_for_step(workflow_id, 1)) == len(paid["txn_ids"])
 
 
-def test_agent_that_is_down_fails_the_step_with_a_named_error(harness: Harness) -> None:
+def test_agent_that_is_down_fails_the_step_with_a_named_error(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     ghost = harness.add_agent("movie-recommender", "ghost-movies", AgentBehaviour())
     harness.extra_agents[-1].stop()
-    use_planner(FixedPlanner([(ghost, "anything")]))
+    overrides.use(planner=FixedPlanner([(ghost, "anything")]))
     workflow_id = harness.create_and_start()
     done = harness.wait_until_done(workflow_id, timeout=40)
     assert done["status"] == "failed"
     assert done["steps"][0]["error"]["code"] == "AgentUnavailable"
 
 
-def test_payment_the_lagging_indexer_hides_is_retried(harness: Harness) -> None:
+def test_payment_the_lagging_indexer_hides_is_retried(harness: Harness, overrides: StackOverrides) -> None:
     # The stack's indexer lags 0.5 s behind algod: the agent answers 402 until it sees the payment,
     # and submit_payment keeps trying for SUBMIT_PAYMENT_RETRY_SECONDS.
-    use_planner(FixedPlanner([(SYMPTOMS, "cough")]))
+    overrides.use(planner=FixedPlanner([(SYMPTOMS, "cough")]))
     workflow_id = harness.create_and_start()
     response = harness.pay_step(workflow_id, 1)
     assert response.status_code == 200, response.text
@@ -241,16 +249,16 @@ def test_payment_the_lagging_indexer_hides_is_retried(harness: Harness) -> None:
     assert harness.wait_until_done(workflow_id)["status"] == "completed"
 
 
-def test_confirmed_payment_the_agent_refused_is_delivered_again_on_resume(harness: Harness) -> None:
+def test_confirmed_payment_the_agent_refused_is_delivered_again_on_resume(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     deps = get_dependencies()
-    settings = deps.settings
-    deps.settings = settings.model_copy(update={"submit_payment_retry_seconds": 0.0})
-    try:
-        use_planner(FixedPlanner([(SYMPTOMS, "sneezing")]))
+    overrides.use(planner=FixedPlanner([(SYMPTOMS, "sneezing")]))
+    with harness.stack.overrides(
+        settings=deps.settings.model_copy(update={"submit_payment_retry_seconds": 0.0})
+    ):
         workflow_id = harness.create_and_start()
         refused = harness.pay_step(workflow_id, 1)
-    finally:
-        deps.settings = settings
     # Without retries the lagging indexer makes the agent refuse: the step fails, the payment stays.
     assert refused.status_code == 502, refused.text
     assert refused.json()["error"]["code"] == "PaymentRejectedByAgent"
@@ -270,10 +278,12 @@ def test_confirmed_payment_the_agent_refused_is_delivered_again_on_resume(harnes
     assert len(deps.store.payments_for_step(workflow_id, 1)) == len(recorded)
 
 
-def test_expired_payment_group_is_requoted_under_the_same_task_token(harness: Harness) -> None:
+def test_expired_payment_group_is_requoted_under_the_same_task_token(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     # The agent offers groups valid for 12 rounds (3 s on the test ledger): the person is too slow.
     brief = harness.add_agent("symptom-checker", "brief-symptoms", AgentBehaviour(validity_rounds=12))
-    use_planner(FixedPlanner([(brief, "headache")]))
+    overrides.use(planner=FixedPlanner([(brief, "headache")]))
     workflow_id = harness.create_and_start()
     offered = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
     body = {"workflowId": workflow_id, "stepNumber": 1}
@@ -311,14 +321,16 @@ def _round(harness: Harness) -> int:
     return int(harness.wallet.algod.status()["last-round"])
 
 
-def test_unsafe_payment_group_fails_the_step_and_the_workflow_stays_resumable(harness: Harness) -> None:
+def test_unsafe_payment_group_fails_the_step_and_the_workflow_stays_resumable(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     # The catalog says the agent costs less than the group it sends asks for: overprice.
     pricey = harness.add_agent("recipe-suggester", "pricey-recipes", AgentBehaviour(job_seconds=0.2))
     store = get_dependencies().store
     registered = store.get_agent(pricey)
     assert registered is not None
     store.upsert_agents([registered.model_copy(update={"price_microalgo": 1000})])
-    use_planner(FixedPlanner([(pricey, "soup for a cold")]))
+    overrides.use(planner=FixedPlanner([(pricey, "soup for a cold")]))
     workflow_id = harness.create_and_start()
     failed = harness.wait_until_done(workflow_id)
     assert failed["status"] == "failed"
@@ -333,7 +345,9 @@ def test_unsafe_payment_group_fails_the_step_and_the_workflow_stays_resumable(ha
     assert again["steps"][0]["error"]["code"] == "UnsafePaymentGroup"
 
 
-def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harness) -> None:
+def test_agent_answering_garbage_fails_the_step_with_a_named_error(
+    harness: Harness, overrides: StackOverrides
+) -> None:
     from werkzeug.wrappers import Request, Response
 
     from devstack.serving import ThreadedServer
@@ -358,7 +372,7 @@ def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harn
                 )
             ]
         )
-        use_planner(FixedPlanner([(GARBAGE_AGENT, "how do you feel")]))
+        overrides.use(planner=FixedPlanner([(GARBAGE_AGENT, "how do you feel")]))
         workflow_id = harness.create_and_start()
         failed = harness.wait_until_done(workflow_id)
     finally:
@@ -370,26 +384,23 @@ def test_agent_answering_garbage_fails_the_step_with_a_named_error(harness: Harn
 
 def test_algod_outage_during_verification_keeps_the_step_waiting_and_the_payment_safe(
     harness: Harness,
+    overrides: StackOverrides,
 ) -> None:
     from algosdk.v2client.algod import AlgodClient
     from orchestrator.payments.verification import AlgodChainVerifier
 
-    use_planner(FixedPlanner([(SYMPTOMS, "sore throat")]))
+    overrides.use(planner=FixedPlanner([(SYMPTOMS, "sore throat")]))
     workflow_id = harness.create_and_start()
     step = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
     sent = harness.wallet.pay(step["unsigned_group_txns"])
     body = {"workflowId": workflow_id, "stepNumber": 1, "txnIds": sent.txn_ids}
 
     deps = get_dependencies()
-    chain = deps.chain
     with socket.socket() as probe:  # a port nothing listens on: algod is down
         probe.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    deps.chain = AlgodChainVerifier(AlgodClient("", dead_url))
-    try:
+    with harness.stack.overrides(chain=AlgodChainVerifier(AlgodClient("", dead_url))):
         down = harness.post("/api/workflows/step/submit_payment", body)
-    finally:
-        deps.chain = chain
     assert down.status_code == 503, down.text
     assert down.json()["error"]["code"] == "ChainUnavailable"
     waiting = harness.workflow(workflow_id)["steps"][0]
