@@ -222,7 +222,8 @@ class FakeAgents:
         self.known_jobs.add(job_id)
 
     def forget_job(self, job_id: str) -> None:
-        """The agent restarted and no longer knows the job: a look is answered 404."""
+        """The agent restarted and no longer knows the job: a look is answered 404 (until the
+        payment is submitted again, which runs the job again)."""
         self.job_answers.pop(job_id, None)
         self.known_jobs.discard(job_id)
 
@@ -278,13 +279,13 @@ class FakeAgents:
             if isinstance(answer, OrchestratorError):
                 raise answer
             return answer
-        # A real agent verifies the payment through its indexer: only the group it offered, confirmed.
-        if job_id not in self.known_jobs:
+        # A real agent verifies the payment through its indexer: only the group it offered for the
+        # job, confirmed. An SDK agent runs the job (again, if it had lost it) on every accepted submit.
+        if job_id not in self.offered:
             raise agent_rejected(404, f"job {job_id} not found")
-        if sorted(self.offered.get(job_id, [])) != sorted(txids) or any(
-            t not in self.chain.confirmed for t in txids
-        ):
+        if sorted(self.offered[job_id]) != sorted(txids) or any(t not in self.chain.confirmed for t in txids):
             raise agent_rejected(402, "the payment is not this job's, or not confirmed")
+        self.known_jobs.add(job_id)
         return SubmitPaymentResponse(
             status="success", access_token=f"access-{job_id}-{next(self._token_numbers)}"
         )
