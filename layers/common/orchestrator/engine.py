@@ -66,6 +66,16 @@ class ExecutionDescription(OrchestratorModel):
     cause: str | None = None
 
 
+# The IAM action each Engine method needs: tests/unit/test_template_iam.py grants every function in
+# template.yaml exactly the actions of the engine methods its code calls (a method needs a line here).
+IAM_ACTIONS: dict[str, str] = {
+    "start_execution": "states:StartExecution",
+    "send_task_success": "states:SendTaskSuccess",
+    "send_task_failure": "states:SendTaskFailure",
+    "describe_execution": "states:DescribeExecution",
+}
+
+
 class Engine(Protocol):
     def start_execution(self, name: str, execution_input: ExecutionInput) -> str: ...
 
