@@ -165,10 +165,12 @@ def planned_workflow(
             workflow_id,
             n,
             agent_id,
-            status=statuses[n - 1],
-            agent_name=(step_names[n - 1] if step_names else (record.name if record else None)),
-            price_microalgo=prices[n - 1],
-            **(step_fields or {}).get(n, {}),
+            **{
+                "status": statuses[n - 1],
+                "agent_name": step_names[n - 1] if step_names else (record.name if record else None),
+                "price_microalgo": prices[n - 1],
+                **(step_fields or {}).get(n, {}),
+            },
         )
         for n, (agent_id, record) in enumerate(zip(ids, records, strict=True), start=1)
     ]

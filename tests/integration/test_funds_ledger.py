@@ -1,30 +1,26 @@
 """What a workflow's funds answer says (services/funds.py), against the dev ledger's algod on loopback
 and a SQLite store: a wallet below Algorand's minimum balance, paid and free steps, a paid job the
-agent could not deliver (paid again on resume), another network's advice, amounts in words."""
+agent could not deliver (paid again on resume), another network's advice, amounts in words. (The
+same use case on a fake chain, socket-free: tests/unit/services/test_funds.py.)"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from algosdk import account
 from orchestrator.config import settings_from_env
 from orchestrator.dependencies import Dependencies
 from orchestrator.errors import NotFound
-from orchestrator.models import (
-    ErrorInfo,
-    PaymentReceipt,
-    PlannedStep,
-    StepRecord,
-    StepStatus,
-    WorkflowPlan,
-    WorkflowRecord,
-)
+from orchestrator.models import ErrorInfo, StepStatus
 from orchestrator.services.funds import workflow_funds
 
 from devstack.ledger import Ledger, LedgerServer
+from tests.builders import agent_metadata, planned_workflow, receipt
+
+pytestmark = pytest.mark.integration
 
 USER = "5b1c0c8e-0000-4000-8000-00000000000f"
 MIN_BALANCE = 100_000
@@ -54,38 +50,17 @@ def deps_for(tmp_path: Path, ledger: LedgerServer, **env: str) -> Dependencies:
     return Dependencies(settings)
 
 
-def planned(deps: Dependencies, wallet: str, prices: list[int], **step_values: dict[str, object]) -> str:
+def planned(deps: Dependencies, wallet: str, prices: list[int], **step_values: dict[str, Any]) -> str:
     """A workflow of `prices` steps; `step_values["2"]` changes step 2's row."""
-    workflow_id = str(uuid.uuid4())
-    agents = [str(uuid.uuid4()) for _ in prices]
-    plan = WorkflowPlan(steps=[PlannedStep(step_number=n, agent_id=a) for n, a in enumerate(agents, start=1)])
-    workflow = WorkflowRecord(
-        workflow_id=workflow_id,
+    workflow, steps = planned_workflow(
+        [agent_metadata(price_microalgo=price) for price in prices],
         user_id=USER,
-        wallet_address=wallet,
+        wallet=wallet,
         user_message="test",
-        plan=plan,
-        total_cost_microalgo=sum(prices),
+        step_fields={int(n): values for n, values in step_values.items()},
     )
-    steps = [
-        StepRecord(
-            id=str(uuid.uuid4()),
-            workflow_id=workflow_id,
-            step_number=n,
-            agent_id=agent,
-            price_microalgo=price,
-            **step_values.get(str(n), {}),  # type: ignore[arg-type]
-        )
-        for n, (agent, price) in enumerate(zip(agents, prices, strict=True), start=1)
-    ]
     deps.store.create_workflow(workflow, steps)
-    return workflow_id
-
-
-def receipt(amount: int, fee: int) -> PaymentReceipt:
-    return PaymentReceipt(
-        txn_ids=["T" * 52], confirmed_round=3, amount_microalgo=amount, receiver="R", fee_microalgo=fee
-    )
+    return workflow.workflow_id
 
 
 def test_a_wallet_below_the_minimum_balance_can_spend_nothing(
