@@ -33,9 +33,11 @@ from orchestrator.models import (
     WorkflowRecord,
     WorkflowStatus,
     job_row_id,
+    utcnow,
 )
 from orchestrator.schemas.api import StepView
 from orchestrator.schemas.tasks import HaltOutcome, HaltTask, StartJobTask, WatchJobTask
+from orchestrator.store import Store
 from orchestrator.store.sqlite import SQLiteStore
 
 from tests.fakes import FakeAgents, FakeChain, FixedPlanner, MovingClock, RecordingEngine, RecordingMetrics
@@ -265,6 +267,71 @@ def access_token_record(
         workflow_id=workflow_id,
         step_number=step_number,
     )
+
+
+# --- a workflow a repair finds (services/reconcile) -------------------------------------------------
+
+# Timings the repair tests reason with: a payment timeout, a poll deadline, a grace margin.
+REPAIR_SETTINGS: dict[str, Any] = dict(
+    payment_timeout_seconds=600,
+    poll_deadline_seconds=300,
+    sweep_margin_seconds=60,
+    submit_payment_retry_seconds=12,
+)
+MOVIES = "agent-movies"
+
+
+def paid_txids(workflow_id: str) -> list[str]:
+    """The app call and the payment that paid step 2 (txids are unique across workflows)."""
+    return [f"APPCALL-{workflow_id}", f"PAYMENT-{workflow_id}"]
+
+
+def running_at_step_two(
+    store: Store,
+    second_step: StepStatus,
+    *,
+    attempt: int = 1,
+    execution_arn: str | None = None,
+    **second_step_fields: Any,
+) -> WorkflowRecord:
+    """A running workflow of two steps: the first succeeded (paid), the second in `second_step` with
+    its job, and that job's payment confirmed and recorded unless it still awaits it."""
+    awaiting = second_step == StepStatus.AWAITING_PAYMENT
+    workflow_id = str(uuid.uuid4())
+    paid = receipt(500_000, txn_ids=paid_txids(workflow_id), confirmed_round=42, receiver="AGENT")
+    workflow, steps = planned_workflow(
+        [MOVIES, MOVIES],
+        workflow_id=workflow_id,
+        user_message="headache and a movie",
+        inputs=["headache", "{{step_1_output}}"],
+        step_status=[StepStatus.SUCCEEDED, second_step],
+        step_fields={
+            1: {"output": {"condition": "cold"}, "agent_job_id": "job-1"},
+            2: {
+                "agent_job_id": "job-2",
+                "txn_ids": paid_txids(workflow_id),
+                "receipt": None if awaiting else paid,
+                "task_token": "token-of-step-2",
+                "started_at": utcnow(),
+                **second_step_fields,
+            },
+        },
+        status=WorkflowStatus.RUNNING,
+        attempt=attempt,
+        current_step=2,
+        execution_arn=execution_arn,
+    )
+    store.create_workflow(workflow, steps)
+    if not awaiting:
+        assert store.record_payments(
+            [
+                payment_record(
+                    workflow_id, txid, 2, agent_id=MOVIES, payee="AGENT", amount=amount, confirmed_round=42
+                )
+                for txid, amount in zip(paid_txids(workflow_id), (0, 500_000), strict=True)
+            ]
+        )
+    return workflow
 
 
 # --- a world of fakes ---------------------------------------------------------------------------
