@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from orchestrator.engine import EngineUnavailable
@@ -26,7 +27,7 @@ def repairs(tmp_path: Path) -> Iterator[World]:
     fakes.close()
 
 
-def stuck(w: World, status: StepStatus, **fields: object) -> str:
+def stuck(w: World, status: StepStatus, **fields: Any) -> str:
     """A running workflow at step 2 in `status`, whose execution the engine knows (running)."""
     workflow = running_at_step_two(w.store, status, **fields)
     arn = ARN.format(workflow.workflow_id)
