@@ -16,7 +16,7 @@ import binascii
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
@@ -30,7 +30,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.config import ConfigError
-from orchestrator.dependencies import Dependencies, dependencies_of
 from orchestrator.errors import (
     BadRequest,
     IdempotencyInProgress,
@@ -47,6 +46,9 @@ from orchestrator.errors import (
 )
 from orchestrator.observability import logger
 from orchestrator.schemas.api import MAX_BODY_BYTES, ErrorResponse, GatewayMessage, JsonBodyError, read_json
+
+if TYPE_CHECKING:
+    from orchestrator.dependencies import Dependencies
 
 # --- errors of the HTTP edge ---------------------------------------------------------------------
 
@@ -399,5 +401,7 @@ def handle(
     """
     if is_http_event(event) or task is None:
         return app.resolve(event, context)
+    from orchestrator.dependencies import dependencies_of  # only functions with a task need it
+
     result = task(event, dependencies_of(app))
     return result.model_dump(mode="json") if result is not None else {"ok": True}
