@@ -181,3 +181,18 @@ def test_an_override_reaches_a_route_and_a_task_and_goes_away_with_it(
     del registry.dependency_overrides[get_dependencies]
     assert listed() == []  # the process's bundle: its own, empty store
     assert registry.invoke("ReconcileFunction", ended)["detail"] == "There is no such workflow."
+
+
+def test_a_task_of_a_routed_function_gets_its_apps_override(tmp_path: Path) -> None:
+    from orchestrator.http import handle, make_resolver
+
+    app = make_resolver()
+    mine = Dependencies(UNBUILDABLE, store=SQLiteStore(str(tmp_path / "task.sqlite3")))
+    app.dependency_overrides[get_dependencies] = lambda: mine
+    given: list[Dependencies] = []
+
+    def task(payload: dict[str, Any], deps: Dependencies) -> None:
+        given.append(deps)
+
+    assert handle(app, {"workflow_id": WORKFLOW}, CONTEXT, task=task) == {"ok": True}
+    assert given == [mine]
