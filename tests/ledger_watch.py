@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -23,7 +23,7 @@ class TransactionWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def __enter__(self) -> TransactionWatch:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

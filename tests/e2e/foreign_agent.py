@@ -80,7 +80,7 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
                     return self.reply(400, {"status": "error", "message": "wrong transactions"})
                 for txid in request["txid"]:
                     info = algod.pending_transaction_info(txid)
-                    if not info.get("confirmed-round"):
+                    if not isinstance(info, dict) or not info.get("confirmed-round"):
                         return self.reply(402, {"status": "error", "message": "not confirmed"})
                 job["token"] = uuid.uuid4().hex
                 job["status"] = "processing"

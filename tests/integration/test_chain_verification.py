@@ -23,7 +23,8 @@ from orchestrator.config import Settings
 from orchestrator.errors import ChainUnavailable, PaymentNotConfirmed
 from orchestrator.payments.verification import AlgodChainVerifier, chain_verifier_from_settings
 
-from devstack.ledger import Ledger, LedgerServer, dev_accounts, genesis_hash_for
+from devstack.ledger import LedgerServer, dev_accounts, genesis_hash_for
+from tests.dev_ledgers import DevLedgers
 
 pytestmark = pytest.mark.integration
 
@@ -32,37 +33,24 @@ FUNDS = 10_000_000
 APP_ID = 7
 
 
-def start_ledger(block_time: float, indexer_lag_seconds: float = 0.3) -> LedgerServer:
-    ledger = Ledger(
-        block_time=block_time, indexer_lag_seconds=indexer_lag_seconds, funded={PAYER.address: FUNDS}
-    )
-    server = LedgerServer(ledger, algod_port=0, indexer_port=0)
-    server.start()
-    return server
-
-
 @pytest.fixture(scope="module")
-def live() -> Iterator[LedgerServer]:
+def live(ledger_servers: DevLedgers) -> LedgerServer:
     """A ledger whose block producer makes a round every 0.2 s."""
-    server = start_ledger(block_time=0.2)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return ledger_servers.start(block_time=0.2, indexer_lag_seconds=0.3, funded={PAYER.address: FUNDS})
 
 
 @pytest.fixture(scope="module")
-def manual() -> Iterator[LedgerServer]:
+def manual(ledger_servers: DevLedgers) -> LedgerServer:
     """A ledger whose rounds advance only when a test produces a block."""
-    server = start_ledger(block_time=600)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return ledger_servers.start(block_time=600, indexer_lag_seconds=0.3, funded={PAYER.address: FUNDS})
 
 
 def verifier_for(server: LedgerServer) -> AlgodChainVerifier:
-    return chain_verifier_from_settings(Settings(algod_url=server.algod_url, indexer_url=server.indexer_url))
+    verifier = chain_verifier_from_settings(
+        Settings(algod_url=server.algod_url, indexer_url=server.indexer_url)
+    )
+    assert isinstance(verifier, AlgodChainVerifier)
+    return verifier
 
 
 def closed_port_url() -> str:
@@ -104,7 +92,7 @@ def test_factory_builds_clients_for_the_configured_urls(live: LedgerServer) -> N
     assert verifier.algod.algod_address == live.algod_url
     assert verifier.indexer.indexer_address == live.indexer_url
     without_indexer = chain_verifier_from_settings(Settings(algod_url=live.algod_url, indexer_url=None))
-    assert without_indexer.indexer is None
+    assert isinstance(without_indexer, AlgodChainVerifier) and without_indexer.indexer is None
 
 
 # --- round and network ------------------------------------------------------------------------

@@ -24,8 +24,9 @@ from algosdk.v2client import models
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
-from devstack.ledger import DevAccount, Ledger, LedgerServer, dev_accounts, genesis_hash_for
+from devstack.ledger import DevAccount, LedgerServer, dev_accounts, genesis_hash_for
 from devstack.ledger.codec import from_json_value, to_json_value
+from tests.dev_ledgers import DevLedgers
 
 pytestmark = pytest.mark.integration
 
@@ -68,24 +69,23 @@ class Chain:
         return int(as_json(self.algod.pending_transactions())["total-transactions"])
 
 
-def start_chain(**options: float) -> LedgerServer:
-    ledger = Ledger(
-        block_time=options.get("block_time", BLOCK_TIME),
-        indexer_lag_seconds=options.get("indexer_lag_seconds", INDEXER_LAG),
-        funded={PAYER.address: FUNDS},
-    )
-    server = LedgerServer(ledger, algod_port=0, indexer_port=0)
-    server.start()
-    return server
+@pytest.fixture
+def chain(ledger_servers: DevLedgers) -> Iterator[Chain]:
+    """A ledger of the test's own, making a round every BLOCK_TIME."""
+    with ledger_servers.running(
+        block_time=BLOCK_TIME, indexer_lag_seconds=INDEXER_LAG, funded={PAYER.address: FUNDS}
+    ) as server:
+        yield Chain(server)
 
 
 @pytest.fixture
-def chain() -> Iterator[Chain]:
-    server = start_chain()
-    try:
+def idle_chain(ledger_servers: DevLedgers) -> Iterator[Chain]:
+    """A ledger of the test's own whose block producer is too slow to interfere: its rounds advance
+    only when the test produces them."""
+    with ledger_servers.running(
+        block_time=60, indexer_lag_seconds=INDEXER_LAG, funded={PAYER.address: FUNDS}
+    ) as server:
         yield Chain(server)
-    finally:
-        server.stop()
 
 
 def signed(
@@ -143,30 +143,25 @@ def test_payment_is_confirmed_and_moves_the_balances(chain: Chain) -> None:
     assert (receiver["amount"], receiver["min-balance"]) == (1_000_000, 100_000)
 
 
-def test_pool_answers_pending_then_confirmed_in_both_formats() -> None:
+def test_pool_answers_pending_then_confirmed_in_both_formats(idle_chain: Chain) -> None:
     # A block producer too slow to interfere: rounds advance only when the test produces them.
-    server = start_chain(block_time=60)
-    try:
-        chain = Chain(server)
-        params = chain.algod.suggested_params()
-        txid = chain.algod.send_transactions(
-            signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 5)])
-        )
-        pending = chain.pending(txid)
-        assert "confirmed-round" not in pending and pending["pool-error"] == ""
-        assert chain.pool_size() == 1
+    params = idle_chain.algod.suggested_params()
+    txid = idle_chain.algod.send_transactions(
+        signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 5)])
+    )
+    pending = idle_chain.pending(txid)
+    assert "confirmed-round" not in pending and pending["pool-error"] == ""
+    assert idle_chain.pool_size() == 1
 
-        confirmed_round = chain.ledger.produce_block()
-        assert chain.status_after(confirmed_round - 1)["last-round"] == confirmed_round
-        info = chain.pending(txid)
-        assert info["confirmed-round"] == confirmed_round
-        packed = chain.algod.pending_transaction_info(txid, response_format="msgpack")
-        assert isinstance(packed, bytes)
-        decoded = msgpack.unpackb(packed, raw=False)
-        assert decoded["confirmed-round"] == confirmed_round
-        assert transaction.SignedTransaction.undictify(decoded["txn"]).get_txid() == txid
-    finally:
-        server.stop()
+    confirmed_round = idle_chain.ledger.produce_block()
+    assert idle_chain.status_after(confirmed_round - 1)["last-round"] == confirmed_round
+    info = idle_chain.pending(txid)
+    assert info["confirmed-round"] == confirmed_round
+    packed = idle_chain.algod.pending_transaction_info(txid, response_format="msgpack")
+    assert isinstance(packed, bytes)
+    decoded = msgpack.unpackb(packed, raw=False)
+    assert decoded["confirmed-round"] == confirmed_round
+    assert transaction.SignedTransaction.undictify(decoded["txn"]).get_txid() == txid
 
 
 def test_unknown_transaction_is_404(chain: Chain) -> None:
@@ -259,18 +254,13 @@ REJECTIONS = {
 
 
 @pytest.mark.parametrize("case", list(REJECTIONS))
-def test_invalid_submissions_are_rejected_with_algod_messages(case: str) -> None:
+def test_invalid_submissions_are_rejected_with_algod_messages(case: str, idle_chain: Chain) -> None:
     # The block producer stays idle so that the window cases see round 0 (next round 1).
-    server = start_chain(block_time=60)
-    try:
-        chain = Chain(server)
-        build, expected = REJECTIONS[case]
-        message = rejection(chain.algod, build(chain.algod.suggested_params()))
-        assert message.startswith("TransactionPool.Remember: ")
-        assert expected in message
-        assert chain.pool_size() == 0
-    finally:
-        server.stop()
+    build, expected = REJECTIONS[case]
+    message = rejection(idle_chain.algod, build(idle_chain.algod.suggested_params()))
+    assert message.startswith("TransactionPool.Remember: ")
+    assert expected in message
+    assert idle_chain.pool_size() == 0
 
 
 def test_duplicate_is_rejected_while_pending_and_after_confirmation(chain: Chain) -> None:
@@ -542,31 +532,26 @@ def test_simulate_reports_what_would_fail_in_the_group(chain: Chain) -> None:
     assert status == 200 and "is not signed" in json.loads(answer)["txn-groups"][0]["failure-message"]
 
 
-def test_simulate_checks_the_group_and_what_the_chain_already_holds() -> None:
-    server = start_chain(block_time=60)  # rounds advance only when the test produces them
-    try:
-        chain = Chain(server)
-        params = chain.algod.suggested_params()
+def test_simulate_checks_the_group_and_what_the_chain_already_holds(idle_chain: Chain) -> None:
+    params = idle_chain.algod.suggested_params()
 
-        def simulated(stxns: list[transaction.GenericSignedTransaction]) -> dict[str, Any]:
-            status, answer = simulate_raw(chain, msgpack.packb(request_body(stxns), use_bin_type=True))
-            assert status == 200, answer
-            return dict(json.loads(answer)["txn-groups"][0])
+    def simulated(stxns: list[transaction.GenericSignedTransaction]) -> dict[str, Any]:
+        status, answer = simulate_raw(idle_chain, msgpack.packb(request_body(stxns), use_bin_type=True))
+        assert status == 200, answer
+        return dict(json.loads(answer)["txn-groups"][0])
 
-        reordered = simulated(_reordered(params))
-        assert reordered["failed-at"] == [0]
-        assert "transactionGroup: incomplete group" in reordered["failure-message"]
+    reordered = simulated(_reordered(params))
+    assert reordered["failed-at"] == [0]
+    assert "transactionGroup: incomplete group" in reordered["failure-message"]
 
-        payment = signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000)])
-        txid = chain.algod.send_transactions(payment)
-        # Simulation works on the last round, not on the pool: the pooled copy is no duplicate yet.
-        assert "failure-message" not in simulated(payment)
-        chain.ledger.produce_block()
-        confirmed = simulated(payment)
-        assert confirmed["failed-at"] == [0]
-        assert f"transaction already in ledger: {txid}" in confirmed["failure-message"]
-    finally:
-        server.stop()
+    payment = signed([transaction.PaymentTxn(PAYER.address, params, OTHER.address, 1000)])
+    txid = idle_chain.algod.send_transactions(payment)
+    # Simulation works on the last round, not on the pool: the pooled copy is no duplicate yet.
+    assert "failure-message" not in simulated(payment)
+    idle_chain.ledger.produce_block()
+    confirmed = simulated(payment)
+    assert confirmed["failed-at"] == [0]
+    assert f"transaction already in ledger: {txid}" in confirmed["failure-message"]
 
 
 def test_simulate_after_a_rekey_needs_or_fixes_the_signer(chain: Chain) -> None:

@@ -3,14 +3,13 @@ ledger (on loopback) for its genesis hash."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from orchestrator.config import settings_from_env
 from orchestrator.errors import ChainUnavailable
 from orchestrator.payments.verification import chain_verifier_from_settings
 
-from devstack.ledger import Ledger, LedgerServer, genesis_hash_for
+from devstack.ledger import LedgerServer, genesis_hash_for
+from tests.dev_ledgers import DevLedgers
 
 pytestmark = pytest.mark.integration
 
@@ -18,13 +17,8 @@ TESTNET_GENESIS = "SGO1GKSzyE7IEPItTxCByw9x8FmnrCDexi9/cOUJOiI="
 
 
 @pytest.fixture(scope="module")
-def dev_ledger() -> Iterator[LedgerServer]:
-    server = LedgerServer(Ledger(block_time=600), algod_port=0, indexer_port=0)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def dev_ledger(ledger_servers: DevLedgers) -> LedgerServer:
+    return ledger_servers.start(block_time=600)
 
 
 def test_a_node_of_another_network_is_refused(dev_ledger: LedgerServer) -> None:

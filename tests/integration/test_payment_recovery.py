@@ -4,6 +4,7 @@ without the person's consent. Each test counts the payments on the dev ledger it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def offer_and_pay_without_submitting(harness: Harness) -> tuple[str, list[str]]:
     return workflow_id, sent.txn_ids
 
 
-def submit(harness: Harness, workflow_id: str, txn_ids: list[str]) -> dict:  # type: ignore[type-arg]
+def submit(harness: Harness, workflow_id: str, txn_ids: list[str]) -> dict[str, Any]:
     response = harness.post(
         "/api/workflows/step/submit_payment", {"workflowId": workflow_id, "stepNumber": 1, "txnIds": txn_ids}
     )

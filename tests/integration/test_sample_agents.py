@@ -26,7 +26,8 @@ from devstack.agents import (
     SampleAgentSpec,
     start_sample_agents,
 )
-from devstack.ledger import DevAccount, Ledger, LedgerServer, dev_accounts
+from devstack.ledger import DevAccount, LedgerServer, dev_accounts
+from tests.dev_ledgers import DevLedgers
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +47,12 @@ MOVIES = sample("movie-recommender")
 
 
 @pytest.fixture(scope="module")
-def ledger_server() -> Iterator[LedgerServer]:
-    ledger = Ledger(
+def ledger_server(ledger_servers: DevLedgers) -> LedgerServer:
+    return ledger_servers.start(
         block_time=BLOCK_TIME,
         indexer_lag_seconds=INDEXER_LAG,
         funded={PAYER.address: 100_000_000, STRANGER.address: 100_000_000},
     )
-    server = LedgerServer(ledger, host="127.0.0.1", algod_port=0, indexer_port=0)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,10 @@ from algosdk.atomic_transaction_composer import AccountTransactionSigner
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
-from devstack.ledger import DevAccount, Ledger, LedgerServer, dev_accounts
+from devstack.ledger import DevAccount, LedgerServer, dev_accounts
 from devstack.sdk_agents import AGENTS_PYTHON, SDK_AGENTS, SdkAgentProcess, SdkAgentSpec
 from devstack.sdk_agents.launch import LAUNCHER
+from tests.dev_ledgers import DevLedgers
 
 pytestmark = [
     pytest.mark.integration,
@@ -54,12 +55,12 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain() -> Iterator[Chain]:
-    ledger = Ledger(
-        block_time=BLOCK_TIME, indexer_lag_seconds=INDEXER_LAG, funded={PAYER.address: 100_000_000}
+def chain(ledger_servers: DevLedgers) -> Chain:
+    return Chain(
+        ledger_servers.start(
+            block_time=BLOCK_TIME, indexer_lag_seconds=INDEXER_LAG, funded={PAYER.address: 100_000_000}
+        )
     )
-    with LedgerServer(ledger, algod_port=0, indexer_port=0) as server:
-        yield Chain(server)
 
 
 @pytest.fixture(scope="module")

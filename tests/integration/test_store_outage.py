@@ -22,7 +22,7 @@ WALLET = "NAGNF44UGMQXLHSIYCLUEQY4UY4JNBEX5CVNJWA2EJ46F4RRYDJVEPDOUI"
 @pytest.fixture
 def api(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[tuple[Client, FakePostgrest, respx.MockRouter, str]]:
+) -> Iterator[tuple[Client, FakePostgrest, respx.Route, str]]:
     routes: dict[str, respx.Route] = {}
 
     def outage(router: respx.MockRouter) -> None:
@@ -36,7 +36,7 @@ def api(
 
 
 def test_create_during_an_outage_is_a_clear_503_and_writes_nothing(
-    api: tuple[Client, FakePostgrest, respx.MockRouter, str],
+    api: tuple[Client, FakePostgrest, respx.Route, str],
 ) -> None:
     client, fake, outage, token = api
     response = client.post(
@@ -53,7 +53,7 @@ def test_create_during_an_outage_is_a_clear_503_and_writes_nothing(
 
 
 def test_reading_an_unknown_workflow_still_answers_404_while_writes_fail(
-    api: tuple[Client, FakePostgrest, respx.MockRouter, str],
+    api: tuple[Client, FakePostgrest, respx.Route, str],
 ) -> None:
     client, _, _, token = api
     response = client.get(

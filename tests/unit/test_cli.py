@@ -239,7 +239,8 @@ def test_terminal_lines_are_one_line_each_with_the_detail_in_the_log(tmp_path: P
     with TerminalLogging(log_file, stream=terminal) as logs:
         log = logging.getLogger("devstack.lambdas")
         try:
-            {}["missing"]
+            empty: dict[str, int] = {}
+            empty["missing"]
         except KeyError as exc:
             log.error("StepStartJobFunction raised", exc_info=exc)
         logging.getLogger(MOTO_EVAL_LOGGER).handle(moto_record("States.Runtime"))

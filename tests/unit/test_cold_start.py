@@ -153,8 +153,8 @@ def test_outside_lambda_every_model_is_built_at_import() -> None:
 
     for info in pkgutil.walk_packages(orchestrator.__path__, "orchestrator."):
         importlib.import_module(info.name)
-    pending: list[type] = [OrchestratorModel]
-    models: list[type] = []
+    pending: list[type[OrchestratorModel]] = [OrchestratorModel]
+    models: list[type[OrchestratorModel]] = []
     while pending:
         subs = pending.pop().__subclasses__()
         models += subs

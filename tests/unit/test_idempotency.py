@@ -14,6 +14,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto import mock_aws
 from orchestrator.config import Settings
 from orchestrator.errors import InvalidState
@@ -43,7 +44,7 @@ class OrderView(BaseModel):
     user: str | None
 
 
-class Context:
+class Context(LambdaContext):
     """The parts of a Lambda context Powertools reads."""
 
     function_name = "unit-test"
@@ -51,7 +52,8 @@ class Context:
     memory_limit_in_mb = 128
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:unit-test"
 
-    def get_remaining_time_in_millis(self) -> int:
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
         return 30_000
 
 

@@ -165,7 +165,7 @@ def test_non_rsa_algorithms_are_refused_as_api_gateway_does(issuer: LocalIssuer)
     es256 = signed(ec_key, issuer.claims(DEV_USER_ID), kid=issuer.kid, algorithm="ES256")
     # The classic confusion attack: HMAC keyed with something public.
     hs256 = signed(b"k" * 32, issuer.claims(DEV_USER_ID), kid=issuer.kid, algorithm="HS256")
-    unsigned = jwt.encode(issuer.claims(DEV_USER_ID), None, algorithm="none", headers={"kid": issuer.kid})
+    unsigned = jwt.encode(issuer.claims(DEV_USER_ID), "", algorithm="none", headers={"kid": issuer.kid})
     for token, algorithm in ((es256, "ES256"), (hs256, "HS256"), (unsigned, "none")):
         with pytest.raises(Unauthorized, match=f"signing method {algorithm} is invalid"):
             authorizer_for(issuer).verify(token)

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from orchestrator.http import current_user, make_resolver
 
 
@@ -43,8 +44,8 @@ def test_concurrent_requests_each_see_their_own_path_and_user() -> None:
         return Response(status_code=200, content_type="application/json", body=body)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(app.resolve, _event("wf-a", "user-a"), {})
-        second = pool.submit(app.resolve, _event("wf-b", "user-b"), {})
+        first = pool.submit(app.resolve, _event("wf-a", "user-a"), LambdaContext())
+        second = pool.submit(app.resolve, _event("wf-b", "user-b"), LambdaContext())
         answers = [first.result(timeout=10), second.result(timeout=10)]
     import json
 
