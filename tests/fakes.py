@@ -137,7 +137,8 @@ class FakeChain:
 @dataclass(frozen=True)
 class OfferTerms:
     """What the next start_job offers; every None is what a well-behaved agent sends (its price to its
-    own address, a `pay(pay)void` call to its app, valid from the chain's round for 100 rounds)."""
+    own address, a `pay(pay)void` call to its app, valid from the chain's round for 100 rounds). A
+    free agent offers no group unless `amount` is given."""
 
     amount: int | None = None
     receiver: str | None = None
@@ -254,8 +255,8 @@ class FakeAgents:
             raise answer
         if isinstance(answer, StartJobResponse):
             response = answer
-        elif agent.price == 0 and answer == OfferTerms():
-            response = StartJobResponse(job_id=self._new_job_id(), payment_required=0)
+        elif agent.price == 0 and answer.amount is None:  # a free agent offers no group
+            response = StartJobResponse(job_id=answer.job_id or self._new_job_id(), payment_required=0)
         else:
             response = self.offer(agent, sender_address, answer)
         self.known_jobs.add(response.job_id)
