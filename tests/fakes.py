@@ -31,11 +31,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.agents import JobStatusResponse, StartJobResponse, SubmitPaymentResponse
-from orchestrator.engine import EngineUnavailable, ExecutionDescription, ExecutionInput
+from orchestrator.engine import ExecutionDescription, ExecutionInput
 from orchestrator.errors import (
     AgentRejected,
     AgentUnavailable,
     ChainUnavailable,
+    EngineUnavailable,
     OrchestratorError,
     PaymentNotConfirmed,
 )

@@ -419,3 +419,18 @@ def test_a_payment_for_a_step_that_already_succeeded_is_recorded_too(
     assert w.submit(workflow.workflow_id, 1, first.txn_ids).status == StepStatus.SUCCEEDED
     assert len(all_payments(w)) == 4 and len(w.chain.confirmed) == 4
     assert w.workflow(workflow.workflow_id).status == WorkflowStatus.RUNNING
+
+
+def test_a_delivery_for_a_step_without_a_job_row_keeps_the_access_token(
+    w: World, paid_agent: AgentMetadata
+) -> None:
+    from orchestrator.services.payment import deliver_payment
+
+    workflow = w.add_workflow([paid_agent])
+    offered = w.offer(workflow.workflow_id)
+    w.chain.confirm(offered.txn_ids)
+    deliver_payment(
+        w.deps, workflow, offered.model_copy(update={"job_id": None}), paid_agent, offered.txn_ids
+    )
+    assert w.store.get_access_token(workflow.workflow_id, 1, offered.agent_job_id or "") is not None
+    assert w.jobs(workflow.workflow_id)[0].state == JobState.PAYMENT_PENDING  # no row to mark running

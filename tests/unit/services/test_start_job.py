@@ -409,3 +409,22 @@ def test_the_canonical_group_is_offered_whatever_encoding_the_agent_used(
         encode_transaction(decode_transaction(b)) for b in plain.unsigned_group_txns
     ]
     assert isinstance(plain, StartJobResponse) and step.agent_job_id == "J-twice"
+
+
+def test_a_step_offered_before_its_jobs_were_recorded_is_re_quoted_too(
+    w: World, paid_agent: AgentMetadata
+) -> None:
+    """A row from before the `jobs` table remembered offers: nothing to expire, a new offer all the same."""
+    workflow = w.add_workflow([paid_agent])
+    w.put_step(
+        workflow.workflow_id,
+        1,
+        StepStatus.AWAITING_PAYMENT,
+        agent_job_id="J-old",
+        txn_ids=["X" * 52],
+        input="hi",
+    )
+    view = start_job_again(w.deps, workflow.workflow_id, 1, USER)
+    [job] = w.jobs(workflow.workflow_id)
+    assert view.txn_ids == job.txn_ids != ["X" * 52] and job.state == JobState.PAYMENT_PENDING
+    assert w.agents.started[0].job_input == "hi"

@@ -10,9 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestrator.engine import EngineUnavailable
-from orchestrator.models import ErrorInfo, StepStatus, WorkflowStatus, utcnow
-from orchestrator.services.reconcile import execution_error, fail_running_workflow, sweep_stuck_workflows
+from orchestrator.engine import ExecutionDescription
+from orchestrator.errors import EngineUnavailable
+from orchestrator.models import ErrorInfo, StepStatus, WorkflowRecord, WorkflowStatus, utcnow
+from orchestrator.services.reconcile import (
+    ExecutionEnded,
+    SweepOutcome,
+    execution_error,
+    fail_orphaned_workflows,
+    fail_running_workflow,
+    reconcile_execution,
+    sweep_stuck_workflows,
+)
 
 from tests.builders import REPAIR_SETTINGS, World, paid_txids, running_at_step_two, world
 
@@ -164,3 +173,89 @@ def test_the_repairs_error_names_how_the_execution_ended(
     found = execution_error(status, error, cause)
     assert found.code == code and words in found.message
     assert found.message.endswith("resume the workflow to continue from its last successful step.")
+
+
+# --- the races and leftovers of a repair ----------------------------------------------------------------
+
+
+def test_an_event_that_names_no_workflow_changes_nothing(repairs: World) -> None:
+    ended = ExecutionEnded(execution_arn="arn:x", name="someone-elses-execution", status="ABORTED")
+    outcome = reconcile_execution(repairs.deps, ended)
+    assert (outcome.workflow_id, outcome.action) == (None, "unchanged")
+    assert outcome.detail == "Execution 'someone-elses-execution' does not name a workflow."
+
+
+def test_a_workflow_that_stops_while_reconcile_repairs_it_is_left_as_it_is(
+    repairs: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id = stuck(repairs, StepStatus.RUNNING)
+    read = repairs.store.get_workflow
+
+    def cancelled_after_the_read(wanted: str) -> WorkflowRecord | None:
+        found = read(wanted)
+        repairs.put_workflow(wanted, WorkflowStatus.CANCELLED)
+        return found
+
+    monkeypatch.setattr(repairs.store, "get_workflow", cancelled_after_the_read)
+    outcome = reconcile_execution(
+        repairs.deps,
+        ExecutionEnded(
+            execution_arn="a",
+            name=f"wf-{workflow_id}-1",
+            status="ABORTED",
+            workflow_id=workflow_id,
+            attempt=1,
+        ),
+    )
+    assert (outcome.action, outcome.detail) == ("unchanged", "The workflow changed while it was repaired.")
+    assert repairs.metrics.failed == []
+
+
+def test_a_workflow_that_stops_between_the_sweeps_list_and_its_read_is_skipped(
+    repairs: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id = stuck(repairs, StepStatus.RUNNING, poll_deadline=repairs.clock.now)
+    listed = repairs.store.list_workflow_ids(status=WorkflowStatus.RUNNING)
+    repairs.put_workflow(workflow_id, WorkflowStatus.COMPLETED)
+    monkeypatch.setattr(
+        repairs.store,
+        "list_workflow_ids",
+        lambda *, status: [*listed, "9e9e9e9e-0000-4000-8000-000000000000"],
+    )
+    repairs.clock.advance(3600)
+    assert sweep_stuck_workflows(repairs.deps) == SweepOutcome()
+
+
+def test_a_workflow_that_stops_while_the_sweep_asks_step_functions_is_not_repaired(
+    repairs: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id = stuck(repairs, StepStatus.RUNNING, poll_deadline=repairs.clock.now)
+    repairs.engine.end(arn_of(repairs, workflow_id), "ABORTED")
+    describe = repairs.engine.describe_execution
+
+    def cancelled_meanwhile(arn: str) -> ExecutionDescription | None:
+        repairs.put_workflow(workflow_id, WorkflowStatus.CANCELLED)
+        return describe(arn)
+
+    monkeypatch.setattr(repairs.engine, "describe_execution", cancelled_meanwhile)
+    repairs.clock.advance(60 + 5)
+    outcome = sweep_stuck_workflows(repairs.deps)
+    assert (outcome.checked, outcome.repaired) == (1, [])
+    assert repairs.workflow(workflow_id).status == WorkflowStatus.CANCELLED
+
+
+def test_orphans_that_stopped_meanwhile_are_not_counted(
+    repairs: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orphan = stuck(repairs, StepStatus.RUNNING)
+    gone = stuck(repairs, StepStatus.RUNNING)
+    read = repairs.store.get_workflow
+
+    def gone_meanwhile(wanted: str) -> WorkflowRecord | None:
+        if wanted == gone:
+            repairs.put_workflow(gone, WorkflowStatus.CANCELLED)
+            return None
+        return read(wanted)
+
+    monkeypatch.setattr(repairs.store, "get_workflow", gone_meanwhile)
+    assert fail_orphaned_workflows(repairs.deps, "The local stack restarted.") == [orphan]

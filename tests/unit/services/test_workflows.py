@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from orchestrator.engine import EngineUnavailable, ExecutionInput
-from orchestrator.errors import InvalidState, NotFound, PlanInvalid, RepayConsentRequired
+from orchestrator.engine import ExecutionInput
+from orchestrator.errors import EngineUnavailable, InvalidState, NotFound, PlanInvalid, RepayConsentRequired
 from orchestrator.models import AgentMetadata, ErrorInfo, StepRecord, StepStatus, WorkflowStatus
 from orchestrator.schemas.api import ApproveRequest, CreateWorkflowRequest
 from orchestrator.services.workflows import (
@@ -372,3 +372,19 @@ def test_get_shows_a_workflow_to_its_owner_only(w: World, paid_agent: AgentMetad
     for user in (OTHER_USER, ""):
         with pytest.raises(NotFound):
             get_workflow(w.deps, workflow.workflow_id, user)
+
+
+def test_a_long_poll_whose_reads_are_slow_ends_at_its_deadline(w: World, paid_agent: AgentMetadata) -> None:
+    from orchestrator.services.views import view_etag
+    from orchestrator.services.workflows import watch_workflow
+
+    workflow = w.add_workflow([paid_agent])
+    etag = view_etag(get_workflow(w.deps, workflow.workflow_id, USER))
+
+    def slow_sleep(seconds: float) -> None:  # each wait and read takes thrice as long
+        w.clock.advance(3 * seconds)
+
+    w.deps.sleep = slow_sleep
+    found = watch_workflow(w.deps, workflow.workflow_id, USER, if_none_match=etag, wait_seconds=3)
+    assert found.view is None and found.etag == etag
+    assert w.clock.elapsed == pytest.approx(3 * 0.5 * 2)  # two waits of half a second, then past the deadline
