@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import respx
-from orchestrator.dependencies import get_dependencies, reset_dependencies
+from orchestrator.config import Settings
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.models import AgentMetadata
 from orchestrator.store.supabase import SupabaseStore
 from werkzeug.test import Client
@@ -42,29 +43,29 @@ def supabase_gateway(
     *,
     routes_first: Callable[[respx.MockRouter], None] | None = None,
 ) -> Iterator[SupabaseGateway]:
-    """`routes_first` adds routes that win over the fake's (an outage of one RPC, say)."""
-    monkeypatch.setenv("STORE_BACKEND", "supabase")
-    monkeypatch.setenv("SUPABASE_URL", url)
-    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_ROLE_KEY)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    reset_dependencies()
+    """`routes_first` adds routes that win over the fake's (an outage of one RPC, say). The handlers
+    get a bundle of their own on that store (their apps' dependency_overrides); the process's is
+    left as it is."""
+    settings = Settings(
+        store_backend="supabase", supabase_url=url, supabase_service_role_key=SERVICE_ROLE_KEY
+    )
+    deps = Dependencies(settings)  # no OpenAI key: the offline planner
+    registry = FunctionRegistry(load_template())
+    monkeypatch.setitem(registry.dependency_overrides, get_dependencies, lambda: deps)
     fake = FakePostgrest(url, SERVICE_ROLE_KEY)
-    try:
-        with respx.mock(assert_all_called=False) as router:
-            if routes_first is not None:
-                routes_first(router)
-            fake.install(router)
-            store = get_dependencies().store
-            assert isinstance(store, SupabaseStore)
-            store.upsert_agents(
-                [
-                    AgentMetadata.model_validate({**spec.catalog_record(), "base_url": "http://127.0.0.1:9"})
-                    for spec in SAMPLE_AGENTS
-                ]
-            )
-            issuer = LocalIssuer.load_or_create(tmp_path / "auth", issuer="http://127.0.0.1:3999/auth/v1")
-            token = issuer.mint_token(DEV_USER_ID, DEV_USER_EMAIL)
-            client = Client(HttpApiApp(FunctionRegistry(load_template()), issuer=issuer))
-            yield SupabaseGateway(client, fake, store, token)
-    finally:
-        reset_dependencies()
+    with respx.mock(assert_all_called=False) as router:
+        if routes_first is not None:
+            routes_first(router)
+        fake.install(router)
+        store = deps.store
+        assert isinstance(store, SupabaseStore)
+        store.upsert_agents(
+            [
+                AgentMetadata.model_validate({**spec.catalog_record(), "base_url": "http://127.0.0.1:9"})
+                for spec in SAMPLE_AGENTS
+            ]
+        )
+        issuer = LocalIssuer.load_or_create(tmp_path / "auth", issuer="http://127.0.0.1:3999/auth/v1")
+        token = issuer.mint_token(DEV_USER_ID, DEV_USER_EMAIL)
+        client = Client(HttpApiApp(registry, issuer=issuer))
+        yield SupabaseGateway(client, fake, store, token)
