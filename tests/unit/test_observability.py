@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from orchestrator import observability
-from orchestrator.dependencies import reset_dependencies
+from orchestrator.config import Settings
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.observability import EmfMetrics, logger, metrics, observed, workflow_id_of
 
 from devstack.lambdas import FunctionRegistry, LambdaContext
@@ -229,16 +230,15 @@ def test_every_function_handler_loads_and_is_observed() -> None:
 
 
 @pytest.fixture
-def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("STORE_BACKEND", "sqlite")
-    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "orchestrator.sqlite3"))
-    reset_dependencies()
-    yield
-    reset_dependencies()
+def registry(tmp_path: Path) -> FunctionRegistry:
+    """The template's functions, every one given a bundle on an empty SQLite store of its own."""
+    loaded = FunctionRegistry(load_template())
+    deps = Dependencies(Settings(store_backend="sqlite", sqlite_path=str(tmp_path / "orchestrator.sqlite3")))
+    loaded.dependency_overrides[get_dependencies] = lambda: deps
+    return loaded
 
 
-def test_the_reconcile_and_sweep_handlers_answer_on_an_empty_store(sqlite_env: None) -> None:
-    registry = FunctionRegistry(load_template())
+def test_the_reconcile_and_sweep_handlers_answer_on_an_empty_store(registry: FunctionRegistry) -> None:
     event = {
         "version": "0",
         "detail-type": "Step Functions Execution Status Change",
