@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import respx
@@ -51,7 +52,8 @@ def supabase_gateway(
     )
     deps = Dependencies(settings)  # no OpenAI key: the offline planner
     registry = FunctionRegistry(load_template())
-    monkeypatch.setitem(registry.dependency_overrides, get_dependencies, lambda: deps)
+    provider: Callable[..., Any] = get_dependencies
+    monkeypatch.setitem(registry.dependency_overrides, provider, lambda: deps)
     fake = FakePostgrest(url, SERVICE_ROLE_KEY)
     with respx.mock(assert_all_called=False) as router:
         if routes_first is not None:

@@ -97,10 +97,10 @@ def parse_module(name: str, source: str, known: set[str], is_package: bool = Fal
                     units[target.id] = node
     local: dict[str, Unit | str] = {}
     external: dict[str, str] = {}
-    for node in ast.walk(tree):  # lazy imports inside functions too
-        if isinstance(node, ast.ImportFrom):
-            source_module = _absolute(name, node, is_package)
-            for alias in node.names:
+    for imported in ast.walk(tree):  # lazy imports inside functions too
+        if isinstance(imported, ast.ImportFrom):
+            source_module = _absolute(name, imported, is_package)
+            for alias in imported.names:
                 as_name = alias.asname or alias.name
                 dotted = f"{source_module}.{alias.name}"
                 if dotted in known:
@@ -109,8 +109,8 @@ def parse_module(name: str, source: str, known: set[str], is_package: bool = Fal
                     local[as_name] = (source_module, alias.name)
                 else:
                     external[as_name] = dotted
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
+        elif isinstance(imported, ast.Import):
+            for alias in imported.names:
                 if alias.name in known and alias.asname:
                     local[alias.asname] = alias.name
                 elif alias.name not in known:
