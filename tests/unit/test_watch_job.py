@@ -1,182 +1,101 @@
 """The WatchJob task and agents' pushes as use cases (services/job_watch.watch_job, services/agent_push),
-and a stopping run's Halt meeting a cancel and a resume (services/outcome.halt): the SQLite store on a temp file, an engine that records the callbacks, an agent that answers what the
-test says, and a clock the test moves. No sockets."""
+and a stopping run's Halt meeting a cancel and a resume (services/outcome.halt), on the fakes of
+tests/fakes.py: the SQLite store on a temp file, an engine that records the callbacks, an agent that
+answers what the test says, and a clock the test moves. No sockets."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from orchestrator.agents import JobStatusResponse
-from orchestrator.config import Settings
 from orchestrator.dependencies import Dependencies
-from orchestrator.engine import ExecutionInput
 from orchestrator.errors import AgentUnauthorized
-from orchestrator.models import (
-    AccessTokenRecord,
-    AgentMetadata,
-    PlannedStep,
-    StepRecord,
-    StepStatus,
-    WorkflowPlan,
-    WorkflowRecord,
-    WorkflowStatus,
-)
+from orchestrator.models import StepRecord, StepStatus, WorkflowStatus
 from orchestrator.schemas.api import AgentPush
-from orchestrator.schemas.tasks import HaltTask, WatchJobTask
-from orchestrator.services import job_watch, outcome
+from orchestrator.schemas.tasks import HaltTask
+from orchestrator.services import outcome
 from orchestrator.services.agent_push import accept_push
 from orchestrator.services.workflows import cancel_workflow, start_workflow
 from orchestrator.store.sqlite import SQLiteStore
 
+from tests import builders
+from tests.builders import USER, access_token_record, hireable_agent
+from tests.fakes import T0, FakeAgents, MovingClock, RecordingEngine
+
 AGENT_ID = "8d7c3b1a-0f5e-4c2d-9b8a-7e6f5d4c3b2a"
-USER = "user-1"
-WALLET = "W" * 58
 AGENT_JOB = "J1762754481290"
 SECRET = "the-agents-secret"
-T0 = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
-
-
-class RecordingEngine:
-    """What the use cases complete or fail, by task token; tokens in `expired` no longer wait."""
-
-    def __init__(self) -> None:
-        self.successes: list[tuple[str, dict[str, Any]]] = []
-        self.failures: list[tuple[str, str]] = []
-        self.expired: set[str] = set()
-        self.started: list[ExecutionInput] = []
-
-    def send_task_success(self, task_token: str, output: dict[str, Any]) -> bool:
-        if task_token in self.expired:
-            return False
-        self.successes.append((task_token, output))
-        return True
-
-    def send_task_failure(self, task_token: str, error: str, cause: str) -> bool:
-        self.failures.append((task_token, error))
-        return task_token not in self.expired
-
-    def start_execution(self, name: str, execution_input: ExecutionInput) -> str:
-        self.started.append(execution_input)
-        return f"arn:aws:states:us-east-1:000000000000:execution:workflow:{name}"
-
-
-@dataclass
-class ScriptedAgent:
-    """An agent client whose job is in `status` (with `output`); counts the looks."""
-
-    status: str = "running"
-    output: Any = None
-    looks: list[str | None] = field(default_factory=list)
-
-    def job_status(self, agent: AgentMetadata, *, job_id: str, access_token: str | None) -> JobStatusResponse:
-        assert job_id == AGENT_JOB
-        self.looks.append(access_token)
-        return JobStatusResponse(job_id=job_id, status=self.status, output=self.output)
-
-
-class NoMetrics:
-    def __getattr__(self, name: str) -> Any:
-        return lambda *args, **kwargs: None
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
 class World:
-    deps: Dependencies
-    store: SQLiteStore
-    engine: RecordingEngine
-    agent: ScriptedAgent
-    clock: Clock
+    """The fakes (tests/builders.py `world`) and a running workflow whose one step's job runs."""
+
+    fakes: builders.World
     workflow_id: str
 
+    @property
+    def deps(self) -> Dependencies:
+        return self.fakes.deps
+
+    @property
+    def store(self) -> SQLiteStore:
+        return self.fakes.store
+
+    @property
+    def engine(self) -> RecordingEngine:
+        return self.fakes.engine
+
+    @property
+    def agents(self) -> FakeAgents:
+        return self.fakes.agents
+
+    @property
+    def clock(self) -> MovingClock:
+        return self.fakes.clock
+
     def step(self) -> StepRecord:
-        found = self.store.get_step(self.workflow_id, 1)
-        assert found is not None
-        return found
+        return self.fakes.step(self.workflow_id)
 
     def watch(self, token: str, wait_seconds: int) -> None:
-        job_watch.watch_job(
-            self.deps,
-            WatchJobTask(
-                workflow_id=self.workflow_id,
-                step_number=1,
-                attempt=1,
-                task_token=token,
-                wait_seconds=wait_seconds,
-            ),
-        )
+        self.fakes.watch(self.workflow_id, token=token, wait_seconds=wait_seconds)
+
+    def job_is(self, status: str, output: Any = None) -> None:
+        """What the agent says of its job from now on."""
+        self.agents.set_job(AGENT_JOB, status, output)
+
+    def looks(self) -> list[str | None]:
+        """The access token of each look at the agent's job (every look is at the step's job)."""
+        calls = self.agents.calls_of("job_status")
+        assert all(call.job_id == AGENT_JOB for call in calls)
+        return [call.access_token for call in calls]
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    clock = Clock()
-    deps = Dependencies(Settings(sqlite_path=str(tmp_path / "db.sqlite3")), clock=clock)
-    store = SQLiteStore(tmp_path / "db.sqlite3")
-    engine, agent = RecordingEngine(), ScriptedAgent()
-    deps.__dict__.update(store=store, engine=engine, agents=agent, metrics=NoMetrics())
-    store.upsert_agents(
-        [
-            AgentMetadata(
-                id=AGENT_ID,
-                name="Summarizer",
-                subdomain="summarizer",
-                repo_owner="o",
-                repo_name="summarizer",
-                github_url="https://github.com/o/summarizer",
-                status="active",
-                price_microalgo=1000,
-            )
-        ]
+def world(tmp_path: Path) -> Iterator[World]:
+    fakes = builders.world(tmp_path)
+    agent = fakes.add_agents(hireable_agent(AGENT_ID, "Summarizer", price=1000))[0]
+    fakes.store.set_agent_token(AGENT_ID, SECRET)
+    workflow = fakes.add_workflow(
+        [agent],
+        step_status=StepStatus.RUNNING,
+        step_fields={1: {"agent_job_id": AGENT_JOB, "input": "a text"}},
     )
-    store.set_agent_token(AGENT_ID, SECRET)
-    workflow = WorkflowRecord(
-        workflow_id=str(uuid.uuid4()),
-        user_id=USER,
-        wallet_address=WALLET,
-        user_message="hi",
-        plan=WorkflowPlan(steps=[PlannedStep(step_number=1, agent_id=AGENT_ID)]),
-        status=WorkflowStatus.RUNNING,
-        attempt=1,
+    fakes.store.save_access_token(
+        access_token_record(workflow.workflow_id, 1, AGENT_JOB, "our-access-token", agent_id=AGENT_ID)
     )
-    step = StepRecord(
-        id=str(uuid.uuid4()),
-        workflow_id=workflow.workflow_id,
-        step_number=1,
-        agent_id=AGENT_ID,
-        status=StepStatus.RUNNING,
-        agent_job_id=AGENT_JOB,
-        input="a text",
-    )
-    store.create_workflow(workflow, [step])
-    store.save_access_token(
-        AccessTokenRecord(
-            user_id=USER,
-            wallet_address=WALLET,
-            job_id=AGENT_JOB,
-            agent_id=AGENT_ID,
-            access_token="our-access-token",
-            workflow_id=workflow.workflow_id,
-            step_number=1,
-        )
-    )
-    return World(deps, store, engine, agent, clock, workflow.workflow_id)
+    fakes.agents.set_job(AGENT_JOB, "running")
+    yield World(fakes, workflow.workflow_id)
+    fakes.close()
 
 
 def test_a_running_job_leaves_the_token_for_a_push_and_the_timeout_brings_the_next_look(world: World) -> None:
     world.watch("t1", wait_seconds=2)
-    assert world.agent.looks == ["our-access-token"]
+    assert world.looks() == ["our-access-token"]
     assert world.engine.successes == []  # the state's 2 s timeout is the next look
     step = world.step()
     assert step.task_token == "t1" and step.status == StepStatus.RUNNING
@@ -203,7 +122,7 @@ def test_the_poll_deadline_is_looked_at_on_time(world: World) -> None:
 
 
 def test_a_finished_job_completes_the_task_and_keeps_the_output(world: World) -> None:
-    world.agent.status, world.agent.output = "succeeded", "the summary"
+    world.job_is("succeeded", "the summary")
     world.watch("t1", wait_seconds=2)
     assert world.engine.successes == [("t1", {"status": "succeeded", "wait_seconds": 2})]
     step = world.step()
@@ -215,7 +134,7 @@ def test_a_step_a_push_finished_meanwhile_completes_without_a_look(world: World)
         world.workflow_id, 1, expected={StepStatus.RUNNING}, changes={"status": StepStatus.SUCCEEDED}
     )
     world.watch("t1", wait_seconds=2)
-    assert world.agent.looks == []
+    assert world.looks() == []
     assert world.engine.successes == [("t1", {"status": "succeeded", "wait_seconds": 2})]
 
 
@@ -228,17 +147,17 @@ COMPLETED = '{"result": "forged", "status": "completed"}'
 
 def test_a_completion_push_looks_with_our_token_and_wakes_the_waiting_look(world: World) -> None:
     world.watch("t1", wait_seconds=2)
-    world.agent.status, world.agent.output = "succeeded", "the summary"
+    world.job_is("succeeded", "the summary")
     receipt = push(world, SECRET, job_output=COMPLETED, access_token="pushed-token", extra="ignored")
     assert (receipt.completed, receipt.woke) == (True, True)
-    assert world.agent.looks[-1] == "our-access-token"  # never the pushed one
+    assert world.looks()[-1] == "our-access-token"  # never the pushed one
     assert world.engine.successes == [("t1", {"status": "succeeded", "wait_seconds": 2})]
     assert world.step().output == "the summary"  # the job's, not the push's
     # A replay: the step has ended, nothing moves and nobody is asked.
-    looks = len(world.agent.looks)
+    looks = len(world.looks())
     again = push(world, SECRET, job_output=COMPLETED)
     assert (again.completed, again.woke) == (True, False)
-    assert len(world.agent.looks) == looks and len(world.engine.successes) == 1
+    assert len(world.looks()) == looks and len(world.engine.successes) == 1
 
 
 def test_a_completion_pushed_before_the_job_ended_wakes_nothing(world: World) -> None:
@@ -250,16 +169,16 @@ def test_a_completion_pushed_before_the_job_ended_wakes_nothing(world: World) ->
 
 def test_the_payment_push_is_taken_without_a_look(world: World) -> None:
     world.watch("t1", wait_seconds=2)
-    looks = len(world.agent.looks)
+    looks = len(world.looks())
     receipt = push(world, SECRET, job_output="")
     assert (receipt.completed, receipt.woke) == (False, False)
-    assert len(world.agent.looks) == looks
+    assert len(world.looks()) == looks
 
 
 def test_a_wake_for_a_look_that_timed_out_meanwhile_is_harmless(world: World) -> None:
     world.watch("t1", wait_seconds=2)
     world.engine.expired.add("t1")
-    world.agent.status, world.agent.output = "succeeded", "done"
+    world.job_is("succeeded", "done")
     assert push(world, SECRET, job_output=COMPLETED).woke is False
     # The next look (a new token) finds the step ended and completes at once.
     world.watch("t2", wait_seconds=2)
@@ -349,7 +268,8 @@ def test_the_halt_of_a_failed_run_records_the_failure(world: World) -> None:
     workflow = world.store.get_workflow(world.workflow_id)
     assert workflow is not None and workflow.status == WorkflowStatus.FAILED
     assert world.step().status == StepStatus.FAILED
-    assert world.step().error is not None and world.step().error.code == "AgentJobFailed"
+    error = world.step().error
+    assert error is not None and error.code == "AgentJobFailed"
 
 
 def test_cancel_stops_a_step_whose_start_is_under_way(world: World) -> None:
