@@ -1,5 +1,5 @@
 """The long poll of GET /api/workflows/{id} (orchestrator.services.workflows.watch_workflow) on a SQLite
-store, with a fake clock whose sleep moves time on and makes the changes a test schedules: 304 after
+store, with a fake clock (tests/fakes.py MovingClock) whose sleep moves time on and makes the changes a test schedules: 304 after
 the wait, the new version as soon as it exists, no wait when If-None-Match names another version or
 is absent. Then the handler: ETag and Cache-Control on 200 and 304, and `wait` out of range or not a
 number refused with a 400 in the API's error format."""
@@ -9,23 +9,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from orchestrator.config import Settings
 from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.errors import NotFound
-from orchestrator.models import (
-    PlannedStep,
-    StepRecord,
-    StepStatus,
-    WorkflowPlan,
-    WorkflowRecord,
-    WorkflowStatus,
-)
+from orchestrator.models import StepStatus, WorkflowStatus
 from orchestrator.services.views import etag_matches, view_etag
 from orchestrator.services.workflows import (
     MAX_WAIT_SECONDS,
@@ -33,87 +24,48 @@ from orchestrator.services.workflows import (
     get_workflow,
     watch_workflow,
 )
-from orchestrator.store.sqlite import SQLiteStore
 
 from devstack.lambdas import FunctionRegistry
 from devstack.template import load_template
+from tests.builders import World, planned_workflow, world
+from tests.fakes import MovingClock
 
 USER = "user-1"
 
 
-class FakeClock:
+@pytest.fixture
+def fakes(tmp_path: Path) -> Iterator[World]:
+    found = world(tmp_path)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def clock(fakes: World) -> MovingClock:
     """Time that moves only when the code under test sleeps; `at(t, change)` runs `change` once the
     clock reaches t seconds (as another request would change the store meanwhile)."""
-
-    def __init__(self) -> None:
-        self.start = datetime(2026, 1, 1, 12, 0, 0)
-        self.now = self.start
-        self.sleeps: list[float] = []
-        self.reads_at: list[float] = []
-        self._scheduled: list[tuple[float, Callable[[], None]]] = []
-
-    @property
-    def elapsed(self) -> float:
-        return (self.now - self.start).total_seconds()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += timedelta(seconds=seconds)
-        due = [entry for entry in self._scheduled if entry[0] <= self.elapsed]
-        self._scheduled = [entry for entry in self._scheduled if entry[0] > self.elapsed]
-        for _, change in due:
-            change()
-
-    def at(self, seconds: float, change: Callable[[], None]) -> None:
-        self._scheduled.append((seconds, change))
+    return fakes.clock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def deps(tmp_path: Path, clock: FakeClock) -> Iterator[Dependencies]:
-    settings = Settings(store_backend="sqlite", sqlite_path=str(tmp_path / "orchestrator.sqlite3"))
-    deps = Dependencies(settings, clock=clock, sleep=clock.sleep)
-    deps.store = SQLiteStore(settings.sqlite_path)
-    yield deps
-    deps.store.close()  # type: ignore[attr-defined]
+def deps(fakes: World) -> Dependencies:
+    return fakes.deps
 
 
 def awaiting_payment(deps: Dependencies) -> str:
     """A running workflow of two steps, the first waiting for its payment."""
-    workflow_id = str(uuid.uuid4())
-    workflow = WorkflowRecord(
-        workflow_id=workflow_id,
+    workflow, steps = planned_workflow(
+        ["agent-a", "agent-b"],
         user_id=USER,
-        wallet_address="WALLET",
+        wallet="WALLET",
         user_message="headache and a movie",
-        plan=WorkflowPlan(
-            steps=[
-                PlannedStep(step_number=1, agent_id="agent-a", input_data="headache"),
-                PlannedStep(step_number=2, agent_id="agent-b", input_data="{{step_1_output}}"),
-            ]
-        ),
+        inputs=["headache", "{{step_1_output}}"],
+        step_status=[StepStatus.AWAITING_PAYMENT, StepStatus.PENDING],
         status=WorkflowStatus.RUNNING,
         current_step=1,
     )
-    steps = [
-        StepRecord(
-            id=str(uuid.uuid4()),
-            workflow_id=workflow_id,
-            step_number=n,
-            agent_id=agent,
-            status=StepStatus.AWAITING_PAYMENT if n == 1 else StepStatus.PENDING,
-        )
-        for n, agent in ((1, "agent-a"), (2, "agent-b"))
-    ]
     deps.store.create_workflow(workflow, steps)
-    return workflow_id
+    return workflow.workflow_id
 
 
 def paid(deps: Dependencies, workflow_id: str) -> Callable[[], None]:
@@ -146,7 +98,7 @@ def test_the_etag_is_a_strong_validator_of_the_view(deps: Dependencies) -> None:
     assert not etag_matches('"other"', etag) and not etag_matches("", etag)
 
 
-def test_not_modified_after_the_wait_when_nothing_changes(deps: Dependencies, clock: FakeClock) -> None:
+def test_not_modified_after_the_wait_when_nothing_changes(deps: Dependencies, clock: MovingClock) -> None:
     workflow_id = awaiting_payment(deps)
     etag = current_etag(deps, workflow_id)
     found = watch_workflow(deps, workflow_id, USER, if_none_match=etag, wait_seconds=5)
@@ -156,7 +108,7 @@ def test_not_modified_after_the_wait_when_nothing_changes(deps: Dependencies, cl
     assert clock.sleeps == [WATCH_INTERVAL_SECONDS] * 10
 
 
-def test_the_new_version_as_soon_as_it_exists(deps: Dependencies, clock: FakeClock) -> None:
+def test_the_new_version_as_soon_as_it_exists(deps: Dependencies, clock: MovingClock) -> None:
     workflow_id = awaiting_payment(deps)
     etag = current_etag(deps, workflow_id)
     clock.at(3.2, paid(deps, workflow_id))
@@ -168,7 +120,7 @@ def test_the_new_version_as_soon_as_it_exists(deps: Dependencies, clock: FakeClo
 
 
 def test_no_wait_when_if_none_match_names_another_version_or_is_absent(
-    deps: Dependencies, clock: FakeClock
+    deps: Dependencies, clock: MovingClock
 ) -> None:
     workflow_id = awaiting_payment(deps)
     etag = current_etag(deps, workflow_id)
@@ -179,7 +131,7 @@ def test_no_wait_when_if_none_match_names_another_version_or_is_absent(
 
 
 def test_a_matching_version_without_a_wait_or_with_a_star_is_not_modified_at_once(
-    deps: Dependencies, clock: FakeClock
+    deps: Dependencies, clock: MovingClock
 ) -> None:
     workflow_id = awaiting_payment(deps)
     etag = current_etag(deps, workflow_id)
@@ -189,21 +141,21 @@ def test_a_matching_version_without_a_wait_or_with_a_star_is_not_modified_at_onc
     assert clock.sleeps == []
 
 
-def test_the_wait_is_capped_and_bounded_in_reads(deps: Dependencies, clock: FakeClock) -> None:
+def test_the_wait_is_capped_and_bounded_in_reads(deps: Dependencies, clock: MovingClock) -> None:
     workflow_id = awaiting_payment(deps)
     etag = current_etag(deps, workflow_id)
     assert watch_workflow(deps, workflow_id, USER, if_none_match=etag, wait_seconds=600).view is None
     assert clock.elapsed == pytest.approx(MAX_WAIT_SECONDS)
 
     # A clock that stands still (or jumps back) cannot make it wait for ever: the reads are counted.
-    frozen = FakeClock()
+    frozen = MovingClock()
     deps.clock, deps.sleep = frozen, frozen.sleeps.append
     assert watch_workflow(deps, workflow_id, USER, if_none_match=etag, wait_seconds=3).view is None
     assert len(frozen.sleeps) == 3 / WATCH_INTERVAL_SECONDS
 
 
 def test_someone_elses_or_a_missing_workflow_is_not_found_without_waiting(
-    deps: Dependencies, clock: FakeClock
+    deps: Dependencies, clock: MovingClock
 ) -> None:
     workflow_id = awaiting_payment(deps)
     etag = current_etag(deps, workflow_id)
@@ -251,7 +203,7 @@ def call(
 
 
 def test_the_handler_answers_200_with_the_etag_then_304_after_the_wait(
-    handler: ModuleType, deps: Dependencies, clock: FakeClock
+    handler: ModuleType, deps: Dependencies, clock: MovingClock
 ) -> None:
     workflow_id = awaiting_payment(deps)
     first = call(handler, workflow_id)
@@ -276,7 +228,7 @@ def test_the_handler_answers_200_with_the_etag_then_304_after_the_wait(
 
 @pytest.mark.parametrize("wait", ["21", "-1", "abc", "1.5", "", "1,2", "99999999999999999999999"])
 def test_a_wait_out_of_range_or_not_a_number_is_a_400(
-    handler: ModuleType, deps: Dependencies, clock: FakeClock, wait: str
+    handler: ModuleType, deps: Dependencies, clock: MovingClock, wait: str
 ) -> None:
     workflow_id = awaiting_payment(deps)
     answer = call(handler, workflow_id, {"wait": wait}, if_none_match=current_etag(deps, workflow_id))
