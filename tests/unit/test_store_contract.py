@@ -20,17 +20,14 @@ from orchestrator.dependencies import Dependencies
 from orchestrator.errors import StoreUnavailable
 from orchestrator.models import (
     AccessTokenRecord,
-    AgentMetadata,
     ErrorInfo,
     JobRecord,
     JobState,
     PaymentReceipt,
     PaymentRecord,
-    PlannedStep,
     StepRecord,
     StepStatus,
     WorkflowHeader,
-    WorkflowPlan,
     WorkflowRecord,
     WorkflowStatus,
 )
@@ -38,6 +35,13 @@ from orchestrator.store import Store
 from orchestrator.store.sqlite import SQLiteStore
 from orchestrator.store.supabase import SupabaseStore
 
+from tests.builders import (
+    access_token_record,
+    agent_metadata,
+    job_record,
+    payment_record,
+    planned_workflow,
+)
 from tests.postgrest_fake import FakePostgrest, _split_list
 
 WALLET = "A" * 58
@@ -48,87 +52,35 @@ USER_ID = "7d6f3a52-1b8e-4c41-9b0e-3f5a2c7d9e10"
 AGENT_IDS = [str(uuid.UUID(int=n)) for n in range(1, 4)]
 
 
-def make_agent(agent_id: str, name: str = "Agent", **values: Any) -> AgentMetadata:
-    slug = f"agent-{agent_id[-4:]}"
-    defaults: dict[str, Any] = dict(
-        price_microalgo=1,
-        status="active",
-        runtime_status="active",
-        subdomain=slug,
-        repo_owner="0rca-network",
-        repo_name=slug,
-        github_url=f"https://github.com/0rca-network/{slug}",
-    )
-    return AgentMetadata(id=agent_id, name=name, **{**defaults, **values})
-
-
 def seed_agents(store: Store) -> None:
-    store.upsert_agents([make_agent(agent_id, f"Agent {n}") for n, agent_id in enumerate(AGENT_IDS, 1)])
+    store.upsert_agents([agent_metadata(agent_id, f"Agent {n}") for n, agent_id in enumerate(AGENT_IDS, 1)])
+
+
+# The shared builders (tests/builders.py), bound to this module's user, wallet and agents.
 
 
 def make_workflow(steps: int = 2) -> tuple[WorkflowRecord, list[StepRecord]]:
-    plan = WorkflowPlan(
-        reasoning="test",
-        steps=[PlannedStep(step_number=n, agent_id=AGENT_IDS[n - 1]) for n in range(1, steps + 1)],
+    return planned_workflow(
+        AGENT_IDS[:steps],
+        user_id=USER_ID,
+        wallet=WALLET,
+        step_names=[f"Agent {n}" for n in range(1, steps + 1)],
     )
-    workflow = WorkflowRecord(
-        workflow_id=str(uuid.uuid4()), user_id=USER_ID, wallet_address=WALLET, user_message="hi", plan=plan
-    )
-    rows = [
-        StepRecord(
-            id=str(uuid.uuid4()),
-            workflow_id=workflow.workflow_id,
-            step_number=n,
-            agent_id=AGENT_IDS[n - 1],
-            agent_name=f"Agent {n}",
-        )
-        for n in range(1, steps + 1)
-    ]
-    return workflow, rows
 
 
 def make_job(workflow_id: str, step: int, agent_job_id: str, **values: Any) -> JobRecord:
-    defaults: dict[str, Any] = dict(
-        job_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workflow_id}/{step}/{agent_job_id}")),
-        agent_id=AGENT_IDS[step - 1],
-        requester_addr=WALLET,
-        callee_addr="R",
-        job_input="hello",
-        job_input_hash="h",
-        amount_microalgo=5,
-        state=JobState.PAYMENT_PENDING,
-        workflow_id=workflow_id,
-        step_number=step,
-        agent_job_id=agent_job_id,
+    return job_record(
+        workflow_id, step, agent_job_id, agent_id=AGENT_IDS[step - 1], requester_addr=WALLET, **values
     )
-    return JobRecord(**{**defaults, **values})
 
 
 def payment(workflow_id: str, txid: str, step: int, job_id: str | None = None) -> PaymentRecord:
-    return PaymentRecord(
-        payment_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{workflow_id}/{txid}")),
-        txid=txid,
-        workflow_id=workflow_id,
-        step_number=step,
-        agent_id=AGENT_IDS[step - 1],
-        job_id=job_id,
-        payer_addr=WALLET,
-        payee_addr="R",
-        amount_microalgo=5,
-        confirmed_round=3,
-    )
+    return payment_record(workflow_id, txid, step, agent_id=AGENT_IDS[step - 1], job_id=job_id, payer=WALLET)
 
 
 def access_token(workflow_id: str, step: int, agent_job_id: str, token: str) -> AccessTokenRecord:
-    return AccessTokenRecord(
-        user_id=USER_ID,
-        wallet_address=WALLET,
-        job_id=agent_job_id,
-        agent_id=AGENT_IDS[step - 1],
-        access_token=token,
-        job_input_hash="h",
-        workflow_id=workflow_id,
-        step_number=step,
+    return access_token_record(
+        workflow_id, step, agent_job_id, token, agent_id=AGENT_IDS[step - 1], user_id=USER_ID, wallet=WALLET
     )
 
 
@@ -161,15 +113,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def test_agents_upsert_and_active_filter(store: Store) -> None:
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
-    store.upsert_agents([make_agent(a, "A"), make_agent(b, "B", price_microalgo=2, status="pending")])
+    store.upsert_agents([agent_metadata(a, "A"), agent_metadata(b, "B", price_microalgo=2, status="pending")])
     assert a in [agent.id for agent in store.list_agents()]
     assert b not in [agent.id for agent in store.list_agents()]
     assert {a, b} <= {agent.id for agent in store.list_agents(active_only=False)}
-    store.upsert_agents([make_agent(b, "B2", price_microalgo=3, tags=["x", "y"], category="Text")])
+    store.upsert_agents([agent_metadata(b, "B2", price_microalgo=3, tags=["x", "y"], category="Text")])
     agent_b = store.get_agent(b)
     assert agent_b is not None and agent_b.name == "B2" and agent_b.price_microalgo == 3
     assert agent_b.is_active and agent_b.capabilities == ["x", "y", "Text"]
-    assert agent_b == make_agent(b, "B2", price_microalgo=3, tags=["x", "y"], category="Text")
+    assert agent_b == agent_metadata(b, "B2", price_microalgo=3, tags=["x", "y"], category="Text")
     assert store.get_agent(str(uuid.uuid4())) is None
 
 
@@ -532,7 +484,7 @@ JOB_COLUMNS = (
 def test_supabase_agent_requests(fake_postgrest: FakePostgrest) -> None:
     store = supabase_store()
     agent_id = AGENT_IDS[0]
-    agent = make_agent(agent_id, "A", app_id=5, tags=["x"], agent_address="R")
+    agent = agent_metadata(agent_id, "A", app_id=5, tags=["x"], agent_address="R")
     store.upsert_agents([agent])
     store.list_agents()
     store.list_agents(active_only=False)
