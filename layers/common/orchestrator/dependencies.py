@@ -79,6 +79,7 @@ class Dependencies:
     def with_overrides(
         self,
         *,
+        settings: Settings | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], None] | None = None,
         store: Store | None = None,
@@ -88,10 +89,11 @@ class Dependencies:
         metrics: WorkflowMetrics | None = None,
         chain: ChainVerifier | None = None,
     ) -> Dependencies:
-        """A new bundle with these adapters (and clock, sleep); every other one is this bundle's,
-        shared (built once, by whichever bundle asks first). This bundle does not change."""
+        """A new bundle with these adapters (and settings, clock, sleep); every other adapter is this
+        bundle's, shared (built once, from this bundle's settings, by whichever bundle asks first).
+        This bundle does not change."""
         derived = Dependencies(
-            self.settings,
+            self.settings if settings is None else settings,
             self.clock if clock is None else clock,
             self.sleep if sleep is None else sleep,
             store=store,
