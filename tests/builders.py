@@ -497,22 +497,19 @@ def world(
     config = Settings(**{"sqlite_path": str(tmp_path / "orchestrator.sqlite3"), **settings})
     clock = MovingClock(clock_start) if clock_start else MovingClock()
     chain = FakeChain(config)
-    fakes = World(
-        deps=Dependencies(config, clock=clock, sleep=clock.sleep),
-        store=SQLiteStore(config.sqlite_path),
-        agents=FakeAgents(chain),
-        chain=chain,
-        engine=RecordingEngine(),
+    store = SQLiteStore(config.sqlite_path)
+    agents = FakeAgents(chain)
+    engine, metrics, planner = RecordingEngine(), RecordingMetrics(), planner or FixedPlanner()
+    # Every adapter is given: Dependencies builds none of its own (no AWS, no algod, no HTTP).
+    deps = Dependencies(
+        config,
         clock=clock,
-        metrics=RecordingMetrics(),
-        planner=planner or FixedPlanner(),
+        sleep=clock.sleep,
+        store=store,
+        agents=agents,
+        chain=chain,
+        engine=engine,
+        metrics=metrics,
+        planner=planner,
     )
-    # Dependencies builds its adapters lazily (cached properties): given here, none is ever built.
-    deps = fakes.deps
-    deps.store = fakes.store
-    deps.agents = fakes.agents
-    deps.chain = fakes.chain
-    deps.engine = fakes.engine
-    deps.metrics = fakes.metrics
-    deps.planner = fakes.planner
-    return fakes
+    return World(deps, store, agents, chain, engine, clock, metrics, planner)
