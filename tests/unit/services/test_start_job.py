@@ -17,7 +17,7 @@ from orchestrator.errors import (
     UnsafePaymentGroup,
 )
 from orchestrator.models import AgentMetadata, JobState, StepStatus, WorkflowStatus, job_input_hash
-from orchestrator.payments.decoding import encode_transaction
+from orchestrator.payments.decoding import decode_transaction, encode_transaction
 from orchestrator.services.start_job import start_job_again
 
 from tests.builders import OTHER_USER, PRICE, USER, WALLET, World, address_of, hireable_agent
@@ -397,18 +397,14 @@ def test_the_canonical_group_is_offered_whatever_encoding_the_agent_used(
     """Some agents send each transaction as base64 of the base64 text: the step offers it once."""
     import base64
 
-    from orchestrator.agents import StartJobResponse
-    from orchestrator.payments.decoding import decode_transaction
-
     workflow = w.add_workflow([paid_agent])
     plain = w.agents.offer(paid_agent, WALLET, OfferTerms(job_id="J-twice"))
     twice = [base64.b64encode(blob.encode()).decode() for blob in plain.unsigned_group_txns]
     w.agents.start_answers.append(plain.model_copy(update={"unsigned_group_txns": twice}))
     step = w.offer(workflow.workflow_id)
-    assert step.unsigned_group_txns == [
-        encode_transaction(decode_transaction(b)) for b in plain.unsigned_group_txns
-    ]
-    assert isinstance(plain, StartJobResponse) and step.agent_job_id == "J-twice"
+    assert step.unsigned_group_txns == [encode_transaction(decode_transaction(b)) for b in twice]
+    assert step.unsigned_group_txns == plain.unsigned_group_txns != twice
+    assert (step.agent_job_id, step.txn_ids) == ("J-twice", plain.txn_ids)
 
 
 def test_a_step_offered_before_its_jobs_were_recorded_is_re_quoted_too(
