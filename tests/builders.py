@@ -408,6 +408,21 @@ class World:
     def jobs(self, workflow_id: str, step_number: int = 1) -> list[JobRecord]:
         return self.store.list_jobs(workflow_id, step_number)
 
+    def recorded_txids(self) -> list[str]:
+        """Every txid the store recorded as paid, for any step of any workflow."""
+        return [
+            payment.txid
+            for status in WorkflowStatus
+            for workflow_id in self.store.list_workflow_ids(status=status)
+            for step in self.store.list_steps(workflow_id)
+            for payment in self.store.payments_for_step(workflow_id, step.step_number)
+        ]
+
+    def money_moved(self) -> tuple[int, int]:
+        """(payments the store recorded, transactions the chain confirmed): what a test that moves
+        money counts."""
+        return len(self.recorded_txids()), len(self.chain.confirmed)
+
     def success_tokens(self) -> list[str]:
         return [token for token, _ in self.engine.successes]
 

@@ -70,7 +70,7 @@ def test_an_offered_group_costs_its_own_fees_and_a_paid_step_its_receipts(
     step = w.step(workflow.workflow_id, 1)
     assert step.receipt is not None and step.receipt.fee_microalgo == 2000
     assert paid.total_microalgo == 2 * PRICE + 4000
-    assert paid.still_to_pay_microalgo == PRICE + 2000
+    assert paid.still_to_pay_microalgo == PRICE + 2000 and w.money_moved() == (2, 2)
     assert (
         "The steps not paid yet cost 0.252 ALGO with network fees (0.504 ALGO for the whole plan): you can pay it."
         in (paid.message)

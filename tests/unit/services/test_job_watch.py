@@ -46,6 +46,7 @@ def running_paid_job(w: World, agent: AgentMetadata) -> str:
     w.offer(workflow.workflow_id)
     w.pay(workflow.workflow_id)
     assert w.step(workflow.workflow_id).status == StepStatus.RUNNING
+    assert w.money_moved() == (2, 2)
     w.engine.successes.clear()
     return workflow.workflow_id
 
@@ -122,7 +123,7 @@ def test_a_finished_job_completes_the_look_and_reports_the_steps_latency(
         w.clock.now,
     )
     assert w.metrics.step_latencies == [(w.clock.now - started_at).total_seconds()]
-    assert w.jobs(workflow_id)[0].state == JobState.SUCCEEDED
+    assert w.jobs(workflow_id)[0].state == JobState.SUCCEEDED and w.money_moved() == (2, 2)
 
 
 # --- deadlines --------------------------------------------------------------------------------------
@@ -433,6 +434,7 @@ def test_the_apis_poll_leaves_failures_to_the_state_machines_own_look(
     assert (after.poll_errors, after.payment_redeliveries, after.error) == (0, 0, None)
     assert after.updated_at == before.updated_at
     assert len(w.agents.submissions) == 1 and w.engine.successes == [] and w.metrics.agent_errors == []
+    assert w.money_moved() == (2, 2)
 
 
 def test_a_look_from_outside_without_a_waiting_token_wakes_nothing(

@@ -95,7 +95,7 @@ def test_a_payment_timeout_of_an_unpaid_step_expires_its_offer(w: World, paid_ag
     assert w.workflow(workflow.workflow_id).error == step.error
     assert w.jobs(workflow.workflow_id)[0].state == JobState.EXPIRED
     assert w.metrics.failed == ["PaymentTimeout"] and w.metrics.agent_errors == []
-    assert w.payments(workflow.workflow_id) == []
+    assert w.money_moved() == (0, 0)
 
 
 def test_a_payment_timeout_after_the_payment_arrived_fails_the_step_and_keeps_the_payment(
@@ -110,6 +110,7 @@ def test_a_payment_timeout_after_the_payment_arrived_fails_the_step_and_keeps_th
 
     assert outcome.step_status == StepStatus.FAILED
     assert w.step(workflow.workflow_id).receipt is not None and len(w.payments(workflow.workflow_id)) == 2
+    assert w.money_moved() == (2, 2)
     assert w.jobs(workflow.workflow_id)[0].state == JobState.FAILED
 
 
@@ -132,7 +133,7 @@ def test_a_failure_keeps_the_steps_own_error_and_counts_the_agent(
     assert w.step(workflow.workflow_id).error == recorded == w.workflow(workflow.workflow_id).error
     assert w.metrics.failed == ["PaymentRejectedByAgent"]
     assert w.metrics.agent_errors == [(paid_agent.id, "PaymentRejectedByAgent")]
-    assert len(w.payments(workflow.workflow_id)) == 2
+    assert len(w.payments(workflow.workflow_id)) == 2 and w.money_moved() == (2, 2)
     # Halt is idempotent: a retried task changes and counts nothing more.
     assert w.halt(workflow.workflow_id, 1, "failed", error="PaymentRejectedByAgent") == outcome
     assert len(w.metrics.failed) == 1 and len(w.metrics.agent_errors) == 1

@@ -32,12 +32,6 @@ from tests.fakes import agent_rejected, agent_unavailable
 WORKING = {"status": "working", "wait_seconds": 2}
 
 
-def all_payments(w: World) -> list[str]:
-    """Every txid the store recorded as paid, for any step."""
-    rows = w.store._query("SELECT txid FROM payments ORDER BY rowid")
-    return [str(row[0]) for row in rows]
-
-
 def before_require_confirmed(
     w: World, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[], object]
 ) -> None:
@@ -130,7 +124,7 @@ def test_exactly_one_of_two_submissions_claims_the_step(
 
     assert [view.status for view in seconds] == [StepStatus.RUNNING]
     assert len(w.agents.submissions) == 1 and w.engine.successes == [("start-1", WORKING)]
-    assert sorted(all_payments(w)) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
+    assert sorted(w.recorded_txids()) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
     assert w.step(workflow.workflow_id).status == StepStatus.RUNNING
 
 
@@ -167,7 +161,7 @@ def test_of_concurrent_submissions_in_threads_exactly_one_claims_the_step(
     assert len(outcomes) == submissions and len(claimed) == 1
     assert all(isinstance(o, InvalidState) for o in outcomes if not isinstance(o, StepView))
     assert len(w.agents.submissions) == 1 and len(w.engine.successes) == 1
-    assert sorted(all_payments(w)) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
+    assert sorted(w.recorded_txids()) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
 
 
 # --- refused ----------------------------------------------------------------------------------------
@@ -180,7 +174,7 @@ def test_txids_the_step_never_offered_are_a_mismatch(w: World, paid_agent: Agent
     with pytest.raises(PaymentMismatch) as mismatch:
         w.submit(workflow.workflow_id, 1, offered.txn_ids[:1])
     assert mismatch.value.details == {"expected": offered.txn_ids, "submitted": offered.txn_ids[:1]}
-    assert all_payments(w) == [] and w.agents.submissions == []
+    assert w.recorded_txids() == [] and w.agents.submissions == []
     assert w.step(workflow.workflow_id).status == StepStatus.AWAITING_PAYMENT
 
 
@@ -195,7 +189,7 @@ def test_a_payment_not_confirmed_yet_is_refused_and_the_step_waits_on(
     w.chain.unavailable.add("require_confirmed")
     with pytest.raises(ChainUnavailable):
         w.submit(workflow.workflow_id, 1, offered.txn_ids)
-    assert all_payments(w) == [] and w.agents.submissions == [] and w.engine.successes == []
+    assert w.recorded_txids() == [] and w.agents.submissions == [] and w.engine.successes == []
     assert w.step(workflow.workflow_id).status == StepStatus.AWAITING_PAYMENT
 
 
@@ -207,7 +201,7 @@ def test_another_persons_workflow_or_a_missing_step_is_not_found(w: World, paid_
         w.submit(workflow.workflow_id, 1, offered.txn_ids, user_id=OTHER_USER)
     with pytest.raises(NotFound):
         w.submit(workflow.workflow_id, 2, offered.txn_ids)
-    assert all_payments(w) == [] and w.agents.submissions == []
+    assert w.recorded_txids() == [] and w.agents.submissions == []
 
 
 def same_group_offered_to_another_step(w: World, paid_agent: AgentMetadata, source_workflow_id: str) -> str:
@@ -246,7 +240,7 @@ def test_a_txid_that_already_paid_for_another_step_is_a_replay(w: World, paid_ag
     with pytest.raises(PaymentReplay, match="already paid for another step"):
         w.submit(other, 1, offered.txn_ids)
 
-    assert sorted(all_payments(w)) == sorted(offered.txn_ids)  # recorded once, for the first step
+    assert sorted(w.recorded_txids()) == sorted(offered.txn_ids)  # recorded once, for the first step
     assert w.payments(other) == [] and len(w.chain.confirmed) == 2
     assert w.step(other).status == StepStatus.AWAITING_PAYMENT and w.step(other).receipt is None
     assert len(w.agents.submissions) == 1
@@ -264,7 +258,7 @@ def test_a_txid_recorded_for_another_step_while_this_submission_ran_is_a_replay(
     with pytest.raises(PaymentReplay, match="already paid for another step"):
         w.submit(other, 1, offered.txn_ids)
 
-    assert sorted(all_payments(w)) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
+    assert sorted(w.recorded_txids()) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
     assert {p.workflow_id for p in w.store.payments_for_txids(offered.txn_ids)} == {workflow.workflow_id}
     assert w.step(other).status == StepStatus.AWAITING_PAYMENT and w.step(other).receipt is None
     assert w.step(workflow.workflow_id).status == StepStatus.RUNNING
@@ -322,7 +316,7 @@ def test_no_payment_wait_is_reported_for_a_step_without_a_start_time(
     w.offer(workflow.workflow_id)
     w.put_step(workflow.workflow_id, 1, StepStatus.AWAITING_PAYMENT, started_at=None)
     assert w.pay(workflow.workflow_id).status == StepStatus.RUNNING
-    assert w.metrics.payment_waits == []
+    assert w.metrics.payment_waits == [] and w.money_moved() == (2, 2)
 
 
 # --- late and earlier payments: never lost ------------------------------------------------------------
@@ -361,6 +355,7 @@ def test_a_payment_arriving_after_a_cancel_is_recorded(w: World, paid_agent: Age
 
     assert view.status == StepStatus.CANCELLED and view.receipt is not None
     assert sorted(p.txid for p in w.payments(workflow.workflow_id)) == sorted(offered.txn_ids)
+    assert w.money_moved() == (2, 2)
     assert w.agents.submissions == [] and w.engine.successes == []
 
 
@@ -381,7 +376,7 @@ def test_a_payment_for_an_offer_replaced_by_a_re_quote_claims_the_job_it_paid_fo
     paid_job, requoted = w.jobs(workflow.workflow_id)
     assert (paid_job.state, requoted.state) == (JobState.RUNNING, JobState.EXPIRED)
     assert [s.job_id for s in w.agents.submissions] == [first.agent_job_id]
-    assert sorted(all_payments(w)) == sorted(first.txn_ids) and len(w.chain.confirmed) == 2
+    assert sorted(w.recorded_txids()) == sorted(first.txn_ids) and len(w.chain.confirmed) == 2
 
 
 def test_a_second_group_paid_after_the_step_moved_on_is_recorded_and_changes_nothing(
@@ -399,7 +394,8 @@ def test_a_second_group_paid_after_the_step_moved_on_is_recorded_and_changes_not
 
     assert view == second  # the step as the second payment left it
     assert (
-        sorted(all_payments(w)) == sorted([*first.txn_ids, *second.txn_ids]) and len(w.chain.confirmed) == 4
+        sorted(w.recorded_txids()) == sorted([*first.txn_ids, *second.txn_ids])
+        and len(w.chain.confirmed) == 4
     )
     assert len(w.agents.submissions) == 1 and w.engine.successes == [("start-1", WORKING)]
     assert w.step(workflow.workflow_id).txn_ids == second.txn_ids
@@ -417,7 +413,7 @@ def test_a_payment_for_a_step_that_already_succeeded_is_recorded_too(
     w.chain.confirm(first.txn_ids, at_round=first.last_valid_round)
 
     assert w.submit(workflow.workflow_id, 1, first.txn_ids).status == StepStatus.SUCCEEDED
-    assert len(all_payments(w)) == 4 and len(w.chain.confirmed) == 4
+    assert len(w.recorded_txids()) == 4 and len(w.chain.confirmed) == 4
     assert w.workflow(workflow.workflow_id).status == WorkflowStatus.RUNNING
 
 
@@ -434,3 +430,4 @@ def test_a_delivery_for_a_step_without_a_job_row_keeps_the_access_token(
     )
     assert w.store.get_access_token(workflow.workflow_id, 1, offered.agent_job_id or "") is not None
     assert w.jobs(workflow.workflow_id)[0].state == JobState.PAYMENT_PENDING  # no row to mark running
+    assert w.money_moved() == (0, 2)  # handing a payment over records none

@@ -62,6 +62,7 @@ def test_the_unpaid_offers_leave_out_the_paid_and_the_newest_open_or_confirmed_o
     assert recovery.find_open_offer(w.deps, unpaid) is None  # every window has passed
     # Once recorded, a paid offer is no longer among the unpaid ones.
     w.submit(workflow_id, 1, middle.txn_ids)
+    assert w.money_moved() == (2, 2)
     assert [job.job_id for job in recovery.unpaid_offers(w.deps, w.step(workflow_id))] == [
         newest.job_id,
         oldest.job_id,

@@ -377,6 +377,7 @@ def test_the_re_quote_of_an_expired_group_offers_a_new_one_and_expires_the_old_j
     paid = w.pay(workflow.workflow_id)
     assert paid.status == StepStatus.RUNNING and w.engine.successes == [("start-1", WORKING)]
     assert sorted(p.txid for p in w.payments(workflow.workflow_id)) == sorted(step.txn_ids)
+    assert w.money_moved() == (2, 2)  # the expired group was never paid
 
 
 def test_an_unsafe_re_quote_changes_nothing(w: World, paid_agent: AgentMetadata) -> None:

@@ -31,6 +31,7 @@ def test_the_group_is_shown_only_while_the_step_awaits_its_payment(
     hidden = step_view(workflow, paid)
     assert (hidden.unsigned_group_txns, hidden.last_valid_round) == ([], None)
     assert hidden.txn_ids == offered.txn_ids and hidden.receipt == paid.receipt
+    assert w.money_moved() == (2, 2)
 
 
 def test_the_total_paid_counts_every_receipt_with_its_fees() -> None:

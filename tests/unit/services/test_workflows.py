@@ -191,6 +191,7 @@ def test_a_resume_starts_at_the_first_unfinished_step_and_keeps_its_job(
     )
     # Its offer is kept: a payment for it, even late, is delivered rather than asked for again.
     assert (second.job_id, second.txn_ids) == (offered.job_id, offered.txn_ids)
+    assert w.money_moved() == (2, 2)  # step 1's payment only
 
 
 def lost_paid_step(w: World, agent: AgentMetadata) -> str:
