@@ -110,31 +110,6 @@ def test_a_requote_while_the_group_is_paid_takes_the_payment_instead_of_a_new_gr
     assert paid_to(harness, SYMPTOMS.agent_address) == [*before, SYMPTOMS.price_microalgo]
 
 
-def test_an_expired_group_is_requoted_and_paying_the_new_one_pays_once(
-    harness: Harness, overrides: StackOverrides
-) -> None:
-    short = harness.add_agent(
-        "symptom-checker", "0f3b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", AgentBehaviour(validity_rounds=6)
-    )
-    overrides.use(planner=FixedPlanner([(short, "headache")]))
-    receiver = SYMPTOMS.agent_address
-    before = paid_to(harness, receiver)
-    workflow_id = harness.create_and_start()
-    first = harness.wait_for_step(workflow_id, 1, "awaiting_payment")
-    still_valid = harness.post("/api/workflows/step/start_job", {"workflowId": workflow_id, "stepNumber": 1})
-    assert still_valid.status_code == 200, still_valid.text
-    assert still_valid.json()["txn_ids"] == first["txn_ids"]  # its window is open: not replaced
-    ledger = harness.stack.ledger
-    ledger.wait_for_round_after(first["last_valid_round"], timeout=10)
-
-    fresh = harness.post("/api/workflows/step/start_job", {"workflowId": workflow_id, "stepNumber": 1})
-    assert fresh.status_code == 200, fresh.text
-    assert fresh.json()["txn_ids"] != first["txn_ids"]
-    assert harness.pay_step(workflow_id, 1).status_code == 200
-    assert harness.wait_until_done(workflow_id)["status"] == "completed"
-    assert paid_to(harness, receiver) == [*before, SYMPTOMS.price_microalgo]
-
-
 def test_a_paid_job_the_restarted_agent_forgot_fails_by_name_and_is_paid_again_only_with_consent(
     harness: Harness,
     overrides: StackOverrides,
