@@ -292,21 +292,35 @@ def test_an_agent_refusing_a_confirmed_payment_fails_the_step_and_keeps_the_paym
     assert job.state == JobState.ONCHAIN_CONFIRMED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: submit_payment asks the catalog for the agent before recording a payment it has "
-    "verified on chain; when the agent left the catalog meanwhile, the confirmed payment is not "
-    "recorded (and the payment timeout then calls it unpaid)",
-)
 def test_a_confirmed_payment_is_recorded_even_when_its_agent_left_the_catalog_meanwhile(
     w: World, paid_agent: AgentMetadata
 ) -> None:
+    """The agent is looked up after the payment is recorded: its leaving the catalog fails the step
+    with the payment kept, and once it is back a resume hands that payment over, asking for none."""
     workflow = w.add_workflow([paid_agent])
     offered = w.offer(workflow.workflow_id)
     w.add_agents(paid_agent.model_copy(update={"status": "paused"}))
-    with pytest.raises(AgentUnavailable):
+    with pytest.raises(AgentUnavailable) as unavailable:
         w.pay(workflow.workflow_id)
+
+    assert "without paying twice" in unavailable.value.message
     assert sorted(p.txid for p in w.payments(workflow.workflow_id)) == sorted(offered.txn_ids)
+    step = w.step(workflow.workflow_id)
+    assert step.status == StepStatus.FAILED and step.receipt is not None
+    assert step.error is not None and step.error.code == "AgentUnavailable"
+    assert w.engine.failures == [("start-1", "AgentUnavailable")] and w.engine.successes == []
+    assert w.money_moved() == (2, 2)
+
+    w.halt(workflow.workflow_id, 1, "failed", "AgentUnavailable", unavailable.value.message)
+    w.add_agents(paid_agent)  # active again
+    w.resume(workflow.workflow_id)
+    w.start_job(workflow.workflow_id, token="start-2")
+
+    resumed = w.step(workflow.workflow_id)
+    assert resumed.status == StepStatus.RUNNING and resumed.job_id == offered.job_id
+    assert w.success_tokens() == ["start-2"]
+    assert [call.kind for call in w.agents.calls] == ["start_job", "submit_payment"]
+    assert w.money_moved() == (2, 2)  # nothing asked for or paid again
 
 
 def test_no_payment_wait_is_reported_for_a_step_without_a_start_time(

@@ -175,7 +175,6 @@ def submit_payment(
     if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
         return _record_late_payment(deps, workflow, step, offer, confirmed_round)
 
-    agent = active_agent(deps, step.agent_id)
     # Claim the step: of two concurrent submissions exactly one gets past this line. A payment for an
     # earlier offer (the group was re-quoted meanwhile) points the step back at the job it paid for.
     superseded = step.job_id if step.job_id != offer.job_id else None
@@ -195,15 +194,31 @@ def submit_payment(
 
     token = step.task_token or ""
     try:
+        # The agent is looked up only now: one that left the catalog meanwhile must not keep a
+        # payment confirmed on chain from being recorded (resuming delivers it, never asks again).
+        agent = active_agent(deps, step.agent_id)
         deliver_payment(deps, workflow, step, agent, step.txn_ids)
+    except AgentUnavailable as exc:  # from the catalog: deliver_payment names its own failures
+        kept = AgentUnavailable(
+            f"{exc.message} The payment is confirmed on chain and recorded; resuming the workflow hands "
+            "it to the agent without paying twice."
+        )
+        _fail_paid_step(deps, step, token, kept)
+        raise kept from exc
     except PaymentRejectedByAgent as exc:
-        error = ErrorInfo(code=exc.code, message=exc.message)
-        set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.FAILED, error=error)
-        deps.engine.send_task_failure(token, exc.code, exc.message)
+        _fail_paid_step(deps, step, token, exc)
         raise
     step = set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.RUNNING, task_token=None)
     deps.engine.send_task_success(token, job_watch(deps))
     return step_view(workflow, step)
+
+
+def _fail_paid_step(deps: Dependencies, step: StepRecord, token: str, exc: OrchestratorError) -> None:
+    """The payment is recorded but could not be handed over: the step fails (its receipt kept) and
+    so does the execution waiting for the payment."""
+    error = ErrorInfo(code=exc.code, message=exc.message)
+    set_step(deps, step, {StepStatus.PAYMENT_SUBMITTED}, status=StepStatus.FAILED, error=error)
+    deps.engine.send_task_failure(token, exc.code, exc.message)
 
 
 def _record_late_payment(
