@@ -206,6 +206,34 @@ def test_an_earlier_offer_paid_but_never_submitted_is_claimed_instead_of_a_new_j
     assert (job.state, job.txid) == (JobState.RUNNING, offered.txn_ids[-1])
 
 
+def test_an_earlier_offer_paid_while_its_agent_left_the_catalog_is_recorded_and_delivered_once_back(
+    w: World, paid_agent: AgentMetadata
+) -> None:
+    workflow = w.add_workflow([paid_agent])
+    offered = w.offer(workflow.workflow_id, token="start-1")
+    timed_out_and_resumed(w, workflow.workflow_id)
+    w.chain.confirm(offered.txn_ids)
+    w.add_agents(paid_agent.model_copy(update={"status": "paused"}))
+
+    with pytest.raises(AgentUnavailable, match="no longer active"):
+        w.start_job(workflow.workflow_id, token="start-2")
+
+    step = w.step(workflow.workflow_id)
+    assert step.receipt is not None and step.job_id == offered.job_id  # recorded, shown, not lost
+    assert sorted(p.txid for p in w.payments(workflow.workflow_id)) == sorted(offered.txn_ids)
+    assert w.agents.submissions == [] and w.money_moved() == (2, 2)
+
+    w.halt(workflow.workflow_id, 1, "failed", "AgentUnavailable", "gone")
+    w.add_agents(paid_agent)
+    w.resume(workflow.workflow_id)
+    w.start_job(workflow.workflow_id, token="start-3")
+
+    assert len(w.agents.started) == 1  # the one job, paid once
+    assert [s.txids for s in w.agents.submissions] == [tuple(offered.txn_ids)]
+    assert w.step(workflow.workflow_id).status == StepStatus.RUNNING
+    assert w.engine.successes == [("start-3", WORKING)] and w.money_moved() == (2, 2)
+
+
 def test_an_earlier_offer_that_may_still_confirm_is_offered_again(
     w: World, paid_agent: AgentMetadata
 ) -> None:

@@ -56,8 +56,6 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
         return
     if step.status != StepStatus.PENDING:
         raise InvalidState(f"Step {step.step_number} is {step.status.value}, not pending.")
-    agent = active_agent(deps, step.agent_id)
-
     paid = payments_for_current_job(deps, step)
     unpaid = [] if paid else recovery.unpaid_offers(deps, step)
     if not paid:
@@ -65,6 +63,9 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
         found = recovery.find_confirmed_offer(deps, unpaid)
         if found is not None:
             step, paid = claim_offer(deps, workflow, step, *found, expected={StepStatus.PENDING})
+    # The catalog is asked only now, so that an agent gone from it cannot keep a confirmed payment
+    # from being recorded (the receipt shows; a resume once it is back delivers it).
+    agent = active_agent(deps, step.agent_id)
     if paid:
         resume_paid_step(deps, workflow, step, agent, paid, task.task_token)
         return
