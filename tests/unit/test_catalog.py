@@ -11,12 +11,10 @@ import pytest
 from orchestrator.catalog import CatalogCheck, check_catalog, payment_problems
 from orchestrator.models import AgentMetadata
 
-from devstack.agents import agent_address
-from devstack.stack import LocalStack, StackConfig, load_catalog_file
+from devstack.stack import load_catalog_file
+from tests.catalog_rows import ADDRESS, SECRET, marketplace_row, write
 
-ADDRESS = agent_address("test-catalog")
 TEMPLATE = "https://{subdomain}.0rca.live"
-SECRET = "agent-token-never-shown-0123456789"
 
 
 def agent(**fields: Any) -> AgentMetadata:
@@ -115,41 +113,6 @@ def test_check_catalog_of_nothing_is_empty() -> None:
 
 
 # --- load_catalog_file -------------------------------------------------------------------------------
-
-
-def marketplace_row(**fields: Any) -> dict[str, Any]:
-    """A row of the marketplace's `agents` table as an export gives it, with the local base_url."""
-    row: dict[str, Any] = {
-        "id": "5c1e3f0e-7a51-4d0b-9d6e-2f3a4b5c6d7e",
-        "user_id": "00000000-0000-4000-8000-00000000d0e5",
-        "name": "Verse Writer",
-        "description": "Writes a short poem about any topic.",
-        "subdomain": "verse-writer",
-        "repo_owner": "0rca-network",
-        "repo_name": "verse-writer",
-        "github_url": "https://github.com/0rca-network/verse-writer",
-        "status": "active",
-        "runtime_status": "active",
-        "agent_address": ADDRESS,
-        "app_id": 4242,
-        "price_microalgo": 250000,
-        "category": "Writing",
-        "tags": ["poem", "poetry", "verse"],
-        "data_input": 'JSON {"topic": what the poem is about}',
-        "example_input": '{"topic": "rain"}',
-        "example_output": '{"poem": "Rain on the roof..."}',
-        "agent_token": SECRET,
-        "created_at": "2025-11-10T06:01:21.290Z",
-        "updated_at": "2025-11-10T06:01:21.290Z",
-        "base_url": "http://127.0.0.1:7001",
-    }
-    return {**row, **fields}
-
-
-def write(tmp_path: Path, content: Any) -> Path:
-    path = tmp_path / "catalog.json"
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return path
 
 
 def test_a_marketplace_row_is_read_and_its_other_columns_dropped(tmp_path: Path) -> None:
@@ -279,34 +242,3 @@ def test_a_missing_file_ends_the_start(tmp_path: Path) -> None:
 
 
 # --- the local stack with --catalog --------------------------------------------------------------------
-
-
-@pytest.mark.integration
-def test_the_stack_plans_with_the_hireable_records_and_names_the_others(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from orchestrator.dependencies import get_dependencies
-
-    unpaid = marketplace_row(id="b2", name="Haiku Bot", agent_address=None)
-    catalog = write(tmp_path, [marketplace_row(), unpaid])
-    stale = agent(id="from-an-earlier-run", name="Stale")
-    config = StackConfig.ephemeral(
-        tmp_path / "data", catalog_file=catalog, persist_ledger=False, execution_watch_seconds=None
-    )
-    # An agent an earlier run left active in the same database is set inactive.
-    with LocalStack(config) as first:
-        get_dependencies().store.upsert_agents([stale])
-        assert first.catalog_left_out == ["Haiku Bot (b2): no agent_address to pay"]
-    with LocalStack(config) as stack:
-        store = get_dependencies().store
-        assert [a.name for a in store.list_agents(active_only=True)] == ["Verse Writer"]
-        assert {a.id: a.status for a in store.list_agents(active_only=False)} == {
-            marketplace_row()["id"]: "active",
-            "from-an-earlier-run": "inactive",
-        }
-        described = stack.describe()
-    assert "left out of planning (cannot be hired):\n  Haiku Bot (b2): no agent_address to pay" in described
-    assert "Verse Writer" in described and SECRET not in described
-    err = capsys.readouterr().err
-    assert err.count("catalog: left out of planning: Haiku Bot (b2): no agent_address to pay\n") == 2
-    assert SECRET not in err
