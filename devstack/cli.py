@@ -135,7 +135,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from devstack.wallet import DevWallet
 
     quiet = args.json
-    say = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
+
+    def say(line: str) -> None:
+        if not quiet:
+            print(line, flush=True)
+
     started = time.monotonic()
     # The log's full records: in --data-dir, else in a temp file kept only if something was logged.
     if args.data_dir is not None:

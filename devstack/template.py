@@ -145,7 +145,8 @@ class Template:
                 raise KeyError(f"the state machine uses ${{{name}}} but template.yaml does not substitute it")
             return str(values[name])
 
-        return json.loads(re.sub(r"\$\{(\w+)\}", substitute, text))
+        definition: dict[str, Any] = json.loads(re.sub(r"\$\{(\w+)\}", substitute, text))
+        return definition
 
 
 def _http_api_auth(resources: dict[str, Any]) -> tuple[dict[str, AuthorizerSpec], dict[str, str | None]]:

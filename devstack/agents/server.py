@@ -119,6 +119,7 @@ class AgentApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
+        response: Response
         try:
             endpoint, args = self.routes.bind_to_environ(environ).match()
             response = getattr(self, f"_{endpoint}")(request, **args)
