@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from orchestrator.amounts import format_algo
@@ -32,6 +32,9 @@ from tests.browser.pages import (
     skip_loudly,
 )
 from tests.stack_helpers import FixedPlanner, Harness
+
+if TYPE_CHECKING:
+    from playwright.sync_api import FloatRect
 
 pytestmark = pytest.mark.e2e
 
@@ -107,7 +110,7 @@ def planned(page: object, stack: LocalStack, agents: tuple[str, str]) -> Iterato
         yield request_and_open_plan(page, stack, "Summarise this review: the pasta was cold.")
 
 
-def _box(page: object, testid: str) -> dict[str, float]:
+def _box(page: object, testid: str) -> FloatRect:
     from playwright.sync_api import Page
 
     assert isinstance(page, Page)

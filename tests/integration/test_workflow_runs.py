@@ -318,7 +318,9 @@ def test_expired_payment_group_is_requoted_under_the_same_task_token(
 
 
 def _round(harness: Harness) -> int:
-    return int(harness.wallet.algod.status()["last-round"])
+    status = harness.wallet.algod.status()
+    assert isinstance(status, dict), status
+    return int(status["last-round"])
 
 
 def test_unsafe_payment_group_fails_the_step_and_the_workflow_stays_resumable(
@@ -352,7 +354,7 @@ def test_agent_answering_garbage_fails_the_step_with_a_named_error(
 
     from devstack.serving import ThreadedServer
 
-    @Request.application  # type: ignore[arg-type]
+    @Request.application
     def garbage(request: Request) -> Response:
         return Response("<html>502 Bad Gateway (not really)</html>", status=200, mimetype="text/html")
 
