@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 # --- errors of the HTTP edge ---------------------------------------------------------------------
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response[Any]:
     """An error answer in the API's shape; the orchestrator's own codes go through
     `domain_error_response` (their status and code come from their class)."""
     error: dict[str, Any] = {"code": code, "message": message}
@@ -62,7 +62,7 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     return Response(status_code=status, content_type="application/json", body={"error": error})
 
 
-def domain_error_response(error: OrchestratorError) -> Response:
+def domain_error_response(error: OrchestratorError) -> Response[Any]:
     """`{"error": {"code", "message", "details"?}}` with the error's HTTP status."""
     return error_response(error.http_status, error.code, error.message, error.details)
 
@@ -71,7 +71,7 @@ def json_response(model: BaseModel, status: int = 200) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=model.model_dump(mode="json"))
 
 
-def _refusal_response(exc: OrchestratorError) -> Response:
+def _refusal_response(exc: OrchestratorError) -> Response[Any]:
     """A refused request's answer, logged."""
     logger.info("request refused", extra={"code": exc.code, "error_message": exc.message})
     return domain_error_response(exc)
@@ -226,7 +226,7 @@ class RequestScopedResolver(APIGatewayHttpResolver):
         try:
             screened = screen_body(self._request.event, self.max_body_bytes)
         except OrchestratorError as refused:
-            builder: ResponseBuilder = ResponseBuilder(_refusal_response(refused), self._serializer)
+            builder: ResponseBuilder[Any] = ResponseBuilder(_refusal_response(refused), self._serializer)
             return builder.build(self._request.event, self._cors)
         if screened:  # Powertools matches the media type case-sensitively: hand it the canonical one
             headers = {
@@ -244,19 +244,19 @@ def make_resolver(max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayHttpResolve
     app.max_body_bytes = max_body_bytes
 
     @app.exception_handler(OrchestratorError)
-    def _domain_error(exc: OrchestratorError) -> Response:
+    def _domain_error(exc: OrchestratorError) -> Response[Any]:
         return _refusal_response(exc)
 
     @app.exception_handler(RequestValidationError)
-    def _invalid_request(exc: RequestValidationError) -> Response:
+    def _invalid_request(exc: RequestValidationError) -> Response[Any]:
         return _refusal_response(_describe_validation_errors(list(exc.errors())))
 
     @app.exception_handler(ValidationError)
-    def _invalid_model(exc: ValidationError) -> Response:
+    def _invalid_model(exc: ValidationError) -> Response[Any]:
         return _refusal_response(_describe_validation_errors([dict(e) for e in exc.errors()]))
 
     @app.exception_handler(RequestUnsupportedContentType)
-    def _not_json(exc: RequestUnsupportedContentType) -> Response:
+    def _not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
         return _refusal_response(
             UnsupportedMediaType(
                 f"This route takes a JSON body: send it with Content-Type: {JSON_MEDIA_TYPE}."
@@ -264,18 +264,18 @@ def make_resolver(max_body_bytes: int = MAX_BODY_BYTES) -> APIGatewayHttpResolve
         )
 
     @app.exception_handler(NotFoundError)
-    def _no_route(exc: NotFoundError) -> Response:
+    def _no_route(exc: NotFoundError) -> Response[Any]:
         return domain_error_response(RouteNotFound("There is no such route."))
 
     @app.exception_handler(ConfigError)
-    def _misconfigured(exc: ConfigError) -> Response:
+    def _misconfigured(exc: ConfigError) -> Response[Any]:
         logger.error("configuration error", extra={"error_message": str(exc)})
         return domain_error_response(
             ServiceMisconfigured("The service is misconfigured; an operator has to fix it.")
         )
 
     @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
+    def _unexpected(exc: Exception) -> Response[Any]:
         logger.exception("unexpected error")
         return domain_error_response(InternalError("Something went wrong on our side; please try again."))
 

@@ -73,7 +73,7 @@ IdempotencyKeyHeader = Annotated[
 class _NotRemembered(Exception):
     """An error answer returned (not raised) by the work: released, never stored as a success."""
 
-    def __init__(self, response: Response) -> None:
+    def __init__(self, response: Response[Any]) -> None:
         super().__init__(response.status_code)
         self.response = response
 
@@ -130,7 +130,7 @@ def reset_idempotency() -> None:
         _layers.clear()
 
 
-def _stored(response: Response) -> dict[str, Any]:
+def _stored(response: Response[Any]) -> dict[str, Any]:
     """What is remembered of a success. The body is kept as JSON text: Powertools stores the record
     with sorted keys, and a replay should keep the body's own key order."""
     headers = {k: v for k, v in (response.headers or {}).items() if k.lower() != REPLAYED_HEADER.lower()}
@@ -141,7 +141,7 @@ def _stored(response: Response) -> dict[str, Any]:
     }
 
 
-def _replayed(stored: dict[str, Any]) -> Response:
+def _replayed(stored: dict[str, Any]) -> Response[Any]:
     headers = {**(stored.get("headers") or {}), REPLAYED_HEADER: "true"}
     body = json.loads(stored["body_json"])
     return Response(status_code=int(stored["status_code"]), body=body, headers=headers)
@@ -154,9 +154,9 @@ def idempotent_response(
     key: str | None,
     user_id: str | None,
     request: BaseModel,
-    answer: Callable[[], Response],
+    answer: Callable[[], Response[Any]],
     settings: Settings | None = None,
-) -> Response:
+) -> Response[Any]:
     """`answer()` at most once per (operation, user, key) with one body; see the module docstring.
 
     `operation` names the route (the key's scope); `request` is the parsed body; `answer` does the
@@ -223,13 +223,15 @@ def idempotent_response(
         if "response" in outcome:
             # The work was done but its answer could not be stored: answer anyway.
             logger.error("idempotent answer not stored", extra={"operation": operation, "cause": str(exc)})
-            return outcome["response"]
+            unstored: Response[Any] = outcome["response"]
+            return unstored
         logger.error("idempotency store unavailable", extra={"operation": operation, "cause": str(exc)})
         raise IdempotencyUnavailable(
             "The request could not be checked against its Idempotency-Key; nothing was done. "
             "Try again shortly."
         ) from exc
     if "response" in outcome:
-        return outcome["response"]
+        answered: Response[Any] = outcome["response"]
+        return answered
     logger.info("idempotent replay", extra={"operation": operation})
     return _replayed(stored)
