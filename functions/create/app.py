@@ -40,6 +40,7 @@ def create(
         key=idempotency_key,
         user_id=user_id,
         request=body,
+        settings=deps.settings,
         answer=lambda: json_response(create_workflow(deps, body, user_id), status=201),
     )
 

@@ -41,6 +41,7 @@ def start(
         key=idempotency_key,
         user_id=user_id,
         request=body,
+        settings=deps.settings,
         answer=lambda: json_response(
             start_workflow(deps, body.workflow_id, user_id, repay_steps=body.repay_steps),
             status=202,

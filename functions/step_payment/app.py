@@ -43,7 +43,13 @@ def submit_payment(
         )
 
     return idempotent_response(
-        app, operation="submit_payment", key=idempotency_key, user_id=user_id, request=body, answer=pay
+        app,
+        operation="submit_payment",
+        key=idempotency_key,
+        user_id=user_id,
+        request=body,
+        answer=pay,
+        settings=deps.settings,
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from algosdk import account
-from orchestrator.dependencies import get_dependencies
+from orchestrator.config import Settings
+from orchestrator.dependencies import Dependencies, get_dependencies
 from orchestrator.errors import NotFound
 from orchestrator.observability import workflow_id_of
 from orchestrator.schemas.api import MAX_BODY_BYTES, json_depth_exceeds, read_json
@@ -28,7 +29,9 @@ ADDRESS = account.generate_account()[1]
 REACHED = "reached the use case"
 CONTEXT = LambdaContext(function_name="RequestValidationTest", aws_request_id="r-1")
 
-DEPENDENCIES = object()  # what the handlers get instead of the stack's dependencies (never used)
+# What the handlers get instead of the stack's dependencies: settings only (no idempotency table), no
+# adapter is ever built.
+DEPENDENCIES = Dependencies(Settings())
 
 REGISTRY = FunctionRegistry(load_template())
 ROUTES = {route.route_key: spec for route, spec in REGISTRY.template.routes()}

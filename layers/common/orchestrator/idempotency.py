@@ -155,7 +155,7 @@ def idempotent_response(
     user_id: str | None,
     request: BaseModel,
     answer: Callable[[], Response[Any]],
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Response[Any]:
     """`answer()` at most once per (operation, user, key) with one body; see the module docstring.
 
@@ -163,10 +163,6 @@ def idempotent_response(
     work and returns the route's response. Domain errors `answer` raises propagate as usual (after
     releasing the key), and so the resolver turns them into JSON errors.
     """
-    if settings is None:
-        from orchestrator.dependencies import get_dependencies
-
-        settings = get_dependencies().settings
     if key is None or not settings.idempotency_table:
         return answer()
 
