@@ -49,7 +49,7 @@ from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer  # 
 from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID  # noqa: E402
 from devstack.stack import AGENT_PUSH_PATH, LocalStack, StackConfig  # noqa: E402
 from devstack.wallet import DevWallet  # noqa: E402
-from tests.stack_helpers import FixedPlanner  # noqa: E402
+from tests.fakes import FixedPlanner  # noqa: E402
 
 TRANSITION_USD = 0.025 / 1000  # Step Functions Standard
 SEED_FIRST_POLL, SEED_POLL_EVERY, SEED_NEXT_STEP = 2.0, 3.0, 1.0

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 from orchestrator.dependencies import get_dependencies
-from orchestrator.models import AgentMetadata, PlannedStep, WorkflowPlan
+from orchestrator.models import AgentMetadata
 
 from devstack.agents import SAMPLE_AGENTS, AgentBehaviour, SampleAgentServer, SampleAgentSpec
 from devstack.auth import DEV_USER_EMAIL, DEV_USER_ID
@@ -48,29 +48,6 @@ def running_harness(data_dir: Path, **overrides: Any) -> Iterator[Harness]:
 
 def sample(slug: str) -> SampleAgentSpec:
     return next(spec for spec in SAMPLE_AGENTS if spec.slug == slug)
-
-
-class FixedPlanner:
-    """Plans exactly what a test asks for (the Planner protocol is ours; no hosted service here)."""
-
-    def __init__(self, steps: list[tuple[str, dict[str, Any] | str]]) -> None:
-        self.steps = steps
-
-    def plan(
-        self,
-        user_message: str,
-        catalog: list[AgentMetadata],
-        feedback: list[str] | None = None,
-        *,
-        budget_microalgo: int | None = None,
-    ) -> WorkflowPlan:
-        return WorkflowPlan(
-            reasoning="fixed plan for a test",
-            steps=[
-                PlannedStep(step_number=n, agent_id=agent_id, description=f"step {n}", input_data=data)
-                for n, (agent_id, data) in enumerate(self.steps, start=1)
-            ],
-        )
 
 
 class StackOverrides:

@@ -26,7 +26,8 @@ from tests.browser.pages import (
     request_and_open_plan,
     skip_loudly,
 )
-from tests.stack_helpers import FixedPlanner, Harness
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness
 
 pytestmark = pytest.mark.e2e
 

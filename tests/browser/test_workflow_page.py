@@ -31,7 +31,8 @@ from tests.browser.pages import (
     request_and_open_plan,
     skip_loudly,
 )
-from tests.stack_helpers import FixedPlanner, Harness
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness
 
 if TYPE_CHECKING:
     from playwright.sync_api import FloatRect

@@ -12,7 +12,8 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,8 @@ from devstack.apigw import MAX_REQUEST_BYTES, HttpApiApp
 from devstack.lambdas import FunctionRegistry
 from devstack.serving import ThreadedServer
 from devstack.template import load_template
-from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, StackOverrides, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 

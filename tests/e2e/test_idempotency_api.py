@@ -13,7 +13,8 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 from orchestrator.models import AgentMetadata, WorkflowPlan
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +27,7 @@ class CountingPlanner(FixedPlanner):
     """A fixed one-step plan that counts how often it was asked; optionally waits at a gate."""
 
     def __init__(self, gate: threading.Event | None = None) -> None:
-        super().__init__([(SYMPTOMS, "headache")])
-        self.calls = 0
+        super().__init__([(SYMPTOMS, "headache")])  # FixedPlanner records each call in `calls`
         self.gate = gate
         self.entered = threading.Event()
 
@@ -39,11 +39,10 @@ class CountingPlanner(FixedPlanner):
         *,
         budget_microalgo: int | None = None,
     ) -> WorkflowPlan:
-        self.calls += 1
         self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(10), "the test never opened the gate"
-        return super().plan(user_message, catalog, feedback)
+        return super().plan(user_message, catalog, feedback, budget_microalgo=budget_microalgo)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,7 @@ def test_create_twice_with_one_key_plans_one_workflow_and_answers_the_same(
     assert second.content == first.content
     assert REPLAYED not in first.headers
     assert second.headers[REPLAYED] == "true"
-    assert planner.calls == 1
+    assert len(planner.calls) == 1
     assert harness.workflow(first.json()["workflow_id"])["status"] == "planned"
 
 
@@ -95,7 +94,7 @@ def test_create_with_a_used_key_and_another_body_is_409(harness: Harness, planne
     other = post(harness, "/api/workflows/create", create_body(harness, "a runny nose"), key)
     assert other.status_code == 409, other.text
     assert other.json()["error"]["code"] == "IdempotencyKeyReused"
-    assert planner.calls == 1
+    assert len(planner.calls) == 1
 
 
 def test_another_user_with_the_same_key_gets_a_workflow_of_their_own(
@@ -110,7 +109,7 @@ def test_another_user_with_the_same_key_gets_a_workflow_of_their_own(
     assert (mine.status_code, theirs.status_code) == (201, 201), theirs.text
     assert theirs.json()["workflow_id"] != mine.json()["workflow_id"]
     assert REPLAYED not in theirs.headers
-    assert planner.calls == 2
+    assert len(planner.calls) == 2
 
 
 def test_create_while_the_first_is_still_planning_is_409_in_progress(harness: Harness) -> None:
@@ -134,7 +133,7 @@ def test_create_while_the_first_is_still_planning_is_409_in_progress(harness: Ha
     assert [a.status_code for a in answers] == [201]
     later = post(harness, "/api/workflows/create", create_body(harness), key)
     assert later.status_code == 201 and later.content == answers[0].content
-    assert slow.calls == 1
+    assert len(slow.calls) == 1
 
 
 def test_start_twice_with_one_key_starts_one_execution(harness: Harness, planner: CountingPlanner) -> None:
@@ -235,4 +234,4 @@ def test_an_invalid_key_is_a_400(harness: Harness, planner: CountingPlanner) -> 
     response = post(harness, "/api/workflows/create", create_body(harness), "k" * 256)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "BadRequest"
-    assert planner.calls == 0
+    assert len(planner.calls) == 0

@@ -18,7 +18,8 @@ from orchestrator.models import WorkflowStatus
 from devstack.auth import ALGORITHM, DEV_USER_ID, ISSUER_PATH, LocalIssuer
 from devstack.cli import main as orch
 from devstack.template import load_template
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 

@@ -31,7 +31,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from devstack.auth import ALGORITHM, DEV_USER_ID
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, running_harness, sample
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,8 @@ from orchestrator.dependencies import get_dependencies
 from orchestrator.models import WorkflowStatus
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, StackOverrides, running_harness, sample
 
 pytestmark = [pytest.mark.integration]
 

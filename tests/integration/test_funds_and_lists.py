@@ -21,7 +21,8 @@ from orchestrator.models import AgentMetadata
 from orchestrator.payments.decoding import decode_transaction
 from orchestrator.payments.verification import AlgodChainVerifier
 
-from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, StackOverrides, running_harness, sample
 
 pytestmark = [pytest.mark.integration]
 

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, StackOverrides, running_harness, sample
 
 pytestmark = [pytest.mark.integration]
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, StackOverrides, running_harness, sample
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack_helpers import FixedPlanner, Harness, running_harness, sample
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, running_harness, sample
 
 pytestmark = pytest.mark.integration
 

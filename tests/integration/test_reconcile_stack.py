@@ -12,7 +12,8 @@ import pytest
 from orchestrator.dependencies import get_dependencies
 
 from devstack.agents import AgentBehaviour
-from tests.stack_helpers import FixedPlanner, Harness, StackOverrides, running_harness
+from tests.fakes import FixedPlanner
+from tests.stack_helpers import Harness, StackOverrides, running_harness
 
 pytestmark = [pytest.mark.integration]
 
