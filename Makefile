@@ -97,9 +97,9 @@ browser:
 #
 # pytest-xdist: PYTEST_WORKERS processes, each test file whole on one of them (--dist loadfile: a
 # module's stack, ledger or agents start once). Most tests wait on sockets and sleeps, so one worker
-# more than the 2 cores pays; measured on this 2-core machine, all of tests/ with coverage took
-# 4.5 min with 3 workers, 5-5.7 min with 4 (contention, and tests with real deadlines ran late),
-# 11.7 min in one process without coverage.
+# more than the 2 cores pays. Measured on this 2-core machine, all of tests/ took 8.8 min in one
+# process without coverage; 3.9 min with 3 workers, 4.5-5.3 min with coverage; with 4 workers and
+# coverage 5-5.7 min (contention only, and tests with real deadlines ran late).
 PYTEST_WORKERS ?= 3
 PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 COVERAGE := --cov --cov-report=term:skip-covered
