@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from algosdk import logic
@@ -126,6 +127,59 @@ def test_exactly_one_of_two_submissions_claims_the_step(
     assert len(w.agents.submissions) == 1 and w.engine.successes == [("start-1", WORKING)]
     assert sorted(w.recorded_txids()) == sorted(offered.txn_ids) and len(w.chain.confirmed) == 2
     assert w.step(workflow.workflow_id).status == StepStatus.RUNNING
+
+
+def test_a_submission_meeting_another_handing_the_payment_over_is_refused_not_answered_stale(
+    w: World, paid_agent: AgentMetadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second submission reads the step (awaiting payment) just before the first records the
+    payment, then finds it recorded while the first hands it to the agent: 409, never the stale
+    `awaiting_payment` that would have the page ask for the payment again."""
+    workflow = w.add_workflow([paid_agent])
+    offered = w.offer(workflow.workflow_id, token="start-1")
+    w.chain.confirm(offered.txn_ids)
+    hand_over = w.agents.submit_payment
+    meanwhile: list[BaseException] = []
+
+    def handed_over(*args: Any, **kwargs: Any) -> Any:
+        try:
+            w.submit(workflow.workflow_id, 1, offered.txn_ids)
+        except OrchestratorError as exc:
+            meanwhile.append(exc)
+        return hand_over(*args, **kwargs)
+
+    monkeypatch.setattr(w.agents, "submit_payment", handed_over)
+    first = w.submit(workflow.workflow_id, 1, offered.txn_ids)
+
+    [refused] = meanwhile
+    assert isinstance(refused, InvalidState) and "being handed to the agent" in refused.message
+    assert first.status == StepStatus.RUNNING
+    assert len(w.agents.submissions) == 1 and w.engine.successes == [("start-1", WORKING)]
+    assert w.money_moved() == (2, 2)
+
+
+def test_a_submission_that_read_the_step_before_another_claimed_it_answers_the_step_as_it_is_now(
+    w: World, paid_agent: AgentMetadata, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow = w.add_workflow([paid_agent])
+    offered = w.offer(workflow.workflow_id, token="start-1")
+    w.chain.confirm(offered.txn_ids)
+    look_up = w.store.payments_for_txids
+    firsts: list[StepView] = []
+    asked: list[bool] = []
+
+    def looked_up(txids: list[str]) -> Any:
+        if not asked:  # the other submission runs whole between this one's reads
+            asked.append(True)
+            firsts.append(w.submit(workflow.workflow_id, 1, offered.txn_ids))
+        return look_up(txids)
+
+    monkeypatch.setattr(w.store, "payments_for_txids", looked_up)
+    late = w.submit(workflow.workflow_id, 1, offered.txn_ids)
+
+    assert late.status == firsts[0].status == StepStatus.RUNNING  # not the awaiting_payment it read
+    assert len(w.agents.submissions) == 1 and len(w.engine.successes) == 1
+    assert w.money_moved() == (2, 2)
 
 
 def test_of_concurrent_submissions_in_threads_exactly_one_claims_the_step(

@@ -10,6 +10,7 @@ from orchestrator.dependencies import Dependencies
 from orchestrator.errors import (
     AgentRejected,
     AgentUnavailable,
+    InvalidState,
     OrchestratorError,
     PaymentMismatch,
     PaymentRejectedByAgent,
@@ -168,9 +169,20 @@ def submit_payment(
         )
     recorded = deps.store.payments_for_txids(txn_ids)
     if recorded:
-        if all(p.workflow_id == workflow_id and p.job_id == offer.job_id for p in recorded):
-            return step_view(workflow, step)  # recorded already (a repeat, or found on chain first)
-        raise PaymentReplay(f"Transaction {recorded[0].txid} already paid for another step.")
+        if not all(p.workflow_id == workflow_id and p.job_id == offer.job_id for p in recorded):
+            raise PaymentReplay(f"Transaction {recorded[0].txid} already paid for another step.")
+        # Recorded already: a repeat, a recovery that found it on chain first, or a concurrent
+        # submission claiming it right now. The step is read again, as it is after that record.
+        step = load_step(deps.store, workflow_id, step_number)
+        if step.status == StepStatus.PAYMENT_SUBMITTED:
+            raise InvalidState(
+                f"Step {step_number} is {step.status.value}: another submission of this payment is being "
+                "handed to the agent."
+            )
+        if step.status != StepStatus.AWAITING_PAYMENT or step.job_id != offer.job_id:
+            return step_view(workflow, step)
+        # Recorded but not yet claimed (the claim records first): claim it below, where exactly one
+        # submission wins.
     confirmed_round = deps.chain.require_confirmed(txn_ids)
     if step.status != StepStatus.AWAITING_PAYMENT or workflow.status != WorkflowStatus.RUNNING:
         return _record_late_payment(deps, workflow, step, offer, confirmed_round)
