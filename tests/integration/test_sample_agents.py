@@ -27,6 +27,7 @@ from devstack.agents import (
     start_sample_agents,
 )
 from devstack.ledger import DevAccount, LedgerServer, dev_accounts
+from devstack.serving import PortUnavailable
 from tests.dev_ledgers import DevLedgers
 
 pytestmark = pytest.mark.integration
@@ -432,18 +433,23 @@ def test_start_sample_agents_serves_the_catalog(ledger_server: LedgerServer, htt
 
 
 def test_start_sample_agents_on_consecutive_ports(ledger_server: LedgerServer) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        base_port = sock.getsockname()[1]
-    try:
-        servers = start_sample_agents(
-            algod_url=ledger_server.algod_url,
-            indexer_url=ledger_server.indexer_url,
-            base_port=base_port,
-            specs=SAMPLE_AGENTS[:2],
-        )
-    except OSError:
-        pytest.skip("the two ports after a free one were taken")
+    # Another test process may take the port after a free one meanwhile: try a few free ones.
+    for _ in range(5):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            base_port = sock.getsockname()[1]
+        try:
+            servers = start_sample_agents(
+                algod_url=ledger_server.algod_url,
+                indexer_url=ledger_server.indexer_url,
+                base_port=base_port,
+                specs=SAMPLE_AGENTS[:2],
+            )
+            break
+        except (OSError, PortUnavailable):
+            continue
+    else:
+        pytest.skip("the port after each of 5 free ones was taken")
     try:
         assert [s.port for s in servers] == [base_port, base_port + 1]
     finally:
