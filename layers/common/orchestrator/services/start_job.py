@@ -4,6 +4,7 @@ group when every group offered for the step expired unpaid (`start_job_again`)."
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.dependencies import Dependencies
@@ -72,15 +73,7 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
     # ... and one that may still confirm is offered again, never replaced by a second group.
     still_open = recovery.find_open_offer(deps, unpaid)
     if still_open is not None:
-        set_step(
-            deps,
-            step,
-            {StepStatus.PENDING},
-            status=StepStatus.AWAITING_PAYMENT,
-            task_token=task.task_token,
-            started_at=deps.clock(),
-            **recovery.offer_fields(still_open),
-        )
+        _await_payment(deps, step, still_open, task.task_token, started_at=deps.clock())
         return
 
     job_input = _resolve_step_input(deps, workflow, step)
@@ -102,13 +95,20 @@ def start_job(deps: Dependencies, task: StartJobTask) -> None:
 
     checked = _check_group(deps, workflow, step, agent, response.unsigned_group_txns, response.txn_ids)
     job = _record_job(deps, workflow, step, agent, job_input, response.job_id, checked)
+    _await_payment(deps, step, job, task.task_token, started_at=now)
+
+
+def _await_payment(
+    deps: Dependencies, step: StepRecord, job: JobRecord, task_token: str, *, started_at: datetime
+) -> None:
+    """The step offers `job`'s group and waits: the person's payment completes `task_token`."""
     set_step(
         deps,
         step,
         {StepStatus.PENDING},
         status=StepStatus.AWAITING_PAYMENT,
-        task_token=task.task_token,
-        started_at=now,
+        task_token=task_token,
+        started_at=started_at,
         **recovery.offer_fields(job),
     )
 
