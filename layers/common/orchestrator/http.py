@@ -64,7 +64,9 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 def domain_error_response(error: OrchestratorError) -> Response[Any]:
     """`{"error": {"code", "message", "details"?}}` with the error's HTTP status."""
-    return error_response(error.http_status, error.code, error.message, error.details)
+    return Response(
+        status_code=error.http_status, content_type="application/json", body={"error": error.to_dict()}
+    )
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response[Any]:
